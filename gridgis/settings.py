@@ -1,0 +1,49 @@
+"""Runtime settings, read from ``GRIDGIS_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator may want to change without touching code.
+
+    The defaults describe Deyang (旌阳区, CGCS2000 3-degree Gauss–Krüger zone 35, CM 105°E);
+    another city changes ``metric_epsg`` and ``county_code`` and keeps the rest.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGIS_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://… to use PostGIS; unset for the embedded GeoPackage store.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded store lives.")
+    metric_epsg: int = Field(
+        default=4544,
+        description="Projected CRS for areas and distances (CGCS2000 3-degree GK CM 105E).",
+    )
+    min_households: int = Field(default=300, ge=1)
+    max_households: int = Field(default=500, ge=1)
+    actor: str = Field(default="cli", description="Name recorded in the audit log.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: int = Field(default=200, ge=1)
+    index_refresh_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often the server checks the store for a newly published version.",
+    )
+
+    @property
+    def gpkg_path(self) -> Path:
+        return self.data_dir / "gridgis.gpkg"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,187 @@
+"""The store interface: what the library and the API may ask of PostGIS or the embedded file.
+
+Frames going in and out are GeoDataFrames in CGCS2000 (EPSG:4490) with the columns
+listed in ``BASE_COLUMNS`` (base layers) or ``source_id``/``attributes`` (department
+layers). Every write is one transaction: it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+
+BaseKind = Literal["communities", "streets", "compounds", "buildings", "addresses"]
+BASE_KINDS: tuple[BaseKind, ...] = ("communities", "streets", "compounds", "buildings", "addresses")
+LayerKind = Literal["department", "communities", "streets", "compounds", "buildings", "addresses"]
+LAYER_KINDS: tuple[str, ...] = ("department", *BASE_KINDS)
+
+# Columns (besides geometry) each base layer frame carries into the store.
+BASE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "communities": ("code", "name", "kind"),
+    "streets": ("name", "class"),
+    "compounds": ("source_id", "name", "kind"),
+    "buildings": ("source_id", "name", "households", "population", "floors"),
+    "addresses": (
+        "address", "province", "city", "district", "subdistrict", "community", "road",
+        "door_number", "compound", "building", "unit",
+    ),
+}
+
+VersionStatus = Literal["draft", "published", "archived"]
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """Provenance of one imported file."""
+
+    kind: str
+    source_name: str
+    source_sha256: str
+    crs: str
+    row_count: int
+    imported_by: str
+    encoding: str | None = None
+    department: str | None = None
+    repairs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    kind: str
+    name: str
+    rows: int
+    import_id: int
+    source_name: str
+    source_sha256: str
+    crs: str
+    encoding: str | None
+    imported_at: datetime
+    imported_by: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    name: str
+    status: VersionStatus
+    created_at: datetime
+    created_by: str
+    grid_count: int
+    published_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    note: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+    reason: str | None
+
+
+class Store(ABC):
+    """One interface, two implementations: PostGIS and the embedded GeoPackage."""
+
+    kind: str
+    location: str
+
+    # --- schema ---------------------------------------------------------------------------
+    @abstractmethod
+    def upgrade(self, revision: str = "head") -> None: ...
+
+    @abstractmethod
+    def downgrade(self, revision: str = "base") -> None: ...
+
+    @abstractmethod
+    def schema_revision(self) -> str | None: ...
+
+    # --- layers ---------------------------------------------------------------------------
+    @abstractmethod
+    def find_import(self, sha256: str, kind: str, department: str | None) -> LayerInfo | None:
+        """The current layer imported from a file with this hash, if any (re-import = no-op)."""
+
+    @abstractmethod
+    def replace_base_layer(
+        self,
+        kind: BaseKind,
+        frame: gpd.GeoDataFrame,
+        record: ImportRecord,
+        admin: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    ) -> int:
+        """Replace a base layer atomically; ``admin`` = (districts, subdistricts) for communities."""
+
+    @abstractmethod
+    def replace_department_layer(self, frame: gpd.GeoDataFrame, record: ImportRecord) -> int:
+        """Make this the department's current layer; the previous one stays as history."""
+
+    @abstractmethod
+    def list_layers(self) -> list[LayerInfo]: ...
+
+    @abstractmethod
+    def read_base_layer(self, kind: BaseKind) -> gpd.GeoDataFrame: ...
+
+    @abstractmethod
+    def read_department_layer(self, department: str) -> gpd.GeoDataFrame:
+        """Columns: ``id`` (store id), ``source_id``, ``attributes`` (dict), geometry."""
+
+    @abstractmethod
+    def read_admin(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(districts, subdistricts) as plain frames with ``code`` and ``name``."""
+
+    # --- grid versions --------------------------------------------------------------------
+    @abstractmethod
+    def save_version(
+        self,
+        name: str,
+        grids: gpd.GeoDataFrame,
+        crosswalk: pd.DataFrame,
+        *,
+        params: dict[str, Any],
+        report: dict[str, Any],
+        actor: str,
+        note: str | None = None,
+        replace: bool = False,
+    ) -> VersionInfo:
+        """Store a draft version; ``crosswalk`` has grid_code, department_grid_id, shares."""
+
+    @abstractmethod
+    def publish(self, name: str, actor: str, reason: str | None = None) -> VersionInfo:
+        """Publish ``name``; the version published before is archived. One transaction."""
+
+    @abstractmethod
+    def list_versions(self) -> list[VersionInfo]: ...
+
+    @abstractmethod
+    def get_version(self, name: str) -> VersionInfo: ...
+
+    @abstractmethod
+    def published_version(self) -> VersionInfo | None: ...
+
+    @abstractmethod
+    def version_at(self, when: datetime) -> VersionInfo | None:
+        """The version that was published and valid at ``when``."""
+
+    @abstractmethod
+    def read_grids(self, version: str) -> gpd.GeoDataFrame:
+        """Grids of a version with community and subdistrict names joined in."""
+
+    @abstractmethod
+    def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame: ...
+
+    # --- audit ----------------------------------------------------------------------------
+    @abstractmethod
+    def read_audit(self, limit: int = 100) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

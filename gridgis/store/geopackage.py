@@ -1,0 +1,86 @@
+"""The embedded default store: one GeoPackage file that needs no server.
+
+Plain ``sqlite3`` underneath with explicit ``BEGIN`` (pysqlite's implicit transactions do
+not cover DDL) so that a failed import or merge rolls back whole, migrations included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from numpy.typing import NDArray
+
+from gridgis.store import gpkg_codec, gpkg_meta
+from gridgis.store.sql import SqlStore, json_dumps
+
+
+def geopackage_engine(path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{path}", json_serializer=json_dumps)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get("gridgis_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class GeoPackageStore(SqlStore):
+    kind = "geopackage"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(geopackage_engine(path), str(path))
+        self.path = path
+        self._pending_bounds: dict[str, NDArray[np.float64]] = {}
+
+    def _encode(self, geoms: NDArray[np.object_]) -> list[Any]:
+        return gpkg_codec.encode(geoms)
+
+    def _geom_out(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return column
+
+    def _decode(self, values: Sequence[Any]) -> NDArray[np.object_]:
+        return gpkg_codec.decode(list(values))
+
+    def _bulk_insert(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        if "geom" in frame.columns:
+            blobs = [b for b in frame["geom"] if b is not None]
+            if blobs:
+                bounds = shapely.total_bounds(gpkg_codec.decode(blobs))
+                self._pending_bounds[table.name] = bounds
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        conn.execute(table.insert(), records)
+
+    def _touched(self, conn: sa.Connection, table: sa.Table) -> None:
+        bounds = self._pending_bounds.pop(table.name, None)
+        if bounds is not None and not np.isnan(bounds).any():
+            previous = conn.execute(
+                sa.text("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name=:t"),
+                {"t": table.name},
+            ).first()
+            replaced = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            if previous is not None and previous[0] is not None and replaced:
+                bounds = np.array([
+                    min(bounds[0], previous[0]), min(bounds[1], previous[1]),
+                    max(bounds[2], previous[2]), max(bounds[3], previous[3]),
+                ])
+            gpkg_meta.touch(conn, table.name, tuple(float(b) for b in bounds))  # type: ignore[arg-type]
+        else:
+            gpkg_meta.touch(conn, table.name, None)

@@ -1,0 +1,595 @@
+"""The store logic both backends share, in SQLAlchemy Core.
+
+Subclasses say how geometries travel (GeoPackage blobs or WKB/EWKB) and how rows are
+bulk-loaded (``executemany`` or ``COPY``); everything else — transactions, provenance,
+versions, audit — lives here once.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from numpy.typing import NDArray
+
+from gridgis.crs import CGCS2000
+from gridgis.errors import ConflictError, GridgisError, NotFoundError
+from gridgis.geometry import force_multi
+from gridgis.store import schema as t
+from gridgis.store.base import (
+    BASE_COLUMNS,
+    AuditEntry,
+    BaseKind,
+    ImportRecord,
+    LayerInfo,
+    Store,
+    VersionInfo,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+BASE_TABLES: dict[str, sa.Table] = {
+    "communities": t.communities,
+    "streets": t.streets,
+    "compounds": t.compounds,
+    "buildings": t.buildings,
+    "addresses": t.addresses,
+}
+
+
+def json_dumps(value: Any) -> str:
+    """JSON as people read it: Chinese stays Chinese."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive timestamps; everything we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def alembic_config() -> Config:
+    if not MIGRATIONS_DIR.is_dir():
+        raise GridgisError(f"migrations not found at {MIGRATIONS_DIR}; install gridgis with -e")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+class SqlStore(Store):
+    """Shared implementation; see :class:`gridgis.store.base.Store` for the contract."""
+
+    def __init__(self, engine: sa.Engine, location: str) -> None:
+        self.engine = engine
+        self.location = location
+
+    # --- backend hooks ----------------------------------------------------------------------
+    @abstractmethod
+    def _encode(self, geoms: NDArray[np.object_]) -> list[Any]:
+        """Shapely → what the bulk loader writes into a geometry column."""
+
+    @abstractmethod
+    def _geom_out(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Select expression that yields something :meth:`_decode` reads."""
+
+    @abstractmethod
+    def _decode(self, values: Sequence[Any]) -> NDArray[np.object_]: ...
+
+    @abstractmethod
+    def _bulk_insert(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+        """Insert all rows of ``frame`` (columns named as in ``table``, geometry encoded)."""
+
+    def _touched(self, conn: sa.Connection, table: sa.Table) -> None:  # noqa: B027
+        """Called after a table's rows change (the GeoPackage records its extent)."""
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(gridgis_write=True)
+            with conn.begin():
+                yield conn
+
+    # --- schema -----------------------------------------------------------------------------
+    def upgrade(self, revision: str = "head") -> None:
+        with self._write() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        with self._write() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def require_schema(self) -> None:
+        current = self.schema_revision()
+        if current != self.head_revision():
+            raise GridgisError(
+                f"the store at {self.location} is at schema {current or 'none'}, not "
+                f"{self.head_revision()}: run `gridgis db upgrade`"
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _frame_for(self, table: sa.Table, frame: pd.DataFrame, geoms: Any) -> pd.DataFrame:
+        """Encode geometry (as MULTI* where the column is) and order the columns."""
+        out = pd.DataFrame(frame).reset_index(drop=True).copy()
+        geom_type = t.GEOMETRY_COLUMNS.get(table.name, "")
+        geoms = np.asarray(geoms, dtype=object)
+        if geom_type.startswith("MULTI"):
+            geoms = force_multi(geoms)
+        out["geom"] = self._encode(geoms)
+        return out
+
+    def _audit(
+        self,
+        conn: sa.Connection,
+        actor: str,
+        action: str,
+        target: str | None,
+        detail: dict[str, Any],
+        reason: str | None = None,
+    ) -> None:
+        conn.execute(
+            t.audit_log.insert().values(
+                at=utcnow(), actor=actor, action=action, target=target, detail=detail,
+                reason=reason,
+            )
+        )
+
+    def _read_frame(
+        self, conn: sa.Connection, query: sa.Select[Any], geom_label: str = "geom"
+    ) -> gpd.GeoDataFrame:
+        result = conn.execute(query)
+        columns = list(result.keys())
+        rows = result.all()
+        frame = pd.DataFrame(rows, columns=columns)
+        blobs = frame.pop(geom_label).tolist() if rows else []
+        geoms = self._decode(blobs) if rows else np.array([], dtype=object)
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=CGCS2000))
+
+    # --- layers -----------------------------------------------------------------------------
+    def _department_id(self, conn: sa.Connection, name: str, create: bool) -> int | None:
+        found = conn.execute(
+            sa.select(t.departments.c.id).where(t.departments.c.name == name)
+        ).scalar_one_or_none()
+        if found is not None or not create:
+            return found
+        return int(
+            conn.execute(
+                t.departments.insert()
+                .values(name=name, created_at=utcnow())
+                .returning(t.departments.c.id)
+            ).scalar_one()
+        )
+
+    def _layer_query(self) -> sa.Select[Any]:
+        li, d = t.layer_imports, t.departments
+        return (
+            sa.select(li, d.c.name.label("department"))
+            .select_from(li.outerjoin(d, li.c.department_id == d.c.id))
+            .where(li.c.is_current.is_(True))
+        )
+
+    @staticmethod
+    def _layer_info(row: sa.Row[Any]) -> LayerInfo:
+        m = row._mapping
+        imported_at = as_utc(m["imported_at"])
+        assert imported_at is not None
+        return LayerInfo(
+            kind=m["kind"],
+            name=m["department"] or m["kind"],
+            rows=m["row_count"],
+            import_id=m["id"],
+            source_name=m["source_name"],
+            source_sha256=m["source_sha256"],
+            crs=m["crs"],
+            encoding=m["encoding"],
+            imported_at=imported_at,
+            imported_by=m["imported_by"],
+        )
+
+    def find_import(self, sha256: str, kind: str, department: str | None) -> LayerInfo | None:
+        li = t.layer_imports
+        query = self._layer_query().where(li.c.source_sha256 == sha256, li.c.kind == kind)
+        if department is not None:
+            query = query.where(t.departments.c.name == department)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return self._layer_info(row) if row else None
+
+    def _start_import(
+        self, conn: sa.Connection, record: ImportRecord, department_id: int | None
+    ) -> int:
+        li = t.layer_imports
+        same = (li.c.kind == record.kind) & (
+            li.c.department_id == department_id
+            if department_id is not None
+            else li.c.department_id.is_(None)
+        )
+        conn.execute(li.update().where(same).values(is_current=False))
+        return int(
+            conn.execute(
+                li.insert()
+                .values(
+                    kind=record.kind,
+                    department_id=department_id,
+                    source_name=record.source_name,
+                    source_sha256=record.source_sha256,
+                    encoding=record.encoding,
+                    crs=record.crs,
+                    row_count=record.row_count,
+                    repairs=dict(record.repairs),
+                    imported_at=utcnow(),
+                    imported_by=record.imported_by,
+                    is_current=True,
+                )
+                .returning(li.c.id)
+            ).scalar_one()
+        )
+
+    def replace_base_layer(
+        self,
+        kind: BaseKind,
+        frame: gpd.GeoDataFrame,
+        record: ImportRecord,
+        admin: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    ) -> int:
+        table = BASE_TABLES[kind]
+        columns = list(BASE_COLUMNS[kind])
+        with self._write() as conn:
+            import_id = self._start_import(conn, record, None)
+            if kind == "communities":
+                if admin is None:
+                    raise ValueError("communities need their districts and subdistricts")
+                districts, subdistricts = admin
+                conn.execute(t.communities.delete())
+                conn.execute(t.subdistricts.delete())
+                conn.execute(t.districts.delete())
+                for admin_table, admin_frame in (
+                    (t.districts, districts),
+                    (t.subdistricts, subdistricts),
+                ):
+                    cols = [c for c in admin_frame.columns if c != "geometry"]
+                    self._bulk_insert(
+                        conn,
+                        admin_table,
+                        self._frame_for(admin_table, admin_frame[cols], admin_frame.geometry),
+                    )
+                    self._touched(conn, admin_table)
+                rows = frame[columns].copy()
+                rows["subdistrict_code"] = rows["code"].str[:9]
+            else:
+                conn.execute(table.delete())
+                rows = frame[columns].copy()
+                rows["import_id"] = import_id
+            self._bulk_insert(conn, table, self._frame_for(table, rows, frame.geometry))
+            self._touched(conn, table)
+            self._audit(
+                conn, record.imported_by, "import", kind,
+                {"import_id": import_id, "source": record.source_name, "rows": len(frame),
+                 "repairs": dict(record.repairs)},
+            )
+        return import_id
+
+    def replace_department_layer(self, frame: gpd.GeoDataFrame, record: ImportRecord) -> int:
+        if not record.department:
+            raise ValueError("a department layer needs a department name")
+        with self._write() as conn:
+            department_id = self._department_id(conn, record.department, create=True)
+            import_id = self._start_import(conn, record, department_id)
+            rows = pd.DataFrame(
+                {
+                    "import_id": import_id,
+                    "source_id": frame["source_id"].to_numpy(),
+                    "attributes": frame["attributes"].to_numpy(),
+                }
+            )
+            table = t.department_grids
+            self._bulk_insert(conn, table, self._frame_for(table, rows, frame.geometry))
+            self._touched(conn, table)
+            self._audit(
+                conn, record.imported_by, "import", f"department/{record.department}",
+                {"import_id": import_id, "source": record.source_name, "rows": len(frame),
+                 "repairs": dict(record.repairs)},
+            )
+        return import_id
+
+    def list_layers(self) -> list[LayerInfo]:
+        li = t.layer_imports
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                self._layer_query().order_by(li.c.kind, t.departments.c.name)
+            ).all()
+        return [self._layer_info(r) for r in rows]
+
+    def read_base_layer(self, kind: BaseKind) -> gpd.GeoDataFrame:
+        table = BASE_TABLES[kind]
+        cols = [table.c[c] for c in BASE_COLUMNS[kind]]
+        if kind == "communities":
+            cols.append(table.c.subdistrict_code)
+            cols.append(t.subdistricts.c.name.label("subdistrict_name"))
+            source = table.outerjoin(
+                t.subdistricts, t.subdistricts.c.code == table.c.subdistrict_code
+            )
+            order = table.c.code
+        else:
+            cols.insert(0, table.c.id)
+            source, order = table, table.c.id
+        query = sa.select(*cols, self._geom_out(table.c.geom).label("geom")).select_from(source)
+        with self.engine.connect() as conn:
+            return self._read_frame(conn, query.order_by(order))
+
+    def read_department_layer(self, department: str) -> gpd.GeoDataFrame:
+        dg, li, d = t.department_grids, t.layer_imports, t.departments
+        query = (
+            sa.select(dg.c.id, dg.c.source_id, dg.c.attributes,
+                      self._geom_out(dg.c.geom).label("geom"))
+            .select_from(dg.join(li, dg.c.import_id == li.c.id)
+                         .join(d, li.c.department_id == d.c.id))
+            .where(d.c.name == department, li.c.is_current.is_(True))
+            .order_by(dg.c.id)
+        )
+        with self.engine.connect() as conn:
+            frame = self._read_frame(conn, query)
+        if frame.empty and department not in {
+            layer.name for layer in self.list_layers() if layer.kind == "department"
+        }:
+            raise NotFoundError(f"no department layer named {department!r}")
+        return frame
+
+    def read_admin(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        with self.engine.connect() as conn:
+            districts = pd.DataFrame(
+                conn.execute(sa.select(t.districts.c.code, t.districts.c.name)).all(),
+                columns=["code", "name"],
+            )
+            subdistricts = pd.DataFrame(
+                conn.execute(
+                    sa.select(t.subdistricts.c.code, t.subdistricts.c.name,
+                              t.subdistricts.c.district_code)
+                ).all(),
+                columns=["code", "name", "district_code"],
+            )
+        return districts, subdistricts
+
+    # --- versions ---------------------------------------------------------------------------
+    def _version_query(self) -> sa.Select[Any]:
+        v, g = t.grid_versions, t.grids
+        count = (
+            sa.select(sa.func.count()).where(g.c.version_id == v.c.id).scalar_subquery()
+        )
+        return sa.select(v, count.label("grid_count"))
+
+    @staticmethod
+    def _version_info(row: sa.Row[Any]) -> VersionInfo:
+        m = row._mapping
+        created_at = as_utc(m["created_at"])
+        assert created_at is not None
+        return VersionInfo(
+            id=m["id"],
+            name=m["name"],
+            status=m["status"],
+            created_at=created_at,
+            created_by=m["created_by"],
+            grid_count=int(m["grid_count"]),
+            published_at=as_utc(m["published_at"]),
+            valid_from=as_utc(m["valid_from"]),
+            valid_to=as_utc(m["valid_to"]),
+            note=m["note"],
+            params=m["params"] or {},
+            report=m["report"] or {},
+        )
+
+    def _get_version(self, conn: sa.Connection, name: str) -> VersionInfo:
+        row = conn.execute(self._version_query().where(t.grid_versions.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"no grid version named {name!r}")
+        return self._version_info(row)
+
+    def save_version(
+        self,
+        name: str,
+        grids: gpd.GeoDataFrame,
+        crosswalk: pd.DataFrame,
+        *,
+        params: dict[str, Any],
+        report: dict[str, Any],
+        actor: str,
+        note: str | None = None,
+        replace: bool = False,
+    ) -> VersionInfo:
+        v = t.grid_versions
+        with self._write() as conn:
+            existing = conn.execute(sa.select(v.c.id, v.c.status).where(v.c.name == name)).first()
+            if existing is not None:
+                if not replace or existing.status != "draft":
+                    raise ConflictError(
+                        f"grid version {name!r} exists ({existing.status}); choose another name"
+                        + (" or pass --replace to overwrite the draft"
+                           if existing.status == "draft" else "")
+                    )
+                conn.execute(t.crosswalk.delete().where(t.crosswalk.c.version_id == existing.id))
+                conn.execute(t.grids.delete().where(t.grids.c.version_id == existing.id))
+                conn.execute(v.delete().where(v.c.id == existing.id))
+            version_id = int(
+                conn.execute(
+                    v.insert()
+                    .values(name=name, status="draft", created_at=utcnow(), created_by=actor,
+                            note=note, params=params, report=report)
+                    .returning(v.c.id)
+                ).scalar_one()
+            )
+            grid_cols = [
+                c.name for c in t.grids.columns if c.name not in {"id", "version_id", "geom"}
+            ]
+            rows = pd.DataFrame(grids[[c for c in grid_cols if c in grids.columns]])
+            rows["version_id"] = version_id
+            self._bulk_insert(conn, t.grids, self._frame_for(t.grids, rows, grids.geometry))
+            self._touched(conn, t.grids)
+            if len(crosswalk):
+                ids = dict(
+                    conn.execute(
+                        sa.select(t.grids.c.code, t.grids.c.id).where(
+                            t.grids.c.version_id == version_id
+                        )
+                    ).all()
+                )
+                cw = pd.DataFrame(
+                    {
+                        "version_id": version_id,
+                        "grid_id": crosswalk["grid_code"].map(ids).to_numpy(),
+                        "department_grid_id": crosswalk["department_grid_id"].to_numpy(),
+                        "area_share": crosswalk["area_share"].to_numpy(),
+                        "household_share": crosswalk["household_share"].to_numpy(),
+                    }
+                )
+                self._bulk_insert(conn, t.crosswalk, cw)
+            self._audit(conn, actor, "merge", f"version/{name}",
+                        {"grids": len(grids), "params": params, "replaced": existing is not None})
+            return self._get_version(conn, name)
+
+    def publish(self, name: str, actor: str, reason: str | None = None) -> VersionInfo:
+        v = t.grid_versions
+        with self._write() as conn:
+            target = self._get_version(conn, name)
+            if target.status == "published":
+                return target
+            now = utcnow()
+            previous = conn.execute(
+                sa.select(v.c.name).where(v.c.status == "published")
+            ).scalars().all()
+            conn.execute(
+                v.update().where(v.c.status == "published").values(status="archived", valid_to=now)
+            )
+            conn.execute(
+                v.update().where(v.c.id == target.id).values(
+                    status="published", published_at=now, valid_from=now, valid_to=None
+                )
+            )
+            self._audit(conn, actor, "publish", f"version/{name}",
+                        {"previous": list(previous), "was": target.status}, reason)
+            return self._get_version(conn, name)
+
+    def list_versions(self) -> list[VersionInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._version_query().order_by(t.grid_versions.c.id)).all()
+        return [self._version_info(r) for r in rows]
+
+    def get_version(self, name: str) -> VersionInfo:
+        with self.engine.connect() as conn:
+            return self._get_version(conn, name)
+
+    def published_version(self) -> VersionInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._version_query().where(t.grid_versions.c.status == "published")
+            ).first()
+        return self._version_info(row) if row else None
+
+    def version_at(self, when: datetime) -> VersionInfo | None:
+        v = t.grid_versions
+        when = when.astimezone(UTC)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._version_query()
+                .where(
+                    v.c.valid_from.is_not(None),
+                    v.c.valid_from <= when,
+                    sa.or_(v.c.valid_to.is_(None), v.c.valid_to > when),
+                )
+                .order_by(v.c.valid_from.desc())
+            ).first()
+        return self._version_info(row) if row else None
+
+    def read_grids(self, version: str) -> gpd.GeoDataFrame:
+        g, c, s = t.grids, t.communities, t.subdistricts
+        cols = [col for col in g.columns if col.name not in {"geom", "version_id"}]
+        query = (
+            sa.select(
+                *cols,
+                c.c.name.label("community_name"),
+                c.c.subdistrict_code,
+                s.c.name.label("subdistrict_name"),
+                self._geom_out(g.c.geom).label("geom"),
+            )
+            .select_from(
+                g.outerjoin(c, c.c.code == g.c.community_code).outerjoin(
+                    s, s.c.code == c.c.subdistrict_code
+                )
+            )
+            .order_by(g.c.code)
+        )
+        with self.engine.connect() as conn:
+            info = self._get_version(conn, version)
+            return self._read_frame(conn, query.where(g.c.version_id == info.id))
+
+    def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame:
+        cw, g, dg, li, d = t.crosswalk, t.grids, t.department_grids, t.layer_imports, t.departments
+        query = (
+            sa.select(
+                d.c.name.label("department"),
+                dg.c.id.label("department_grid_id"),
+                dg.c.source_id,
+                g.c.code.label("grid_code"),
+                cw.c.area_share,
+                cw.c.household_share,
+            )
+            .select_from(
+                cw.join(g, cw.c.grid_id == g.c.id)
+                .join(dg, cw.c.department_grid_id == dg.c.id)
+                .join(li, dg.c.import_id == li.c.id)
+                .join(d, li.c.department_id == d.c.id)
+            )
+            .order_by(d.c.name, dg.c.id, g.c.code)
+        )
+        with self.engine.connect() as conn:
+            info = self._get_version(conn, version)
+            query = query.where(cw.c.version_id == info.id)
+            if department is not None:
+                query = query.where(d.c.name == department)
+            result = conn.execute(query)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    # --- audit ------------------------------------------------------------------------------
+    def read_audit(self, limit: int = 100) -> list[AuditEntry]:
+        a = t.audit_log
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(a).order_by(a.c.id.desc()).limit(limit)).all()
+        out = []
+        for r in rows:
+            at = as_utc(r.at)
+            assert at is not None
+            out.append(AuditEntry(at, r.actor, r.action, r.target, r.detail or {}, r.reason))
+        return out
