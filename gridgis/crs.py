@@ -56,9 +56,7 @@ def parse_crs(text: str | int) -> CrsSpec:
         return NAMED[key]
     code = key.removeprefix("epsg:")
     if not code.isdigit():
-        raise InputError(
-            f"unknown CRS {text!r}: use an EPSG code or one of {', '.join(NAMED)}"
-        )
+        raise InputError(f"unknown CRS {text!r}: use an EPSG code or one of {', '.join(NAMED)}")
     try:
         _crs(int(code))
     except CRSError as exc:

@@ -21,6 +21,12 @@ class InputError(GridgisError):
     """A file, field or value that cannot be used as given."""
 
 
+class InvalidValueError(InputError):
+    """A parameter value out of range or not a number (HTTP 422, like schema errors)."""
+
+    status = 422
+
+
 class NotFoundError(GridgisError):
     status = 404
 

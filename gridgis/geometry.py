@@ -54,7 +54,9 @@ def clean_polygons(geoms: GeomArray) -> tuple[GeomArray, Counter[str]]:
     if invalid.any():
         repairs["made_valid"] = int(invalid.sum())
         geoms = geoms.copy()
-        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+        geoms[invalid] = shapely.make_valid(
+            geoms[invalid], method="structure", keep_collapsed=False
+        )
     type_ids = shapely.get_type_id(geoms)
     non_polygonal = ~missing & ~np.isin(type_ids, _POLYGONAL)
     if non_polygonal.any():
@@ -71,7 +73,8 @@ def clean_polygons(geoms: GeomArray) -> tuple[GeomArray, Counter[str]]:
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if (empty & ~missing).any():
         repairs["dropped_empty"] = int((empty & ~missing).sum())
-    geoms = np.where(empty, None, geoms)
+    geoms = geoms.copy()
+    geoms[empty] = None
     return force_multi(geoms), repairs
 
 

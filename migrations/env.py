@@ -11,8 +11,13 @@ from gridgis.store.schema import metadata
 config = context.config
 
 # Tables that belong to PostGIS or the GeoPackage standard, not to us.
-_FOREIGN_TABLES = {"spatial_ref_sys", "gpkg_spatial_ref_sys", "gpkg_contents",
-                   "gpkg_geometry_columns", "gpkg_extensions"}
+_FOREIGN_TABLES = {
+    "spatial_ref_sys",
+    "gpkg_spatial_ref_sys",
+    "gpkg_contents",
+    "gpkg_geometry_columns",
+    "gpkg_extensions",
+}
 
 
 def _include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

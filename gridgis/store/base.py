@@ -27,8 +27,17 @@ BASE_COLUMNS: dict[str, tuple[str, ...]] = {
     "compounds": ("source_id", "name", "kind"),
     "buildings": ("source_id", "name", "households", "population", "floors"),
     "addresses": (
-        "address", "province", "city", "district", "subdistrict", "community", "road",
-        "door_number", "compound", "building", "unit",
+        "address",
+        "province",
+        "city",
+        "district",
+        "subdistrict",
+        "community",
+        "road",
+        "door_number",
+        "compound",
+        "building",
+        "unit",
     ),
 }
 
@@ -119,7 +128,10 @@ class Store(ABC):
         record: ImportRecord,
         admin: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     ) -> int:
-        """Replace a base layer atomically; ``admin`` = (districts, subdistricts) for communities."""
+        """Replace a base layer atomically.
+
+        ``admin`` = (districts, subdistricts) frames, for communities only.
+        """
 
     @abstractmethod
     def replace_department_layer(self, frame: gpd.GeoDataFrame, record: ImportRecord) -> int:

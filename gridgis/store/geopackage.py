@@ -16,8 +16,9 @@ import shapely
 import sqlalchemy as sa
 from numpy.typing import NDArray
 
+from gridgis.jsonio import json_dumps
 from gridgis.store import gpkg_codec, gpkg_meta
-from gridgis.store.sql import SqlStore, json_dumps
+from gridgis.store.sql import SqlStore
 
 
 def geopackage_engine(path: Path) -> sa.Engine:
@@ -66,7 +67,7 @@ class GeoPackageStore(SqlStore):
                 bounds = shapely.total_bounds(gpkg_codec.decode(blobs))
                 self._pending_bounds[table.name] = bounds
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        conn.execute(table.insert(), records)
+        conn.execute(table.insert(), [{str(k): v for k, v in r.items()} for r in records])
 
     def _touched(self, conn: sa.Connection, table: sa.Table) -> None:
         bounds = self._pending_bounds.pop(table.name, None)
@@ -77,10 +78,14 @@ class GeoPackageStore(SqlStore):
             ).first()
             replaced = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             if previous is not None and previous[0] is not None and replaced:
-                bounds = np.array([
-                    min(bounds[0], previous[0]), min(bounds[1], previous[1]),
-                    max(bounds[2], previous[2]), max(bounds[3], previous[3]),
-                ])
+                bounds = np.array(
+                    [
+                        min(bounds[0], previous[0]),
+                        min(bounds[1], previous[1]),
+                        max(bounds[2], previous[2]),
+                        max(bounds[3], previous[3]),
+                    ]
+                )
             gpkg_meta.touch(conn, table.name, tuple(float(b) for b in bounds))  # type: ignore[arg-type]
         else:
             gpkg_meta.touch(conn, table.name, None)

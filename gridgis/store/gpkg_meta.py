@@ -89,7 +89,9 @@ def unregister(conn: sa.Connection, table: str) -> None:
     conn.execute(sa.text("DELETE FROM gpkg_contents WHERE table_name = :t"), {"t": table})
 
 
-def touch(conn: sa.Connection, table: str, bounds: tuple[float, float, float, float] | None) -> None:
+def touch(
+    conn: sa.Connection, table: str, bounds: tuple[float, float, float, float] | None
+) -> None:
     """Record a change and the table's extent, which QGIS uses to zoom to the layer."""
     minx, miny, maxx, maxy = bounds if bounds else (None, None, None, None)
     conn.execute(

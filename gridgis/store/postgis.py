@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000
+from gridgis.jsonio import json_dumps
 from gridgis.store.schema import JSONType
-from gridgis.store.sql import SqlStore, json_dumps
+from gridgis.store.sql import SqlStore
 
 
 def postgis_engine(url: str) -> sa.Engine:
@@ -58,8 +59,11 @@ class PostGISStore(SqlStore):
         columns = ", ".join(f'"{c}"' for c in frame.columns)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
-        with dbapi.cursor() as cursor:
-            cursor.copy_expert(
-                f'COPY "{table.name}" ({columns}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')',
+        cursor = dbapi.cursor()
+        try:
+            cursor.copy_expert(  # type: ignore[attr-defined]
+                f"COPY \"{table.name}\" ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
                 buffer,
             )
+        finally:
+            cursor.close()

@@ -56,10 +56,10 @@ def _compile_gpkg_json(type_: sa.JSON, compiler: Any, **kw: Any) -> str:
     return "TEXT"
 
 
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # GeoPackage DATETIME is ISO 8601 in UTC with a "Z" (GPKG §1.1.1.1.1).
 Timestamp = sa.DateTime(timezone=True).with_variant(
-    sqlite.DATETIME(
+    sqlite.DATETIME(  # type: ignore[no-untyped-call]
         storage_format=(
             "%(year)04d-%(month)02d-%(day)02dT%(hour)02d:%(minute)02d:%(second)02d."
             "%(microsecond)06dZ"
@@ -93,9 +93,7 @@ communities = sa.Table(
     metadata,
     sa.Column("code", sa.String(12), primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column(
-        "subdistrict_code", sa.String(9), sa.ForeignKey("subdistricts.code"), nullable=False
-    ),
+    sa.Column("subdistrict_code", sa.String(9), sa.ForeignKey("subdistricts.code"), nullable=False),
     sa.Column("kind", sa.Text, nullable=False),  # 社区 (urban) | 村 (rural)
     sa.Column("geom", geometry("MULTIPOLYGON"), nullable=False),
 )

@@ -7,7 +7,6 @@ versions, audit — lives here once.
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,11 +46,6 @@ BASE_TABLES: dict[str, sa.Table] = {
     "buildings": t.buildings,
     "addresses": t.addresses,
 }
-
-
-def json_dumps(value: Any) -> str:
-    """JSON as people read it: Chinese stays Chinese."""
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def utcnow() -> datetime:
@@ -96,7 +90,7 @@ class SqlStore(Store):
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
         """Insert all rows of ``frame`` (columns named as in ``table``, geometry encoded)."""
 
-    def _touched(self, conn: sa.Connection, table: sa.Table) -> None:  # noqa: B027
+    def _touched(self, conn: sa.Connection, table: sa.Table) -> None:
         """Called after a table's rows change (the GeoPackage records its extent)."""
 
     @contextmanager
@@ -163,7 +157,11 @@ class SqlStore(Store):
     ) -> None:
         conn.execute(
             t.audit_log.insert().values(
-                at=utcnow(), actor=actor, action=action, target=target, detail=detail,
+                at=utcnow(),
+                actor=actor,
+                action=action,
+                target=target,
+                detail=detail,
                 reason=reason,
             )
         )
@@ -297,9 +295,16 @@ class SqlStore(Store):
             self._bulk_insert(conn, table, self._frame_for(table, rows, frame.geometry))
             self._touched(conn, table)
             self._audit(
-                conn, record.imported_by, "import", kind,
-                {"import_id": import_id, "source": record.source_name, "rows": len(frame),
-                 "repairs": dict(record.repairs)},
+                conn,
+                record.imported_by,
+                "import",
+                kind,
+                {
+                    "import_id": import_id,
+                    "source": record.source_name,
+                    "rows": len(frame),
+                    "repairs": dict(record.repairs),
+                },
             )
         return import_id
 
@@ -320,33 +325,38 @@ class SqlStore(Store):
             self._bulk_insert(conn, table, self._frame_for(table, rows, frame.geometry))
             self._touched(conn, table)
             self._audit(
-                conn, record.imported_by, "import", f"department/{record.department}",
-                {"import_id": import_id, "source": record.source_name, "rows": len(frame),
-                 "repairs": dict(record.repairs)},
+                conn,
+                record.imported_by,
+                "import",
+                f"department/{record.department}",
+                {
+                    "import_id": import_id,
+                    "source": record.source_name,
+                    "rows": len(frame),
+                    "repairs": dict(record.repairs),
+                },
             )
         return import_id
 
     def list_layers(self) -> list[LayerInfo]:
         li = t.layer_imports
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                self._layer_query().order_by(li.c.kind, t.departments.c.name)
-            ).all()
+            rows = conn.execute(self._layer_query().order_by(li.c.kind, t.departments.c.name)).all()
         return [self._layer_info(r) for r in rows]
 
     def read_base_layer(self, kind: BaseKind) -> gpd.GeoDataFrame:
         table = BASE_TABLES[kind]
-        cols = [table.c[c] for c in BASE_COLUMNS[kind]]
+        cols: list[sa.ColumnElement[Any]] = [table.c[c] for c in BASE_COLUMNS[kind]]
+        source: sa.FromClause = table
+        order = table.c.id if "id" in table.c else table.c.code
         if kind == "communities":
             cols.append(table.c.subdistrict_code)
             cols.append(t.subdistricts.c.name.label("subdistrict_name"))
             source = table.outerjoin(
                 t.subdistricts, t.subdistricts.c.code == table.c.subdistrict_code
             )
-            order = table.c.code
         else:
             cols.insert(0, table.c.id)
-            source, order = table, table.c.id
         query = sa.select(*cols, self._geom_out(table.c.geom).label("geom")).select_from(source)
         with self.engine.connect() as conn:
             return self._read_frame(conn, query.order_by(order))
@@ -354,10 +364,12 @@ class SqlStore(Store):
     def read_department_layer(self, department: str) -> gpd.GeoDataFrame:
         dg, li, d = t.department_grids, t.layer_imports, t.departments
         query = (
-            sa.select(dg.c.id, dg.c.source_id, dg.c.attributes,
-                      self._geom_out(dg.c.geom).label("geom"))
-            .select_from(dg.join(li, dg.c.import_id == li.c.id)
-                         .join(d, li.c.department_id == d.c.id))
+            sa.select(
+                dg.c.id, dg.c.source_id, dg.c.attributes, self._geom_out(dg.c.geom).label("geom")
+            )
+            .select_from(
+                dg.join(li, dg.c.import_id == li.c.id).join(d, li.c.department_id == d.c.id)
+            )
             .where(d.c.name == department, li.c.is_current.is_(True))
             .order_by(dg.c.id)
         )
@@ -377,8 +389,9 @@ class SqlStore(Store):
             )
             subdistricts = pd.DataFrame(
                 conn.execute(
-                    sa.select(t.subdistricts.c.code, t.subdistricts.c.name,
-                              t.subdistricts.c.district_code)
+                    sa.select(
+                        t.subdistricts.c.code, t.subdistricts.c.name, t.subdistricts.c.district_code
+                    )
                 ).all(),
                 columns=["code", "name", "district_code"],
             )
@@ -387,9 +400,7 @@ class SqlStore(Store):
     # --- versions ---------------------------------------------------------------------------
     def _version_query(self) -> sa.Select[Any]:
         v, g = t.grid_versions, t.grids
-        count = (
-            sa.select(sa.func.count()).where(g.c.version_id == v.c.id).scalar_subquery()
-        )
+        count = sa.select(sa.func.count()).where(g.c.version_id == v.c.id).scalar_subquery()
         return sa.select(v, count.label("grid_count"))
 
     @staticmethod
@@ -437,8 +448,11 @@ class SqlStore(Store):
                 if not replace or existing.status != "draft":
                     raise ConflictError(
                         f"grid version {name!r} exists ({existing.status}); choose another name"
-                        + (" or pass --replace to overwrite the draft"
-                           if existing.status == "draft" else "")
+                        + (
+                            " or pass --replace to overwrite the draft"
+                            if existing.status == "draft"
+                            else ""
+                        )
                     )
                 conn.execute(t.crosswalk.delete().where(t.crosswalk.c.version_id == existing.id))
                 conn.execute(t.grids.delete().where(t.grids.c.version_id == existing.id))
@@ -446,8 +460,15 @@ class SqlStore(Store):
             version_id = int(
                 conn.execute(
                     v.insert()
-                    .values(name=name, status="draft", created_at=utcnow(), created_by=actor,
-                            note=note, params=params, report=report)
+                    .values(
+                        name=name,
+                        status="draft",
+                        created_at=utcnow(),
+                        created_by=actor,
+                        note=note,
+                        params=params,
+                        report=report,
+                    )
                     .returning(v.c.id)
                 ).scalar_one()
             )
@@ -476,8 +497,13 @@ class SqlStore(Store):
                     }
                 )
                 self._bulk_insert(conn, t.crosswalk, cw)
-            self._audit(conn, actor, "merge", f"version/{name}",
-                        {"grids": len(grids), "params": params, "replaced": existing is not None})
+            self._audit(
+                conn,
+                actor,
+                "merge",
+                f"version/{name}",
+                {"grids": len(grids), "params": params, "replaced": existing is not None},
+            )
             return self._get_version(conn, name)
 
     def publish(self, name: str, actor: str, reason: str | None = None) -> VersionInfo:
@@ -487,19 +513,25 @@ class SqlStore(Store):
             if target.status == "published":
                 return target
             now = utcnow()
-            previous = conn.execute(
-                sa.select(v.c.name).where(v.c.status == "published")
-            ).scalars().all()
+            previous = (
+                conn.execute(sa.select(v.c.name).where(v.c.status == "published")).scalars().all()
+            )
             conn.execute(
                 v.update().where(v.c.status == "published").values(status="archived", valid_to=now)
             )
             conn.execute(
-                v.update().where(v.c.id == target.id).values(
-                    status="published", published_at=now, valid_from=now, valid_to=None
-                )
+                v.update()
+                .where(v.c.id == target.id)
+                .values(status="published", published_at=now, valid_from=now, valid_to=None)
             )
-            self._audit(conn, actor, "publish", f"version/{name}",
-                        {"previous": list(previous), "was": target.status}, reason)
+            self._audit(
+                conn,
+                actor,
+                "publish",
+                f"version/{name}",
+                {"previous": list(previous), "was": target.status},
+                reason,
+            )
             return self._get_version(conn, name)
 
     def list_versions(self) -> list[VersionInfo]:

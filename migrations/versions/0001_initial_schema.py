@@ -32,9 +32,20 @@ GEOMETRY_TABLES = {
 ATTRIBUTE_TABLES = ["departments", "layer_imports", "grid_versions", "crosswalk", "audit_log"]
 # Creation order respects foreign keys; dropping goes the other way.
 ORDER = [
-    "districts", "subdistricts", "communities", "departments", "layer_imports", "streets",
-    "compounds", "buildings", "addresses", "department_grids", "grid_versions", "grids",
-    "crosswalk", "audit_log",
+    "districts",
+    "subdistricts",
+    "communities",
+    "departments",
+    "layer_imports",
+    "streets",
+    "compounds",
+    "buildings",
+    "addresses",
+    "department_grids",
+    "grid_versions",
+    "grids",
+    "crosswalk",
+    "audit_log",
 ]
 
 
@@ -60,16 +71,16 @@ def upgrade() -> None:
         "subdistricts",
         sa.Column("code", sa.String(9), primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
-        sa.Column("district_code", sa.String(6), sa.ForeignKey("districts.code"),
-                  nullable=False),
+        sa.Column("district_code", sa.String(6), sa.ForeignKey("districts.code"), nullable=False),
         sa.Column("geom", geometry("MULTIPOLYGON")),
     )
     op.create_table(
         "communities",
         sa.Column("code", sa.String(12), primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
-        sa.Column("subdistrict_code", sa.String(9), sa.ForeignKey("subdistricts.code"),
-                  nullable=False),
+        sa.Column(
+            "subdistrict_code", sa.String(9), sa.ForeignKey("subdistricts.code"), nullable=False
+        ),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("geom", geometry("MULTIPOLYGON"), nullable=False),
     )
@@ -129,8 +140,18 @@ def upgrade() -> None:
         sa.Column("address", sa.Text, nullable=False),
         *[
             sa.Column(name, sa.Text)
-            for name in ("province", "city", "district", "subdistrict", "community", "road",
-                         "door_number", "compound", "building", "unit")
+            for name in (
+                "province",
+                "city",
+                "district",
+                "subdistrict",
+                "community",
+                "road",
+                "door_number",
+                "compound",
+                "building",
+                "unit",
+            )
         ],
         sa.Column("geom", geometry("POINT"), nullable=False),
     )
@@ -159,8 +180,12 @@ def upgrade() -> None:
     op.create_table(
         "grids",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("version_id", sa.Integer,
-                  sa.ForeignKey("grid_versions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "version_id",
+            sa.Integer,
+            sa.ForeignKey("grid_versions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
@@ -178,12 +203,18 @@ def upgrade() -> None:
     op.create_table(
         "crosswalk",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("version_id", sa.Integer,
-                  sa.ForeignKey("grid_versions.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("grid_id", sa.Integer, sa.ForeignKey("grids.id", ondelete="CASCADE"),
-                  nullable=False),
-        sa.Column("department_grid_id", sa.Integer, sa.ForeignKey("department_grids.id"),
-                  nullable=False),
+        sa.Column(
+            "version_id",
+            sa.Integer,
+            sa.ForeignKey("grid_versions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "grid_id", sa.Integer, sa.ForeignKey("grids.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "department_grid_id", sa.Integer, sa.ForeignKey("department_grids.id"), nullable=False
+        ),
         sa.Column("area_share", sa.Float, nullable=False),
         sa.Column("household_share", sa.Float),
     )

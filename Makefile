@@ -1,0 +1,50 @@
+# gridgis — two commands: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+export GRIDGIS_TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
+
+.PHONY: demo test lint typecheck pytest bench clean system system-test
+
+system:
+	@scripts/ensure-system.sh python
+
+system-test:
+	@scripts/ensure-system.sh test
+
+$(BIN)/python: | system
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(VENV)/.installed $@
+
+## demo: sample city → import → merge → publish on the configured store, then serve the map
+demo: $(VENV)/.installed
+	$(BIN)/gridgis demo --host $(HOST) --port $(PORT)
+
+## test: PostgreSQL + PostGIS, Chromium, GDAL; then ruff, mypy and the whole test suite
+test: system-test $(VENV)/.installed-test lint typecheck pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy gridgis api
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.installed-test
+	@echo "benchmarks arrive with their issues; see bench/README.md"
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

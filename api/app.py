@@ -1,0 +1,57 @@
+"""The FastAPI application: lookups, grids as GeoJSON, versions, and the map page.
+
+The app talks to the library only through the store interface and the published
+index; it knows nothing of SQL or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import xstatic.pkg.leaflet as xleaflet
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.routes import grids, health, lookup, pages, versions
+from gridgis.lookup import PublishedIndex
+from gridgis.settings import Settings, get_settings
+from gridgis.store import open_store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        app.state.settings = settings
+        app.state.store = store
+        app.state.index = PublishedIndex(store, settings.index_refresh_seconds)
+        app.state.index.refresh(force=True)  # load before the first request, not during it
+        app.state.geojson_cache = {}
+        app.state.page_cache = {}
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="gridgis",
+        description="Comprehensive grid layers for grassroots governance: lookups, GeoJSON, "
+        "versions and an offline map.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, lookup, grids, versions, pages):
+        app.include_router(module.router)
+    app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/map")
+
+    return app

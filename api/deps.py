@@ -1,0 +1,31 @@
+"""FastAPI dependencies: what a route may ask for. The app fills them at start-up."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gridgis.lookup import PublishedIndex
+from gridgis.settings import Settings
+from gridgis.store.base import Store
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_index(request: Request) -> PublishedIndex:
+    index: PublishedIndex = request.app.state.index
+    return index
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+IndexDep = Annotated[PublishedIndex, Depends(get_index)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,433 @@
+"""The ``gridgis`` command line: every command has ``--help``; most have ``--json``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gridgis.errors import GridgisError
+from gridgis.jsonio import json_dumps
+from gridgis.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="gridgis: merge department grid layers into one comprehensive grid layer, "
+    "publish it, and answer 'which grid is this?'.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Create or migrate the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def handled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Show a user error as one line on stderr and exit 1, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except GridgisError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _settings(**overrides: Any) -> Settings:
+    base = get_settings()
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=values) if values else base
+
+
+def _store(settings: Settings, check: bool = True) -> Any:
+    from gridgis.store import open_store
+
+    return open_store(settings, check=check)
+
+
+def _emit_json(value: Any) -> None:
+    sys.stdout.write(json_dumps(value) + "\n")
+
+
+# --- db -------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+@handled
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create the schema or migrate it to REVISION (default: the newest)."""
+    store = _store(_settings(), check=False)
+    store.upgrade(revision)
+    current = store.schema_revision()
+    if as_json:
+        _emit_json({"store": store.kind, "location": store.location, "revision": current})
+    else:
+        out.print(f"{store.kind} store at {store.location}: schema at revision {current}")
+
+
+@db_app.command("downgrade")
+@handled
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Option(help="Target revision ('base' drops everything).")
+    ] = "base",
+    as_json: JsonFlag = False,
+) -> None:
+    """Migrate the schema down to REVISION."""
+    store = _store(_settings(), check=False)
+    store.downgrade(revision)
+    current = store.schema_revision()
+    if as_json:
+        _emit_json({"store": store.kind, "location": store.location, "revision": current})
+    else:
+        out.print(f"{store.kind} store at {store.location}: schema at revision {current or 'none'}")
+
+
+@db_app.command("current")
+@handled
+def db_current(as_json: JsonFlag = False) -> None:
+    """Show which store is configured and its schema revision."""
+    store = _store(_settings(), check=False)
+    info = {
+        "store": store.kind,
+        "location": store.location,
+        "revision": store.schema_revision(),
+        "head": store.head_revision(),
+    }
+    if as_json:
+        _emit_json(info)
+    else:
+        out.print(
+            f"{info['store']} store at {info['location']}: revision {info['revision']} "
+            f"(newest {info['head']})"
+        )
+
+
+# --- import and layers ---------------------------------------------------------------------
+@app.command("import")
+@handled
+def import_cmd(
+    kind: Annotated[
+        str,
+        typer.Argument(help="department, communities, streets, compounds, buildings or addresses."),
+    ],
+    path: Annotated[Path, typer.Argument(help=".shp, .zip, .gpkg, .geojson or .kml file.")],
+    department: Annotated[
+        str | None, typer.Option(help="Department name (department layers).")
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="Force the .dbf text encoding.")] = None,
+    crs: Annotated[
+        str | None, typer.Option(help="Source CRS: EPSG code, cgcs2000, wgs84, gcj02 or bd09.")
+    ] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer inside a GeoPackage.")] = None,
+    households_field: Annotated[
+        str | None, typer.Option(help="Field holding households (buildings).")
+    ] = None,
+    name_field: Annotated[str | None, typer.Option(help="Field holding names.")] = None,
+    code_field: Annotated[
+        str | None, typer.Option(help="Field holding codes (communities).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Check and report; write nothing.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a layer file into the store (one transaction; re-importing is a no-op)."""
+    from gridgis.importer.pipeline import import_layer
+
+    settings = _settings()
+    store = _store(settings)
+    named = {"households": households_field, "name": name_field, "code": code_field}
+    overrides = {k: v for k, v in named.items() if v}
+    with err.status("importing…") as status:
+        report = import_layer(
+            store,
+            kind,
+            path,
+            settings=settings,
+            department=department,
+            encoding=encoding,
+            crs=crs,
+            layer=layer,
+            field_overrides=overrides,
+            dry_run=dry_run,  # type: ignore[arg-type]
+            progress=lambda msg: status.update(msg),
+        )
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    out.print(report.summary(), highlight=False)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if report.dropped_rows:
+        shown = ", ".join(map(str, report.dropped_rows[:20]))
+        err.print(f"[yellow]dropped rows:[/] {shown}", highlight=False)
+
+
+@app.command("layers")
+@handled
+def layers_cmd(as_json: JsonFlag = False) -> None:
+    """List the current layers with their provenance."""
+    layers = _store(_settings()).list_layers()
+    if as_json:
+        _emit_json([asdict(layer) for layer in layers])
+        return
+    table = Table("kind", "name", "rows", "source", "CRS", "encoding", "imported")
+    for layer in layers:
+        table.add_row(
+            layer.kind,
+            layer.name,
+            str(layer.rows),
+            layer.source_name,
+            layer.crs,
+            layer.encoding or "",
+            layer.imported_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+
+
+# --- merge, versions, publish ---------------------------------------------------------------
+@app.command("merge")
+@handled
+def merge_cmd(
+    version: Annotated[str, typer.Option("--version", help="Name of the draft version.")],
+    min_households: Annotated[int | None, typer.Option(help="Lower household band.")] = None,
+    max_households: Annotated[int | None, typer.Option(help="Upper household band.")] = None,
+    base_department: Annotated[
+        str | None,
+        typer.Option(help="Department whose grids the skeleton merge follows (default 综治)."),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Note stored with the version.")] = None,
+    replace: Annotated[bool, typer.Option(help="Overwrite a draft of the same name.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge the department layers into a draft version (never publishes)."""
+    from gridgis.merge import run_merge
+
+    settings = _settings(min_households=min_households, max_households=max_households)
+    store = _store(settings)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("merging", total=1)
+
+        def tick(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        info, result = run_merge(
+            store,
+            version,
+            settings=settings,
+            base_department=base_department,
+            note=note,
+            replace=replace,
+            progress=tick,
+        )
+    if as_json:
+        _emit_json({"version": asdict(info), "report": result.report})
+        return
+    r = result.report
+    out.print(
+        f"draft {info.name}: {r['grids']} grids, {r['households']} households; "
+        f"{r['in_band']} in {r['band'][0]}–{r['band'][1]}, {r['under']} under, {r['over']} over,"
+        f" {r['dedicated']} dedicated; coverage valid: {r['coverage_valid']}; "
+        f"{r['seconds']} s",
+        highlight=False,
+    )
+
+
+@app.command("versions")
+@handled
+def versions_cmd(as_json: JsonFlag = False) -> None:
+    """List grid versions."""
+    versions = _store(_settings()).list_versions()
+    if as_json:
+        _emit_json([asdict(v) for v in versions])
+        return
+    table = Table("name", "status", "grids", "created", "published", "valid to", "note")
+    for v in versions:
+        table.add_row(
+            v.name,
+            v.status,
+            str(v.grid_count),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.published_at.strftime("%Y-%m-%d %H:%M") if v.published_at else "",
+            v.valid_to.strftime("%Y-%m-%d %H:%M") if v.valid_to else "",
+            v.note or "",
+        )
+    out.print(table)
+
+
+@app.command("publish")
+@handled
+def publish_cmd(
+    name: Annotated[str, typer.Argument(help="Version to publish.")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Publish a version; the one published before is archived."""
+    settings = _settings()
+    info = _store(settings).publish(name, settings.actor, reason)
+    if as_json:
+        _emit_json(asdict(info))
+    else:
+        out.print(f"published {info.name} ({info.grid_count} grids)")
+
+
+# --- export and lookup ----------------------------------------------------------------------
+@app.command("export")
+@handled
+def export_cmd(
+    out_path: Annotated[Path, typer.Option("--out", help="Output file.")],
+    version: Annotated[str | None, typer.Option(help="Grid version to export.")] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            help="Layer: communities, streets, compounds, buildings, addresses, department/NAME."
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson or shp.")] = "gpkg",
+    crs: Annotated[str | None, typer.Option(help="Output CRS (default EPSG:4490).")] = None,
+    encoding: Annotated[str, typer.Option(help="Shapefile .dbf encoding.")] = "UTF-8",
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a version or a stored layer to a file."""
+    from gridgis.errors import InputError
+    from gridgis.export import layer_frame, version_frame, write_frame
+
+    if (version is None) == (layer is None):
+        raise InputError("give exactly one of --version NAME or --layer KIND[/NAME]")
+    store = _store(_settings())
+    if version is not None:
+        frame, name = version_frame(store, version), version
+    else:
+        assert layer is not None
+        frame, name = layer_frame(store, layer)
+    written = write_frame(frame, fmt, out_path, name, crs=crs, encoding=encoding)
+    if as_json:
+        _emit_json({"path": str(written), "features": len(frame), "format": fmt})
+    else:
+        out.print(f"wrote {len(frame)} features to {written}")
+
+
+@app.command("lookup")
+@handled
+def lookup_cmd(
+    lon: Annotated[float, typer.Option(help="Longitude (CGCS2000/WGS84).")],
+    lat: Annotated[float, typer.Option(help="Latitude (CGCS2000/WGS84).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Which published grid contains the point."""
+    from gridgis.errors import NotFoundError
+    from gridgis.lookup import PublishedIndex
+    from gridgis.validate import check_lonlat
+
+    check_lonlat(lon, lat)
+    loaded = PublishedIndex(_store(_settings())).current()
+    if loaded is None:
+        raise NotFoundError("no published version: run `gridgis publish NAME` first")
+    grid = loaded.grid_at(lon, lat)
+    if grid is None:
+        raise NotFoundError(f"no grid of {loaded.info.name} contains ({lon}, {lat})")
+    if as_json:
+        _emit_json(grid)
+    else:
+        out.print(
+            f"{grid['code']} {grid['name']} — {grid['community_name']}, "
+            f"{grid['subdistrict_name']}; {grid['households']} households; officer "
+            f"{grid['officer_name'] or '—'} {grid['officer_phone'] or ''}",
+            highlight=False,
+        )
+
+
+# --- sample data, serve, demo ---------------------------------------------------------------
+@app.command("sample-city")
+@handled
+def sample_city_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
+    scale: Annotated[str, typer.Option(help="small")] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a deterministic sample city (base layers, department layers, manifest)."""
+    from gridgis.samplecity.generate import generate, layout_summary
+    from gridgis.samplecity.writer import write_city
+
+    with err.status(f"generating the {scale} sample city…"):
+        city = generate(scale, seed, _settings().metric_epsg)
+        write_city(city, out_dir, seed=seed, scale=scale)
+    summary = layout_summary(city)
+    if as_json:
+        _emit_json({"out": str(out_dir), **summary})
+    else:
+        out.print(f"wrote {out_dir}: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+
+
+@app.command("serve")
+@handled
+def serve_cmd(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+) -> None:
+    """Serve the API and the map (uvicorn with httptools)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    _store(settings).close()  # fail early, with a clear message, if the store is not ready
+    out.print(f"gridgis serving at http://{settings.host}:{settings.port}/map")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        http="httptools",
+        log_level="warning",
+    )
+
+
+@app.command("demo")
+@handled
+def demo_cmd(
+    sample_dir: Annotated[Path, typer.Option(help="Where the sample city lives.")] = Path(
+        "shapefiles"
+    ),
+    serve: Annotated[bool, typer.Option(help="Serve the map when done.")] = True,
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+) -> None:
+    """Sample city → import → merge → publish → serve; reuses what already exists."""
+    from gridgis.demo import run_demo
+
+    settings = _settings(host=host, port=port)
+    store = _store(settings, check=False)
+    store.upgrade()
+    out.print(f"store: {store.kind} at {store.location}")
+    run_demo(store, settings, sample_dir, say=lambda m: out.print(m, highlight=False))
+    store.close()
+    if serve:
+        serve_cmd(host=settings.host, port=settings.port)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,86 @@
+"""Give stored layers and versions back as GeoPackage, GeoJSON or Shapefile."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gridgis import crs as crsmod
+from gridgis.errors import InputError
+from gridgis.store.base import BASE_KINDS, Store
+
+FORMATS = {
+    "gpkg": ("GPKG", ".gpkg"),
+    "geojson": ("GeoJSON", ".geojson"),
+    "shp": ("ESRI Shapefile", ".shp"),
+}
+GRID_COLUMNS = [
+    "code",
+    "name",
+    "kind",
+    "community_code",
+    "community_name",
+    "subdistrict_name",
+    "households",
+    "population",
+    "area_m2",
+    "compactness",
+    "officer_name",
+    "officer_phone",
+    "party_branch",
+]
+
+
+def version_frame(store: Store, name: str) -> gpd.GeoDataFrame:
+    grids = store.read_grids(name)
+    return grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]]
+
+
+def layer_frame(store: Store, spec: str) -> tuple[gpd.GeoDataFrame, str]:
+    """``addresses``, ``streets`` … or ``department/NAME`` → (frame, layer name)."""
+    kind, _, name = spec.partition("/")
+    if kind == "department":
+        if not name:
+            raise InputError("say which department: --layer department/NAME")
+        stored = store.read_department_layer(name)
+        attributes = pd.DataFrame(stored["attributes"].tolist(), index=stored.index)
+        frame = gpd.GeoDataFrame(attributes, geometry=stored.geometry, crs=stored.crs)
+        return frame, name
+    if kind not in BASE_KINDS or name:
+        choices = ", ".join([*BASE_KINDS, "department/NAME"])
+        raise InputError(f"unknown layer {spec!r}: choose one of {choices}")
+    frame = store.read_base_layer(kind)  # type: ignore[arg-type]
+    return frame.drop(columns=[c for c in ("id",) if c in frame.columns]), kind
+
+
+def write_frame(
+    frame: gpd.GeoDataFrame,
+    fmt: str,
+    out: Path,
+    layer: str,
+    *,
+    crs: str | None = None,
+    encoding: str = "UTF-8",
+) -> Path:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    driver, suffix = FORMATS[fmt]
+    if out.suffix.lower() != suffix:
+        out = out.with_suffix(suffix)
+    spec = crsmod.parse_crs(crs) if crs else crsmod.NAMED["cgcs2000"]
+    geoms = crsmod.from_cgcs2000(frame.geometry.to_numpy(), spec)
+    frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=spec.epsg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    options: dict[str, str] = {}
+    if fmt == "shp":
+        options["encoding"] = encoding
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*truncated.*")
+        warnings.filterwarnings("ignore", message=".*Normalized/laundered.*")
+        pyogrio.write_dataframe(frame, out, layer=layer, driver=driver, **options)
+    return out

@@ -1,0 +1,68 @@
+"""RFC 7946 GeoJSON text, built from vectorised shapely output.
+
+Coordinates are CGCS2000 lon/lat, which RFC 7946 (WGS84) readers may take as-is: the
+two datums differ by centimetres. Seven decimals are about 1 cm.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gridgis.jsonio import json_dumps
+
+PRECISION = 7
+
+
+def _rounded(geoms: np.ndarray, precision: int) -> np.ndarray:
+    return shapely.transform(geoms, lambda xy: np.round(xy, precision))
+
+
+def geometry_texts(geoms: np.ndarray, precision: int = PRECISION) -> np.ndarray:
+    return np.asarray(shapely.to_geojson(_rounded(np.asarray(geoms, dtype=object), precision)))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def features(
+    frame: gpd.GeoDataFrame,
+    properties: list[str],
+    id_field: str | None = "code",
+    precision: int = PRECISION,
+) -> list[str]:
+    """One JSON text per feature (so callers can page or stream without re-encoding)."""
+    geoms = geometry_texts(frame.geometry.to_numpy(), precision)
+    cols = [c for c in properties if c in frame.columns]
+    records = frame[cols].astype(object).where(frame[cols].notna(), None).to_dict("records")
+    out = []
+    for record, geom in zip(records, geoms, strict=True):
+        props = {k: _clean(v) for k, v in record.items()}
+        ident = (
+            f'"id":{json.dumps(str(props[id_field]))},' if id_field and id_field in props else ""
+        )
+        out.append(
+            f'{{"type":"Feature",{ident}"properties":{json_dumps(props)},"geometry":{geom}}}'
+        )
+    return out
+
+
+def feature_collection(
+    frame: gpd.GeoDataFrame,
+    properties: list[str],
+    id_field: str | None = "code",
+    precision: int = PRECISION,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    members = "".join(f',"{k}":{json_dumps(v)}' for k, v in (extra or {}).items())
+    body = ",".join(features(frame, properties, id_field, precision))
+    return f'{{"type":"FeatureCollection"{members},"features":[{body}]}}'

@@ -1,0 +1,43 @@
+"""Households, population, area and compactness of polygons, from the building layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from gridgis.geometry import polsby_popper
+
+
+def building_owner(
+    polygons: NDArray[np.object_], building_points: NDArray[np.object_]
+) -> NDArray[np.int64]:
+    """Index of the polygon that contains each building's representative point, or -1.
+
+    A point on a shared border goes to the lowest polygon index, so every building is
+    counted exactly once.
+    """
+    owner = np.full(len(building_points), -1, dtype=np.int64)
+    if len(polygons) == 0 or len(building_points) == 0:
+        return owner
+    tree = shapely.STRtree(polygons)
+    point_idx, poly_idx = tree.query(building_points, predicate="intersects")
+    order = np.lexsort((poly_idx, point_idx))
+    point_idx, poly_idx = point_idx[order], poly_idx[order]
+    first = np.ones(len(point_idx), dtype=bool)
+    first[1:] = point_idx[1:] != point_idx[:-1]
+    owner[point_idx[first]] = poly_idx[first]
+    return owner
+
+
+def sum_by_owner(owner: NDArray[np.int64], values: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    inside = owner >= 0
+    return np.bincount(owner[inside], weights=values[inside], minlength=n).astype(np.int64)
+
+
+def compactness(metric_polygons: NDArray[np.object_]) -> NDArray[np.float64]:
+    return polsby_popper(metric_polygons)
+
+
+def area_m2(metric_polygons: NDArray[np.object_]) -> NDArray[np.float64]:
+    return np.asarray(shapely.area(metric_polygons), dtype=np.float64)

@@ -1,0 +1,296 @@
+"""Compounds, buildings, households and the standard address base inside the blocks."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, Polygon
+
+from gridgis.samplecity.layout import Layout, Street, _axis_frame
+from gridgis.samplecity.names import (
+    GOVERNMENT,
+    HOSPITALS,
+    INDUSTRY,
+    SCHOOLS,
+    compound_name,
+)
+
+# Building styles: (floors range, units, households per floor per unit, footprint L×D,
+# row spacing, share of residential compounds).
+STYLES: dict[str, tuple[tuple[int, int], int, int, tuple[float, float], float, float]] = {
+    "multi": ((5, 7), 3, 2, (45.0, 12.0), 30.0, 0.50),
+    "mid": ((11, 18), 2, 2, (32.0, 15.0), 42.0, 0.25),
+    "high": ((26, 33), 2, 4, (34.0, 18.0), 58.0, 0.19),
+    "tower": ((32, 34), 3, 3, (42.0, 22.0), 62.0, 0.06),
+}
+DEDICATED_KINDS = ("school", "hospital", "government", "industrial")
+
+
+@dataclass
+class Compound:
+    id: str
+    name: str
+    kind: str  # residential | school | hospital | government | industrial
+    community: str
+    block: int
+    cell: Polygon  # the compound's share of its block, out to street centrelines
+    geometry: Polygon  # inside the walls
+    style: str = ""
+
+
+@dataclass
+class Building:
+    id: str
+    compound: str
+    name: str
+    floors: int
+    units: int
+    households: int
+    population: int
+    geometry: Polygon
+
+
+@dataclass
+class Address:
+    road: str
+    door_number: str
+    compound: str
+    building: str
+    unit: str
+    community: str
+    point: Point
+
+
+@dataclass
+class Filled:
+    compounds: list[Compound] = field(default_factory=list)
+    buildings: list[Building] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)
+
+
+def _split_cells(rng: np.random.Generator, poly: Polygon, parts: int) -> list[Polygon]:
+    """Cut a block across its long axis into ``parts`` cells (compound walls)."""
+    if parts <= 1:
+        return [poly]
+    angle, origin = _axis_frame(poly)
+    local = shapely.affinity.rotate(poly, -angle, origin=origin)
+    minx, miny, maxx, maxy = local.bounds
+    cuts = np.sort(rng.uniform(0.8, 1.2, parts))
+    edges = minx + np.concatenate([[0.0], np.cumsum(cuts) / cuts.sum()]) * (maxx - minx)
+    cells = []
+    for a, b in itertools.pairwise(edges):
+        piece = local.intersection(shapely.box(a, miny - 1, b, maxy + 1))
+        piece = max(shapely.get_parts(piece), key=lambda g: g.area) if not piece.is_empty else None
+        if piece is not None and piece.area > 500:
+            cells.append(shapely.affinity.rotate(piece, angle, origin=origin))
+    return cells
+
+
+def _choose_dedicated(
+    rng: np.random.Generator, layout: Layout, cells: list[tuple[int, Polygon]]
+) -> dict[int, str]:
+    """Pick cells for schools, hospitals and government units; one industrial block."""
+    by_community: dict[str, list[int]] = {}
+    for i, (b, _) in enumerate(cells):
+        by_community.setdefault(layout.blocks[b].community, []).append(i)
+    chosen: dict[int, str] = {}
+    codes = sorted(by_community)
+    for n, code in enumerate(codes):
+        pool = [i for i in by_community[code] if i not in chosen]
+        for kind, p in (("school", 0.7), ("hospital", 0.3), ("government", 0.25)):
+            forced = n == DEDICATED_KINDS.index(kind) % max(1, len(codes))
+            if pool and (forced or rng.random() < p):
+                pick = pool.pop(int(rng.integers(len(pool))))
+                chosen[pick] = kind
+    # The industrial park takes a whole block at the edge of the last community.
+    last = codes[-1]
+    blocks = sorted({cells[i][0] for i in by_community[last]})
+    park_block = blocks[-1]
+    for i, (b, _) in enumerate(cells):
+        if b == park_block:
+            chosen[i] = "industrial"
+    return chosen
+
+
+def make_compounds(rng: np.random.Generator, layout: Layout, prefix: str) -> list[Compound]:
+    cells: list[tuple[int, Polygon]] = []
+    for b, block in enumerate(layout.blocks):
+        target = rng.uniform(22_000, 48_000)
+        parts = max(1, round(block.geometry.area / target))
+        cells.extend((b, cell) for cell in _split_cells(rng, block.geometry, parts))
+    dedicated = _choose_dedicated(rng, layout, cells)
+    used: set[str] = set()
+    compounds: list[Compound] = []
+    for i, (b, cell) in enumerate(cells):
+        kind = dedicated.get(i, "residential")
+        inner = cell.buffer(-8.0, join_style="mitre")
+        if inner.is_empty:
+            continue
+        inner = max(shapely.get_parts(inner), key=lambda g: g.area)
+        community = layout.blocks[b].community
+        name = _unit_name(rng, kind, used) if kind != "residential" else compound_name(rng, used)
+        style = _pick_style(rng) if kind == "residential" else ""
+        compounds.append(
+            Compound(
+                f"{prefix}{len(compounds) + 1:05d}", name, kind, community, b, cell, inner, style
+            )
+        )
+    return compounds
+
+
+def _unit_name(rng: np.random.Generator, kind: str, used: set[str]) -> str:
+    pool = {
+        "school": SCHOOLS,
+        "hospital": HOSPITALS,
+        "government": GOVERNMENT,
+        "industrial": INDUSTRY,
+    }[kind]
+    for n in range(1, 100):
+        base = pool[int(rng.integers(len(pool)))]
+        name = f"德阳市{'第' + str(n) if n > 1 else ''}{base}" if kind != "government" else base
+        if kind == "industrial":
+            name = f"旌阳{base}"
+        if name not in used:
+            used.add(name)
+            return name
+    raise RuntimeError("name pool exhausted")
+
+
+def _pick_style(rng: np.random.Generator) -> str:
+    names = list(STYLES)
+    weights = np.array([STYLES[n][5] for n in names])
+    return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+
+def make_buildings(rng: np.random.Generator, compounds: list[Compound]) -> list[Building]:
+    buildings: list[Building] = []
+    for comp in compounds:
+        rects = _place_rects(rng, comp)
+        if comp.kind != "residential":
+            for n, rect in enumerate(rects[: max(1, len(rects) // 2)], start=1):
+                buildings.append(
+                    Building(
+                        f"{comp.id}-{n:02d}",
+                        comp.id,
+                        f"{n}号楼",
+                        int(rng.integers(3, 8)),
+                        0,
+                        0,
+                        0,
+                        rect,
+                    )
+                )
+            continue
+        floors_range, units, per_floor, _, _, _ = STYLES[comp.style]
+        for n, rect in enumerate(rects, start=1):
+            floors = int(rng.integers(floors_range[0], floors_range[1] + 1))
+            households = floors * units * per_floor
+            # A few flats stand empty or were merged: households vary around the design.
+            households = max(1, int(households * rng.uniform(0.82, 1.0)))
+            population = round(households * rng.uniform(2.3, 2.9))
+            buildings.append(
+                Building(
+                    f"{comp.id}-{n:02d}",
+                    comp.id,
+                    f"{n}栋",
+                    floors,
+                    units,
+                    households,
+                    population,
+                    rect,
+                )
+            )
+    return buildings
+
+
+def _place_rects(rng: np.random.Generator, comp: Compound) -> list[Polygon]:
+    """Rows of buildings along the compound's long axis, numbered north→south, west→east."""
+    style = comp.style or "multi"
+    _, _, _, (length, depth), spacing, _ = STYLES[style]
+    if comp.kind == "industrial":
+        length, depth, spacing = 80.0, 40.0, 70.0
+    angle, origin = _axis_frame(comp.geometry)
+    # Slabs face south: of the compound's two axes, run rows along the one nearer east–west.
+    angle = (angle + 45.0) % 90.0 - 45.0
+    local = shapely.affinity.rotate(comp.geometry, -angle, origin=origin)
+    usable = local.buffer(-6.0)
+    if usable.is_empty:
+        return []
+    minx, miny, maxx, maxy = usable.bounds
+    gap = rng.uniform(10.0, 18.0)
+    xs = np.arange(minx, maxx - length, length + gap)
+    ys = np.arange(maxy - depth, miny, -spacing)
+    if len(xs) == 0 or len(ys) == 0:
+        return []
+    gx, gy = np.meshgrid(xs, ys)  # rows north → south, then west → east
+    boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + length, gy.ravel() + depth)
+    inside = boxes[shapely.within(boxes, usable)]
+    return [shapely.affinity.rotate(b, angle, origin=origin) for b in inside]
+
+
+def make_addresses(
+    compounds: list[Compound], buildings: list[Building], streets: list[Street]
+) -> list[Address]:
+    """One standard address per building entrance (单元), keyed to the compound's gate."""
+    lines = np.array([s.geometry for s in streets], dtype=object)
+    tree = shapely.STRtree(lines)
+    gates = np.array([c.geometry.representative_point() for c in compounds], dtype=object)
+    nearest = tree.query_nearest(gates, all_matches=False)[1]
+    taken: dict[str, set[int]] = {}
+    door: dict[str, tuple[str, str]] = {}
+    for comp, gate, si in zip(compounds, gates, nearest, strict=True):
+        street = streets[int(si)]
+        line = street.geometry
+        along = line.project(gate)
+        ahead = line.interpolate(min(line.length, along + 1.0))
+        here = line.interpolate(along)
+        cross = (ahead.x - here.x) * (gate.y - here.y) - (ahead.y - here.y) * (gate.x - here.x)
+        number = 2 * int(along // 25) + (1 if cross > 0 else 2)
+        used = taken.setdefault(street.name, set())
+        while number in used:
+            number += 2
+        used.add(number)
+        door[comp.id] = (street.name, str(number))
+    by_compound = {c.id: c for c in compounds}
+    out: list[Address] = []
+    for b in buildings:
+        comp = by_compound[b.compound]
+        road, door_number = door[comp.id]
+        if b.units == 0:
+            continue
+        angle, origin = _axis_frame(b.geometry)
+        centre = b.geometry.centroid
+        length = shapely.affinity.rotate(b.geometry, -angle, origin=origin).bounds
+        span = length[2] - length[0]
+        rad = np.radians(angle)
+        for u in range(1, b.units + 1):
+            offset = (u - 0.5) / b.units * span - span / 2
+            point = Point(centre.x + offset * np.cos(rad), centre.y + offset * np.sin(rad))
+            out.append(
+                Address(road, door_number, comp.name, b.name, f"{u}单元", comp.community, point)
+            )
+    for comp in compounds:
+        if comp.kind != "residential":
+            road, door_number = door[comp.id]
+            out.append(
+                Address(
+                    road,
+                    door_number,
+                    comp.name,
+                    "",
+                    "",
+                    comp.community,
+                    comp.geometry.representative_point(),
+                )
+            )
+    return out
+
+
+def fill(rng: np.random.Generator, layout: Layout, prefix: str) -> Filled:
+    compounds = make_compounds(rng, layout, prefix)
+    buildings = make_buildings(rng, compounds)
+    addresses = make_addresses(compounds, buildings, layout.streets)
+    return Filled(compounds, buildings, addresses)

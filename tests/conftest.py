@@ -1,0 +1,170 @@
+"""Fixtures: every store test runs against PostGIS and the embedded GeoPackage.
+
+PostGIS databases are created per test (or per session for the read-only demo store)
+on the server named by ``GRIDGIS_TEST_DATABASE_URL`` and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import psycopg2
+import pytest
+import uvicorn
+from psycopg2 import sql
+
+from api.app import create_app
+from gridgis.demo import run_demo
+from gridgis.settings import Settings
+from gridgis.store import SqlStore, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = ROOT / "shapefiles"
+ADMIN_URL = os.environ.get(
+    "GRIDGIS_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["geopackage", "postgis"]
+
+
+def _admin() -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE_DIR
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+class Databases:
+    """Creates throw-away PostGIS databases and drops them when the test ends."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = f"gridgis_test_{uuid.uuid4().hex[:10]}"
+        with closing(_admin()) as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.created.append(name)
+        return _database_url(name)
+
+    def drop_all(self) -> None:
+        with closing(_admin()) as conn, conn.cursor() as cur:
+            for name in self.created:
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    dbs = Databases()
+    yield dbs
+    dbs.drop_all()
+
+
+def make_settings(backend: str, tmp: Path, databases: Databases) -> Settings:
+    if backend == "postgis":
+        return Settings(database_url=databases.create(), data_dir=tmp, actor="test")
+    return Settings(database_url=None, data_dir=tmp, actor="test")
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path, databases: Databases) -> Settings:
+    return make_settings(request.param, tmp_path / "data", databases)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[SqlStore]:
+    s = open_store(settings, check=False)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Settings:
+    """A store holding the sample city, merged and published once per session (read-only)."""
+    settings = make_settings(request.param, tmp_path_factory.mktemp("demo"), databases)
+    store = open_store(settings, check=False)
+    store.upgrade()
+    run_demo(store, settings, SAMPLE_DIR)
+    store.close()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def demo_store(demo_settings: Settings) -> Iterator[SqlStore]:
+    s = open_store(demo_settings)
+    yield s
+    s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A real uvicorn server (httptools) on a free loopback port, in a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            http="httptools",
+            log_level="warning",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(demo_settings: Settings) -> Iterator[Server]:
+    with Server(demo_settings) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("Debian's chromium is not installed: run `make test` (it installs it)")
+    return path

@@ -1,0 +1,273 @@
+"""Import: the sample city, encodings, CRSs, and bad input that must change nothing."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+from gridgis import crs
+from gridgis.errors import InputError, TooLargeError
+from gridgis.importer.pipeline import import_layer
+from gridgis.samplecity.writer import read_manifest
+from gridgis.settings import Settings
+from gridgis.store import SqlStore
+
+
+def snapshot(store: SqlStore) -> list[tuple[str, str, int, int]]:
+    return [(la.kind, la.name, la.rows, la.import_id) for la in store.list_layers()]
+
+
+def import_sample(store: SqlStore, settings: Settings, sample_dir: Path) -> None:
+    for entry in read_manifest(sample_dir):
+        import_layer(store, entry.kind, entry.path, settings=settings, department=entry.department)
+
+
+def test_sample_city_imports_with_detected_encodings(
+    store: SqlStore, settings: Settings, sample_dir: Path
+) -> None:
+    reports = {}
+    for entry in read_manifest(sample_dir):
+        report = import_layer(
+            store, entry.kind, entry.path, settings=settings, department=entry.department
+        )
+        reports[entry.path.name] = report
+        assert report.status == "imported"
+        assert report.rows_imported == report.rows_read > 0
+    assert (reports["综治网格.shp"].encoding, reports["综治网格.shp"].encoding_how) == (
+        "GBK",
+        "detected",
+    )
+    assert reports["streets.shp"].encoding_how == "cpg"
+    names = set(store.read_department_layer("综治")["attributes"].map(lambda a: a["所属社区"]))
+    assert names == {"文昌社区", "平安社区", "光华社区", "堰塘坝社区"}
+    streets = store.read_base_layer("streets")
+    assert set(streets["class"]) == {"arterial", "street", "lane"}
+    communities = store.read_base_layer("communities")
+    assert communities["subdistrict_name"].unique().tolist() == ["旌阳街道"]
+    addresses = store.read_base_layer("addresses")
+    assert addresses["address"].str.startswith("四川省德阳市旌阳区旌阳街道").all()
+
+
+def test_reimporting_the_same_file_is_a_no_op(
+    store: SqlStore, settings: Settings, sample_dir: Path
+) -> None:
+    path = sample_dir / "departments" / "综治网格.shp"
+    first = import_layer(store, "department", path, settings=settings, department="综治")
+    again = import_layer(store, "department", path, settings=settings, department="综治")
+    assert again.status == "unchanged" and again.import_id == first.import_id
+    assert len(store.read_audit()) == 1
+
+
+def test_dry_run_writes_nothing(store: SqlStore, settings: Settings, sample_dir: Path) -> None:
+    path = sample_dir / "base" / "buildings.shp"
+    report = import_layer(store, "buildings", path, settings=settings, dry_run=True)
+    assert report.status == "dry-run" and report.rows_imported == report.rows_read
+    assert snapshot(store) == []
+
+
+def test_cpg_that_lies_is_corrected(
+    tmp_path: Path, store: SqlStore, settings: Settings, sample_dir: Path
+) -> None:
+    frame = pyogrio.read_dataframe(sample_dir / "departments" / "综治网格.shp", encoding="GBK")
+    path = tmp_path / "utf8.shp"
+    pyogrio.write_dataframe(frame, path, encoding="UTF-8")
+    path.with_suffix(".cpg").write_text("GBK")
+    report = import_layer(store, "department", path, settings=settings, department="综治")
+    assert (report.encoding, report.encoding_how) == ("UTF-8", "cpg-corrected")
+    stored = store.read_department_layer("综治")
+    # UTF-8 needs 12 bytes for 网格名称: the .dbf's 10-byte limit cut it mid-character.
+    assert stored["attributes"][0]["网格名"] == frame["网格名称"][0]
+
+
+def _department_in(tmp_path: Path, sample_dir: Path, spec: crs.CrsSpec, *, prj: bool) -> Path:
+    frame = pyogrio.read_dataframe(sample_dir / "departments" / "城管网格.shp", encoding="GBK")
+    moved = crs.from_cgcs2000(frame.geometry.to_numpy(), spec)
+    out = gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=moved, crs=None if spec.shift else spec.epsg
+    )
+    path = tmp_path / f"moved-{spec.label.replace(':', '')}.shp"
+    pyogrio.write_dataframe(out, path, encoding="GBK")
+    if not prj:
+        path.with_suffix(".prj").unlink(missing_ok=True)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "given", "how"),
+    [
+        ("4523", None, "inferred-gk-prefix"),
+        ("4544", None, "inferred-gk-city-zone"),
+        ("gcj02", "gcj02", "given"),
+        ("bd09", "bd09", "given"),
+        ("4523", None, "file"),
+    ],
+)
+def test_crs_from_prj_inference_or_flag_lands_in_place(
+    tmp_path: Path,
+    store: SqlStore,
+    settings: Settings,
+    sample_dir: Path,
+    source: str,
+    given: str | None,
+    how: str,
+) -> None:
+    spec = crs.parse_crs(source)
+    path = _department_in(tmp_path, sample_dir, spec, prj=how == "file")
+    report = import_layer(
+        store, "department", path, settings=settings, department="城管", crs=given
+    )
+    assert report.crs_how == how
+    original = pyogrio.read_dataframe(sample_dir / "departments" / "城管网格.shp").geometry
+    stored = store.read_department_layer("城管").geometry
+    error_m = shapely.hausdorff_distance(
+        crs.to_metric(stored.to_numpy(), 4544), crs.to_metric(original.to_numpy(), 4544)
+    )
+    assert np.max(error_m) < 0.01
+
+
+def _assert_refused(
+    store: SqlStore, settings: Settings, kind: str, path: Path, expected: str, **kwargs: object
+) -> None:
+    before = snapshot(store)
+    with pytest.raises(InputError) as caught:
+        import_layer(store, kind, path, settings=settings, **kwargs)  # type: ignore[arg-type]
+    assert expected in str(caught.value)
+    assert snapshot(store) == before
+
+
+@pytest.fixture
+def seeded(store: SqlStore, settings: Settings, sample_dir: Path) -> SqlStore:
+    """A store with the sample city in it, so refusals can be seen to change nothing."""
+    import_sample(store, settings, sample_dir)
+    return store
+
+
+def test_missing_file(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:
+    _assert_refused(seeded, settings, "streets", tmp_path / "nope.shp", "nope.shp: no such file")
+
+
+def test_unknown_kind(seeded: SqlStore, settings: Settings, sample_dir: Path) -> None:
+    _assert_refused(
+        seeded, settings, "rivers", sample_dir / "base" / "streets.shp", "unknown kind 'rivers'"
+    )
+
+
+def test_unreadable_file(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.geojson"
+    bad.write_text("{ this is not json")
+    _assert_refused(seeded, settings, "compounds", bad, "garbage.geojson: cannot read")
+
+
+def test_layer_without_geometry(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "no-geometry.geojson"
+    path.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature",'
+        '"properties":{"name":"x"},"geometry":null}]}'
+    )
+    _assert_refused(
+        seeded, settings, "compounds", path, "no-geometry.geojson: the layer has no geometry"
+    )
+
+
+def test_points_where_polygons_are_needed(
+    seeded: SqlStore, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(
+        {"网格编号": ["A", "B"]},
+        geometry=[shapely.Point(104.39, 31.12), shapely.Point(104.4, 31.13)],
+        crs=4490,
+    ).to_file(path)
+    _assert_refused(
+        seeded,
+        settings,
+        "department",
+        path,
+        "points.geojson: rows 1, 2: POINT where polygons are needed",
+        department="综治",
+    )
+
+
+def test_truncated_and_mismatched_shapefiles(
+    seeded: SqlStore, settings: Settings, tmp_path: Path, sample_dir: Path
+) -> None:
+    for part in ("shp", "shx", "dbf", "prj"):
+        shutil.copy(sample_dir / "departments" / f"综治网格.{part}", tmp_path / f"z.{part}")
+    dbf = tmp_path / "z.dbf"
+    data = bytearray(dbf.read_bytes())
+    data[4:8] = (5).to_bytes(4, "little")  # claim 5 rows
+    dbf.write_bytes(bytes(data))
+    _assert_refused(
+        seeded, settings, "department", tmp_path / "z.shp", ".dbf has 5 rows", department="综治"
+    )
+    (tmp_path / "z.shp").write_bytes(b"\x00" * 40)
+    _assert_refused(
+        seeded, settings, "department", tmp_path / "z.shp", "truncated .shp", department="综治"
+    )
+
+
+def test_bad_zips(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:
+    corrupt = tmp_path / "broken.zip"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    _assert_refused(
+        seeded, settings, "department", corrupt, "broken.zip: not a readable zip", department="综治"
+    )
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../etc/grids.geojson", "{}")
+    _assert_refused(
+        seeded, settings, "department", evil, "points outside the archive", department="综治"
+    )
+
+
+def test_far_away_coordinates(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "beijing.geojson"
+    gpd.GeoDataFrame(
+        {"网格编号": ["A"]}, geometry=[shapely.box(116.3, 39.9, 116.31, 39.91)], crs=4490
+    ).to_file(path)
+    _assert_refused(seeded, settings, "department", path, "km from the city", department="综治")
+    swapped = tmp_path / "swapped.shp"
+    gpd.GeoDataFrame(
+        {"网格编号": ["A"]}, geometry=[shapely.box(31.12, 104.39, 31.13, 104.4)], crs=None
+    ).to_file(swapped)
+    _assert_refused(
+        seeded, settings, "department", swapped, "the axes look swapped", department="综治"
+    )
+
+
+def test_oversized_upload(seeded: SqlStore, settings: Settings, sample_dir: Path) -> None:
+    tiny = settings.model_copy(update={"max_upload_mb": 0})
+    before = snapshot(seeded)
+    with pytest.raises(TooLargeError):
+        import_layer(seeded, "streets", sample_dir / "base" / "streets.shp", settings=tiny)
+    assert snapshot(seeded) == before
+
+
+def test_bad_values_name_the_row(
+    seeded: SqlStore, settings: Settings, tmp_path: Path, sample_dir: Path
+) -> None:
+    frame = pyogrio.read_dataframe(sample_dir / "base" / "buildings.shp", encoding="GBK")
+    frame["户数"] = frame["户数"].astype(object)
+    frame.loc[3, "户数"] = "很多"
+    path = tmp_path / "buildings.geojson"
+    frame.to_file(path)
+    _assert_refused(seeded, settings, "buildings", path, "row 4: households is not a number")
+    frame = frame.drop(columns="户数")
+    frame.to_file(path)
+    _assert_refused(seeded, settings, "buildings", path, "no 'households' field")
+    report = import_layer(
+        seeded,
+        "buildings",
+        path,
+        settings=settings,
+        field_overrides={"households": "层数"},
+        dry_run=True,
+    )
+    assert report.rows_imported == len(frame)
