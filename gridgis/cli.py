@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from gridgis.errors import GridgisError
 from gridgis.jsonio import json_dumps
-from gridgis.settings import Settings, get_settings
+from gridgis.settings import Settings
 
 app = typer.Typer(
     help="gridgis: merge department grid layers into one comprehensive grid layer, "
@@ -28,8 +29,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Create or migrate the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -44,14 +45,14 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except GridgisError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
 
 
 def _settings(**overrides: Any) -> Settings:
-    base = get_settings()
+    base = Settings()  # read the environment afresh for every command
     values = {k: v for k, v in overrides.items() if v is not None}
     return base.model_copy(update=values) if values else base
 
@@ -172,12 +173,12 @@ def import_cmd(
     if as_json:
         _emit_json(report.to_dict())
         return
-    out.print(report.summary(), highlight=False)
+    out.print(report.summary())
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(Text.assemble(("warning:", "yellow"), " ", warning), soft_wrap=True)
     if report.dropped_rows:
         shown = ", ".join(map(str, report.dropped_rows[:20]))
-        err.print(f"[yellow]dropped rows:[/] {shown}", highlight=False)
+        err.print(Text.assemble(("dropped rows:", "yellow"), " ", shown), soft_wrap=True)
 
 
 @app.command("layers")
@@ -251,8 +252,7 @@ def merge_cmd(
         f"draft {info.name}: {r['grids']} grids, {r['households']} households; "
         f"{r['in_band']} in {r['band'][0]}–{r['band'][1]}, {r['under']} under, {r['over']} over,"
         f" {r['dedicated']} dedicated; coverage valid: {r['coverage_valid']}; "
-        f"{r['seconds']} s",
-        highlight=False,
+        f"{r['seconds']} s"
     )
 
 
@@ -423,7 +423,7 @@ def demo_cmd(
     store = _store(settings, check=False)
     store.upgrade()
     out.print(f"store: {store.kind} at {store.location}")
-    run_demo(store, settings, sample_dir, say=lambda m: out.print(m, highlight=False))
+    run_demo(store, settings, sample_dir, say=lambda m: out.print(m))
     store.close()
     if serve:
         serve_cmd(host=settings.host, port=settings.port)

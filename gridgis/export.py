@@ -57,6 +57,30 @@ def layer_frame(store: Store, spec: str) -> tuple[gpd.GeoDataFrame, str]:
     return frame.drop(columns=[c for c in ("id",) if c in frame.columns]), kind
 
 
+def shapefile_field_names(columns: list[str], encoding: str) -> dict[str, str]:
+    """Names that fit the .dbf's 10 bytes in ``encoding``, cut between characters, unique.
+
+    GDAL would cut UTF-8 names mid-character, leaving files GDAL itself cannot read back.
+    """
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        name = column
+        while len(name.encode(encoding, errors="replace")) > 10:
+            name = name[:-1]
+        stem, n = name, 1
+        while name.lower() in taken:
+            n += 1
+            suffix = str(n)
+            stem_cut = stem
+            while len((stem_cut + suffix).encode(encoding, errors="replace")) > 10:
+                stem_cut = stem_cut[:-1]
+            name = stem_cut + suffix
+        taken.add(name.lower())
+        out[column] = name
+    return out
+
+
 def write_frame(
     frame: gpd.GeoDataFrame,
     fmt: str,
@@ -79,6 +103,8 @@ def write_frame(
     options: dict[str, str] = {}
     if fmt == "shp":
         options["encoding"] = encoding
+        columns = [c for c in frame.columns if c != "geometry"]
+        frame = frame.rename(columns=shapefile_field_names(columns, encoding))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*truncated.*")
         warnings.filterwarnings("ignore", message=".*Normalized/laundered.*")

@@ -1,0 +1,113 @@
+"""The HTTP API on a real uvicorn server, against both stores."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+import shapely
+
+from gridgis.store import SqlStore
+from tests.conftest import Server
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> httpx.Client:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c  # type: ignore[misc]
+
+
+def test_healthz(client: httpx.Client, demo_store: SqlStore) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert body["store"] == demo_store.kind
+    assert body["published_version"] == "demo-v1"
+
+
+def test_lookup_finds_every_grid_from_a_point_inside_it(
+    client: httpx.Client, demo_store: SqlStore
+) -> None:
+    grids = demo_store.read_grids("demo-v1")
+    points = shapely.point_on_surface(grids.geometry.to_numpy())
+    for code, point in zip(grids["code"], points, strict=True):
+        response = client.get("/api/lookup", params={"lon": point.x, "lat": point.y})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["code"] == code
+        for key in (
+            "name",
+            "community_code",
+            "community_name",
+            "subdistrict_name",
+            "households",
+            "officer",
+        ):
+            assert key in body
+        assert body["subdistrict_name"] == "旌阳街道"
+        assert body["community_code"] == code[:12]
+
+
+def test_lookup_outside_every_grid_is_a_json_404(client: httpx.Client) -> None:
+    response = client.get("/api/lookup", params={"lon": 104.0, "lat": 31.0})
+    assert response.status_code == 404
+    assert "no grid contains" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lon": "abc", "lat": "31.1"},
+        {"lon": "nan", "lat": "31.1"},
+        {"lon": "104.4"},
+        {"lon": "inf", "lat": "31.1"},
+        {"lon": "200", "lat": "31.1"},
+        {"lon": "104", "lat": "-91"},
+    ],
+)
+def test_lookup_bad_numbers_are_422(client: httpx.Client, params: dict[str, str]) -> None:
+    response = client.get("/api/lookup", params=params)
+    assert response.status_code == 422
+    assert response.json()["error"]
+
+
+def test_grids_feature_collection(client: httpx.Client, demo_store: SqlStore) -> None:
+    response = client.get("/api/grids")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/geo+json"
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    stored = demo_store.read_grids("demo-v1")
+    assert len(body["features"]) == len(stored)
+    feature = body["features"][0]
+    assert {"code", "community_code", "households"} <= set(feature["properties"])
+    assert feature["id"] == feature["properties"]["code"]
+    shapes = [shapely.geometry.shape(f["geometry"]) for f in body["features"]]
+    ring = shapes[0].geoms[0].exterior.coords
+    assert ring[0] == ring[-1]  # closed rings, lon/lat order
+    assert 104 < ring[0][0] < 105 and 31 < ring[0][1] < 32
+    total = shapely.area(np.array(shapes, dtype=object)).sum()
+    assert np.isclose(total, shapely.area(stored.geometry.to_numpy()).sum(), rtol=1e-6)
+
+
+def test_one_grid_and_unknown_code(client: httpx.Client, demo_store: SqlStore) -> None:
+    code = demo_store.read_grids("demo-v1")["code"].iloc[3]
+    feature = client.get(f"/api/grids/{code}").json()
+    assert feature["type"] == "Feature" and feature["properties"]["code"] == code
+    missing = client.get("/api/grids/000000000000000")
+    assert missing.status_code == 404 and "no grid" in missing.json()["error"]
+
+
+def test_versions_and_layers(client: httpx.Client) -> None:
+    versions = client.get("/api/versions").json()
+    assert [(v["name"], v["status"]) for v in versions] == [("demo-v1", "published")]
+    assert client.get("/api/versions/nope").status_code == 404
+    layers = {(la["kind"], la["name"]) for la in client.get("/api/layers").json()}
+    assert ("department", "综治") in layers and ("addresses", "addresses") in layers
+
+
+def test_map_page_uses_only_local_assets(client: httpx.Client) -> None:
+    html = client.get("/map").text
+    assert "/static/leaflet/leaflet.js" in html
+    assert "http://" not in html and "https://" not in html
+    assert client.get("/static/leaflet/leaflet.js").status_code == 200
+    assert client.get("/static/leaflet/leaflet.css").status_code == 200

@@ -1,0 +1,145 @@
+"""The gridgis command line on both stores: the whole job, --json, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyogrio
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from gridgis.cli import app
+from gridgis.samplecity.writer import read_manifest
+from gridgis.settings import Settings
+from gridgis.store import SqlStore
+
+runner = CliRunner()
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {"GRIDGIS_DATA_DIR": str(settings.data_dir), "GRIDGIS_ACTOR": "cli-test"}
+    env["GRIDGIS_DATABASE_URL"] = settings.database_url or ""
+    return env
+
+
+def run(settings: Settings, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env=env_for(settings))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_json(settings: Settings, *args: str) -> object:
+    code, out, err = run(settings, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_the_whole_job_from_the_command_line(
+    settings: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    assert run_json(settings, "db", "upgrade")["revision"] == "0001"  # type: ignore[index]
+    for entry in read_manifest(sample_dir):
+        args = ["import", entry.kind, str(entry.path)]
+        if entry.department:
+            args += ["--department", entry.department]
+        report = run_json(settings, *args)
+        assert report["status"] == "imported"  # type: ignore[index]
+    layers = run_json(settings, "layers")
+    assert len(layers) == 8  # type: ignore[arg-type]
+
+    merged = run_json(settings, "merge", "--version", "2026-11", "--note", "first")
+    assert merged["version"]["status"] == "draft"  # type: ignore[index]
+    assert merged["report"]["coverage_valid"] is True  # type: ignore[index]
+    published = run_json(settings, "publish", "2026-11", "--reason", "initial")
+    assert published["status"] == "published"  # type: ignore[index]
+    versions = run_json(settings, "versions")
+    assert [v["name"] for v in versions] == ["2026-11"]  # type: ignore[union-attr,index]
+
+    out = tmp_path / "grids.gpkg"
+    exported = run_json(
+        settings, "export", "--version", "2026-11", "--format", "gpkg", "--out", str(out)
+    )
+    frame = pyogrio.read_dataframe(out)
+    assert len(frame) == exported["features"] == merged["report"]["grids"]  # type: ignore[index]
+    point = shapely.point_on_surface(frame.geometry.iloc[5])
+    found = run_json(settings, "lookup", "--lon", str(point.x), "--lat", str(point.y))
+    assert found["code"] == frame["code"].iloc[5]  # type: ignore[index]
+
+    shp = run_json(
+        settings,
+        "export",
+        "--layer",
+        "department/综治",
+        "--format",
+        "shp",
+        "--out",
+        str(tmp_path / "zz.shp"),
+    )
+    back = pyogrio.read_dataframe(shp["path"])  # type: ignore[index]
+    assert "网格员" in back.columns and back["网格员"].notna().all()
+    addresses = run_json(
+        settings,
+        "export",
+        "--layer",
+        "addresses",
+        "--format",
+        "geojson",
+        "--out",
+        str(tmp_path / "addresses.geojson"),
+    )
+    assert pyogrio.read_dataframe(addresses["path"])["address"].str.contains("号").all()  # type: ignore[index]
+
+    code, text, _ = run(settings, "lookup", "--lon", str(point.x), "--lat", str(point.y))
+    assert code == 0 and frame["code"].iloc[5] in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["import", "rivers", "shapefiles/base/streets.shp"], "unknown kind 'rivers'"),
+        (["import", "streets", "nowhere/streets.shp"], "nowhere/streets.shp: no such file"),
+        (["import", "department", "shapefiles/departments/综治网格.shp"], "needs --department"),
+        (["publish", "nope"], "no grid version named 'nope'"),
+        (["lookup", "--lon", "200", "--lat", "31"], "lon 200.0 is outside"),
+        (["export", "--out", "x.gpkg"], "exactly one of --version NAME or --layer"),
+        (["merge", "--version", "v"], "no communities in the store"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(
+    store: SqlStore, settings: Settings, args: list[str], message: str
+) -> None:
+    code, _out, err = run(settings, *args)
+    assert code == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_entry_point_help_and_exit_codes(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("gridgis")
+    env = {**os.environ, "GRIDGIS_DATA_DIR": str(tmp_path), "GRIDGIS_DATABASE_URL": ""}
+    helped = subprocess.run([exe, "--help"], capture_output=True, text=True, env=env)
+    assert helped.returncode == 0 and "merge" in helped.stdout
+    for command in ("import", "merge", "export", "lookup", "serve", "demo", "db", "sample-city"):
+        sub = subprocess.run([exe, command, "--help"], capture_output=True, text=True, env=env)
+        assert sub.returncode == 0, command
+    failed = subprocess.run(
+        [exe, "import", "streets", str(tmp_path / "none.shp")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == f"error: {tmp_path / 'none.shp'}: no such file"
+
+
+def test_postgis_without_schema_says_what_to_run(settings: Settings) -> None:
+    code, _out, err = run(settings, "layers")
+    if settings.database_url:
+        assert code == 1 and "run `gridgis db upgrade`" in err
+    else:  # the embedded store creates itself
+        assert code == 0
