@@ -29,8 +29,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Create or migrate the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(markup=False)
-err = Console(stderr=True, markup=False)
+out = Console(markup=False, highlight=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
