@@ -68,6 +68,22 @@ def _emit_json(value: Any) -> None:
 
 
 # --- db -------------------------------------------------------------------------------------
+def _report_schema(store: Any, as_json: bool) -> None:
+    info = {
+        "store": store.kind,
+        "location": store.location,
+        "revision": store.schema_revision(),
+        "head": store.head_revision(),
+    }
+    if as_json:
+        _emit_json(info)
+    else:
+        out.print(
+            f"{info['store']} store at {info['location']}: schema at revision "
+            f"{info['revision'] or 'none'} (newest {info['head']})"
+        )
+
+
 @db_app.command("upgrade")
 @handled
 def db_upgrade(
@@ -77,11 +93,7 @@ def db_upgrade(
     """Create the schema or migrate it to REVISION (default: the newest)."""
     store = _store(_settings(), check=False)
     store.upgrade(revision)
-    current = store.schema_revision()
-    if as_json:
-        _emit_json({"store": store.kind, "location": store.location, "revision": current})
-    else:
-        out.print(f"{store.kind} store at {store.location}: schema at revision {current}")
+    _report_schema(store, as_json)
 
 
 @db_app.command("downgrade")
@@ -95,31 +107,14 @@ def db_downgrade(
     """Migrate the schema down to REVISION."""
     store = _store(_settings(), check=False)
     store.downgrade(revision)
-    current = store.schema_revision()
-    if as_json:
-        _emit_json({"store": store.kind, "location": store.location, "revision": current})
-    else:
-        out.print(f"{store.kind} store at {store.location}: schema at revision {current or 'none'}")
+    _report_schema(store, as_json)
 
 
 @db_app.command("current")
 @handled
 def db_current(as_json: JsonFlag = False) -> None:
     """Show which store is configured and its schema revision."""
-    store = _store(_settings(), check=False)
-    info = {
-        "store": store.kind,
-        "location": store.location,
-        "revision": store.schema_revision(),
-        "head": store.head_revision(),
-    }
-    if as_json:
-        _emit_json(info)
-    else:
-        out.print(
-            f"{info['store']} store at {info['location']}: revision {info['revision']} "
-            f"(newest {info['head']})"
-        )
+    _report_schema(_store(_settings(), check=False), as_json)
 
 
 # --- import and layers ---------------------------------------------------------------------

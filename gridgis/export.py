@@ -11,33 +11,18 @@ import pyogrio
 
 from gridgis import crs as crsmod
 from gridgis.errors import InputError
-from gridgis.store.base import BASE_KINDS, Store
+from gridgis.store.base import BASE_KINDS, GRID_PROPERTIES, Store
 
 FORMATS = {
     "gpkg": ("GPKG", ".gpkg"),
     "geojson": ("GeoJSON", ".geojson"),
     "shp": ("ESRI Shapefile", ".shp"),
 }
-GRID_COLUMNS = [
-    "code",
-    "name",
-    "kind",
-    "community_code",
-    "community_name",
-    "subdistrict_name",
-    "households",
-    "population",
-    "area_m2",
-    "compactness",
-    "officer_name",
-    "officer_phone",
-    "party_branch",
-]
 
 
 def version_frame(store: Store, name: str) -> gpd.GeoDataFrame:
     grids = store.read_grids(name)
-    return grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]]
+    return grids[[*GRID_PROPERTIES, "geometry"]]
 
 
 def layer_frame(store: Store, spec: str) -> tuple[gpd.GeoDataFrame, str]:

@@ -19,24 +19,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from gridgis.store.base import Store, VersionInfo
-
-GRID_FIELDS = (
-    "code",
-    "name",
-    "kind",
-    "community_code",
-    "community_name",
-    "subdistrict_code",
-    "subdistrict_name",
-    "households",
-    "population",
-    "area_m2",
-    "compactness",
-    "officer_name",
-    "officer_phone",
-    "party_branch",
-)
+from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
 
 
 class GridIndex:
@@ -96,7 +79,7 @@ class LoadedVersion:
     @classmethod
     def load(cls, store: Store, info: VersionInfo) -> LoadedVersion:
         grids = store.read_grids(info.name)
-        columns = [c for c in GRID_FIELDS if c in grids.columns]
+        columns = list(GRID_PROPERTIES)
         records = grids[columns].astype(object).where(grids[columns].notna(), None)
         properties = {
             row["code"]: {**row, "version": info.name} for row in records.to_dict("records")

@@ -7,7 +7,7 @@ import pandas as pd
 import shapely
 
 from gridgis import crs
-from gridgis.merge import compute_merge
+from gridgis.merge import MergeInputs, compute_merge
 from gridgis.merge.codes import CodeScheme, assign_codes
 from gridgis.merge.simple import partition_community
 from gridgis.settings import Settings
@@ -53,18 +53,7 @@ def test_codes_are_15_digits_in_reading_order_and_stable(
     grids = demo_store.read_grids(version.name)
     assert grids["code"].str.fullmatch(r"\d{15}").all()
     assert (grids["code"].str[:12] == grids["community_code"]).all()
-    departments = {
-        la.name: demo_store.read_department_layer(la.name)
-        for la in demo_store.list_layers()
-        if la.kind == "department"
-    }
-    again = compute_merge(
-        demo_store.read_base_layer("communities"),
-        departments,
-        demo_store.read_base_layer("buildings"),
-        demo_store.read_base_layer("compounds"),
-        settings=demo_settings,
-    )
+    again = compute_merge(MergeInputs.from_store(demo_store), settings=demo_settings)
     assert again.grids["code"].tolist() == grids["code"].tolist()
     assert again.grids["households"].tolist() == grids["households"].tolist()
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from api.deps import IndexDep, StoreDep
 from gridgis.errors import NotFoundError
 from gridgis.geojson import feature_collection, features
-from gridgis.lookup import GRID_FIELDS, LoadedVersion, PublishedIndex
-from gridgis.store.base import Store
+from gridgis.lookup import LoadedVersion, PublishedIndex
+from gridgis.store.base import GRID_PROPERTIES, Store
 
 router = APIRouter(prefix="/api", tags=["grids"])
 GEOJSON = "application/geo+json"
@@ -38,7 +38,7 @@ def list_grids(
     body = cache.get(key)
     if body is None:
         body = feature_collection(
-            loaded.grids, list(GRID_FIELDS), extra={"version": loaded.info.name}
+            loaded.grids, list(GRID_PROPERTIES), extra={"version": loaded.info.name}
         ).encode()
         cache.clear()  # keep one version's text, not every version ever served
         cache[key] = body
@@ -51,4 +51,4 @@ def get_grid(code: str, store: StoreDep, index: IndexDep, version: VersionQuery 
     match = loaded.grids[loaded.grids["code"] == code]
     if match.empty:
         raise NotFoundError(f"no grid {code} in version {loaded.info.name}")
-    return Response(features(match, list(GRID_FIELDS))[0], media_type=GEOJSON)
+    return Response(features(match, list(GRID_PROPERTIES))[0], media_type=GEOJSON)

@@ -33,6 +33,29 @@ PREFERRED_BASE = ("综治",)
 DEDICATED_SHARE = 0.5  # a grid mostly covered by a school, hospital … is a dedicated grid
 
 
+@dataclass(frozen=True)
+class MergeInputs:
+    """Everything a merge reads, in EPSG:4490 as the store gives it."""
+
+    communities: gpd.GeoDataFrame
+    departments: dict[str, gpd.GeoDataFrame]
+    buildings: gpd.GeoDataFrame
+    compounds: gpd.GeoDataFrame
+
+    @classmethod
+    def from_store(cls, store: Store) -> MergeInputs:
+        return cls(
+            communities=store.read_base_layer("communities"),
+            departments={
+                layer.name: store.read_department_layer(layer.name)
+                for layer in store.list_layers()
+                if layer.kind == "department"
+            },
+            buildings=store.read_base_layer("buildings"),
+            compounds=store.read_base_layer("compounds"),
+        )
+
+
 @dataclass
 class MergeResult:
     grids: gpd.GeoDataFrame  # EPSG:4490
@@ -64,10 +87,7 @@ def choose_base_department(layers: dict[str, gpd.GeoDataFrame], wanted: str | No
 
 
 def compute_merge(
-    communities: gpd.GeoDataFrame,
-    departments: dict[str, gpd.GeoDataFrame],
-    buildings: gpd.GeoDataFrame,
-    compounds: gpd.GeoDataFrame,
+    inputs: MergeInputs,
     *,
     settings: Settings,
     base_department: str | None = None,
@@ -77,6 +97,8 @@ def compute_merge(
     started = time.perf_counter()
     tick = progress or (lambda _s, _i, _n: None)
     scheme = scheme or CodeScheme()
+    communities, departments = inputs.communities, inputs.departments
+    buildings, compounds = inputs.buildings, inputs.compounds
     if communities.empty:
         raise InputError("no communities in the store: import communities first")
     if not departments:
@@ -242,16 +264,8 @@ def run_merge(
     replace: bool = False,
     progress: Progress | None = None,
 ) -> tuple[VersionInfo, MergeResult]:
-    departments = {
-        layer.name: store.read_department_layer(layer.name)
-        for layer in store.list_layers()
-        if layer.kind == "department"
-    }
     result = compute_merge(
-        store.read_base_layer("communities"),
-        departments,
-        store.read_base_layer("buildings"),
-        store.read_base_layer("compounds"),
+        MergeInputs.from_store(store),
         settings=settings,
         base_department=base_department,
         progress=progress,

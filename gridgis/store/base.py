@@ -42,6 +42,23 @@ BASE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 VersionStatus = Literal["draft", "published", "archived"]
+# What read_grids gives for each grid besides its geometry, in this order.
+GRID_PROPERTIES: tuple[str, ...] = (
+    "code",
+    "name",
+    "kind",
+    "community_code",
+    "community_name",
+    "subdistrict_code",
+    "subdistrict_name",
+    "households",
+    "population",
+    "area_m2",
+    "compactness",
+    "officer_name",
+    "officer_phone",
+    "party_branch",
+)
 
 
 @dataclass(frozen=True)
@@ -186,7 +203,7 @@ class Store(ABC):
 
     @abstractmethod
     def read_grids(self, version: str) -> gpd.GeoDataFrame:
-        """Grids of a version with community and subdistrict names joined in."""
+        """Grids of a version, in code order, with :data:`GRID_PROPERTIES` and geometry."""
 
     @abstractmethod
     def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame: ...

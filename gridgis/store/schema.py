@@ -71,6 +71,15 @@ Timestamp = sa.DateTime(timezone=True).with_variant(
 
 metadata = sa.MetaData()
 
+
+def _imported_row() -> tuple[sa.Column[int], sa.Column[int]]:
+    """Rows of base and department layers: an id and the import they came from."""
+    return (
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("import_id", sa.Integer, sa.ForeignKey("layer_imports.id"), nullable=False),
+    )
+
+
 districts = sa.Table(
     "districts",
     metadata,
@@ -126,8 +135,7 @@ layer_imports = sa.Table(
 streets = sa.Table(
     "streets",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("import_id", sa.Integer, sa.ForeignKey("layer_imports.id"), nullable=False),
+    *_imported_row(),
     sa.Column("name", sa.Text),
     sa.Column("class", sa.Text, nullable=False),  # arterial | street | lane | river | railway
     sa.Column("geom", geometry("MULTILINESTRING"), nullable=False),
@@ -136,8 +144,7 @@ streets = sa.Table(
 compounds = sa.Table(
     "compounds",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("import_id", sa.Integer, sa.ForeignKey("layer_imports.id"), nullable=False),
+    *_imported_row(),
     sa.Column("source_id", sa.Text),
     sa.Column("name", sa.Text),
     sa.Column("kind", sa.Text, nullable=False),  # residential | school | hospital | …
@@ -147,8 +154,7 @@ compounds = sa.Table(
 buildings = sa.Table(
     "buildings",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("import_id", sa.Integer, sa.ForeignKey("layer_imports.id"), nullable=False),
+    *_imported_row(),
     sa.Column("source_id", sa.Text),
     sa.Column("name", sa.Text),
     sa.Column("households", sa.Integer, nullable=False),
@@ -160,8 +166,7 @@ buildings = sa.Table(
 addresses = sa.Table(
     "addresses",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("import_id", sa.Integer, sa.ForeignKey("layer_imports.id"), nullable=False),
+    *_imported_row(),
     sa.Column("address", sa.Text, nullable=False),
     sa.Column("province", sa.Text),
     sa.Column("city", sa.Text),
@@ -179,8 +184,7 @@ addresses = sa.Table(
 department_grids = sa.Table(
     "department_grids",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("import_id", sa.Integer, sa.ForeignKey("layer_imports.id"), nullable=False),
+    *_imported_row(),
     sa.Column("source_id", sa.Text),
     sa.Column("attributes", JSONType, nullable=False),
     sa.Column("geom", geometry("MULTIPOLYGON"), nullable=False),

@@ -29,6 +29,7 @@ from gridgis.geometry import force_multi
 from gridgis.store import schema as t
 from gridgis.store.base import (
     BASE_COLUMNS,
+    GRID_PROPERTIES,
     AuditEntry,
     BaseKind,
     ImportRecord,
@@ -567,15 +568,14 @@ class SqlStore(Store):
 
     def read_grids(self, version: str) -> gpd.GeoDataFrame:
         g, c, s = t.grids, t.communities, t.subdistricts
-        cols = [col for col in g.columns if col.name not in {"geom", "version_id"}]
+        joined = {
+            "community_name": c.c.name,
+            "subdistrict_code": c.c.subdistrict_code,
+            "subdistrict_name": s.c.name,
+        }
+        cols = [joined[n].label(n) if n in joined else g.c[n] for n in GRID_PROPERTIES]
         query = (
-            sa.select(
-                *cols,
-                c.c.name.label("community_name"),
-                c.c.subdistrict_code,
-                s.c.name.label("subdistrict_name"),
-                self._geom_out(g.c.geom).label("geom"),
-            )
+            sa.select(*cols, self._geom_out(g.c.geom).label("geom"))
             .select_from(
                 g.outerjoin(c, c.c.code == g.c.community_code).outerjoin(
                     s, s.c.code == c.c.subdistrict_code
