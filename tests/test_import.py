@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -173,6 +174,11 @@ def test_layer_without_geometry(seeded: SqlStore, settings: Settings, tmp_path: 
     )
     _assert_refused(
         seeded, settings, "compounds", path, "no-geometry.geojson: the layer has no geometry"
+    )
+    table = tmp_path / "table.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"name": ["x"]}), table, layer="t")
+    _assert_refused(
+        seeded, settings, "compounds", table, "table.gpkg: the layer has no geometry column"
     )
 
 

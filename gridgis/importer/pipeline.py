@@ -109,6 +109,8 @@ def _read(
             encoding="ISO-8859-1" if detected else encoding,
             on_invalid="ignore",
         )
+        if not isinstance(frame, gpd.GeoDataFrame):
+            raise InputError("the layer has no geometry column", source=source.name)
         if detected:
             frame = _recode(frame, detected.encoding)
     except (
