@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -61,6 +62,24 @@ def _store(settings: Settings, check: bool = True) -> Any:
     from gridgis.store import open_store
 
     return open_store(settings, check=check)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr; yields ``tick(stage, done, total)`` for the library."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=1)
+
+        def tick(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        yield tick
 
 
 def _emit_json(value: Any) -> None:
@@ -141,6 +160,9 @@ def import_cmd(
     code_field: Annotated[
         str | None, typer.Option(help="Field holding codes (communities).")
     ] = None,
+    id_field: Annotated[
+        str | None, typer.Option(help="Field holding the department's own grid id.")
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Check and report; write nothing.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -149,9 +171,14 @@ def import_cmd(
 
     settings = _settings()
     store = _store(settings)
-    named = {"households": households_field, "name": name_field, "code": code_field}
+    named = {
+        "households": households_field,
+        "name": name_field,
+        "code": code_field,
+        "source_id": id_field,
+    }
     overrides = {k: v for k, v in named.items() if v}
-    with err.status("importing…") as status:
+    with progress_bar("importing") as tick:
         report = import_layer(
             store,
             kind,
@@ -162,8 +189,8 @@ def import_cmd(
             crs=crs,
             layer=layer,
             field_overrides=overrides,
-            dry_run=dry_run,  # type: ignore[arg-type]
-            progress=lambda msg: status.update(msg),
+            dry_run=dry_run,
+            progress=tick,
         )
     if as_json:
         _emit_json(report.to_dict())
@@ -218,18 +245,7 @@ def merge_cmd(
 
     settings = _settings(min_households=min_households, max_households=max_households)
     store = _store(settings)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("merging", total=1)
-
-        def tick(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=max(total, 1))
-
+    with progress_bar("merging") as tick:
         info, result = run_merge(
             store,
             version,

@@ -44,9 +44,7 @@ def run_demo(
     result = DemoResult(sample_dir, ensure_sample_city(sample_dir))
     say(("wrote" if result.generated else "using") + f" the sample city in {sample_dir}")
     for entry in read_manifest(sample_dir):
-        report = import_layer(
-            store, entry.kind, entry.path, settings=settings, department=entry.department
-        )
+        report = import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
         result.imports.append(report)
         say(report.summary())
     try:

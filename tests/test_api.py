@@ -28,6 +28,7 @@ def test_lookup_finds_every_grid_from_a_point_inside_it(
     client: httpx.Client, demo_store: SqlStore
 ) -> None:
     grids = demo_store.read_grids("demo-v1")
+    communities = demo_store.read_base_layer("communities").set_index("code")
     points = shapely.point_on_surface(grids.geometry.to_numpy())
     for code, point in zip(grids["code"], points, strict=True):
         response = client.get("/api/lookup", params={"lon": point.x, "lat": point.y})
@@ -43,7 +44,9 @@ def test_lookup_finds_every_grid_from_a_point_inside_it(
             "officer",
         ):
             assert key in body
-        assert body["subdistrict_name"] == "旌阳街道"
+        community = communities.loc[code[:12]]
+        assert body["community_name"] == community["name"]
+        assert body["subdistrict_name"] == community["subdistrict_name"]
         assert body["community_code"] == code[:12]
 
 

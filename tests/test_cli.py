@@ -44,12 +44,13 @@ def test_the_whole_job_from_the_command_line(
     assert run_json(settings, "db", "upgrade")["revision"] == "0001"  # type: ignore[index]
     for entry in read_manifest(sample_dir):
         args = ["import", entry.kind, str(entry.path)]
-        if entry.department:
-            args += ["--department", entry.department]
+        for option, value in entry.options().items():
+            if value:
+                args += [f"--{option}", value]
         report = run_json(settings, *args)
         assert report["status"] == "imported"  # type: ignore[index]
     layers = run_json(settings, "layers")
-    assert len(layers) == 8  # type: ignore[arg-type]
+    assert len(layers) == len(read_manifest(sample_dir))  # type: ignore[arg-type]
 
     merged = run_json(settings, "merge", "--version", "2026-11", "--note", "first")
     assert merged["version"]["status"] == "draft"  # type: ignore[index]

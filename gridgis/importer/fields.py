@@ -6,6 +6,7 @@ case-insensitive, and the user can name a field outright (``--households-field``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from gridgis.errors import InputError
@@ -45,6 +46,9 @@ DEPARTMENT_ID_ALIASES = (
     "id",
     "wgbh",
 )
+
+# Otherwise: a field whose name ends like an id (警务区号, 宗地号, 学区编号, GRID_ID …).
+ID_NAME = re.compile(r"(编号|编码|代码|号|码|_?id|_?code|bh|dm)$", re.IGNORECASE)
 
 STREET_CLASSES: dict[str, str] = {
     "arterial": "arterial",
@@ -127,8 +131,10 @@ def find_field(
 
 
 def department_id_field(columns: Iterable[str]) -> str | None:
-    lowered = {c.lower(): c for c in columns}
+    """The field most likely to hold a department's own grid id."""
+    cols = list(columns)
+    lowered = {c.lower(): c for c in cols}
     for alias in DEPARTMENT_ID_ALIASES:
         if alias.lower() in lowered:
             return lowered[alias.lower()]
-    return None
+    return next((c for c in cols if ID_NAME.search(c)), None)

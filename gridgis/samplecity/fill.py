@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon
 
-from gridgis.samplecity.layout import Layout, Street, _axis_frame
+from gridgis.samplecity.layout import Layout, Street, axis_frame
 from gridgis.samplecity.names import (
     GOVERNMENT,
     HOSPITALS,
@@ -27,6 +27,7 @@ STYLES: dict[str, tuple[tuple[int, int], int, int, tuple[float, float], float, f
     "tower": ((32, 34), 3, 3, (42.0, 22.0), 62.0, 0.06),
 }
 DEDICATED_KINDS = ("school", "hospital", "government", "industrial")
+MIN_COMPOUND_M2 = 3_000.0
 
 
 @dataclass
@@ -75,7 +76,7 @@ def _split_cells(rng: np.random.Generator, poly: Polygon, parts: int) -> list[Po
     """Cut a block across its long axis into ``parts`` cells (compound walls)."""
     if parts <= 1:
         return [poly]
-    angle, origin = _axis_frame(poly)
+    angle, origin = axis_frame(poly)
     local = shapely.affinity.rotate(poly, -angle, origin=origin)
     minx, miny, maxx, maxy = local.bounds
     cuts = np.sort(rng.uniform(0.8, 1.2, parts))
@@ -115,27 +116,38 @@ def _choose_dedicated(
     return chosen
 
 
-def make_compounds(rng: np.random.Generator, layout: Layout, prefix: str) -> list[Compound]:
+def make_compounds(
+    rng: np.random.Generator,
+    layout: Layout,
+    first_id: int,
+    compound_area: tuple[float, float],
+    used: set[str],
+) -> list[Compound]:
     cells: list[tuple[int, Polygon]] = []
     for b, block in enumerate(layout.blocks):
-        target = rng.uniform(22_000, 48_000)
+        target = rng.uniform(*compound_area)
         parts = max(1, round(block.geometry.area / target))
         cells.extend((b, cell) for cell in _split_cells(rng, block.geometry, parts))
     dedicated = _choose_dedicated(rng, layout, cells)
-    used: set[str] = set()
+    # The industrial park is one walled compound, not one per cell.
+    park = [i for i, kind in dedicated.items() if kind == "industrial"]
+    if len(park) > 1:
+        cells[park[0]] = (cells[park[0]][0], shapely.union_all([cells[i][1] for i in park]))
+        for i in park[1:]:
+            cells[i] = (cells[i][0], Polygon())
     compounds: list[Compound] = []
     for i, (b, cell) in enumerate(cells):
         kind = dedicated.get(i, "residential")
         inner = cell.buffer(-8.0, join_style="mitre")
-        if inner.is_empty:
-            continue
+        if inner.is_empty or inner.area < MIN_COMPOUND_M2:
+            continue  # a scrap of land between streets: open space, not a compound
         inner = max(shapely.get_parts(inner), key=lambda g: g.area)
         community = layout.blocks[b].community
         name = _unit_name(rng, kind, used) if kind != "residential" else compound_name(rng, used)
         style = _pick_style(rng) if kind == "residential" else ""
         compounds.append(
             Compound(
-                f"{prefix}{len(compounds) + 1:05d}", name, kind, community, b, cell, inner, style
+                f"XQ{first_id + len(compounds):05d}", name, kind, community, b, cell, inner, style
             )
         )
     return compounds
@@ -148,11 +160,17 @@ def _unit_name(rng: np.random.Generator, kind: str, used: set[str]) -> str:
         "government": GOVERNMENT,
         "industrial": INDUSTRY,
     }[kind]
-    for n in range(1, 100):
-        base = pool[int(rng.integers(len(pool)))]
-        name = f"德阳市{'第' + str(n) if n > 1 else ''}{base}" if kind != "government" else base
-        if kind == "industrial":
-            name = f"旌阳{base}"
+    base = pool[int(rng.integers(len(pool)))]
+    prefix = {
+        "school": "德阳市",
+        "hospital": "德阳市",
+        "government": "旌阳区",
+        "industrial": "旌阳",
+    }[kind]
+    for n in range(1, 10_000):
+        name = f"{prefix}{base}" if n == 1 else f"{prefix}第{n}{base}"
+        if kind == "government" and n > 1:
+            name = f"{prefix}{base}{n}号院"
         if name not in used:
             used.add(name)
             return name
@@ -168,7 +186,18 @@ def _pick_style(rng: np.random.Generator) -> str:
 def make_buildings(rng: np.random.Generator, compounds: list[Compound]) -> list[Building]:
     buildings: list[Building] = []
     for comp in compounds:
-        rects = _place_rects(rng, comp)
+        if comp.kind == "residential":
+            # A narrow compound cannot take the planned towers: fall back to lower slabs.
+            for style, facing_south in (
+                *((s, True) for s in dict.fromkeys((comp.style, "mid", "multi"))),
+                ("multi", False),
+            ):
+                rects = _place_rects(rng, comp, style, facing_south)
+                if len(rects) >= 2:
+                    break
+            comp.style = style
+        else:
+            rects = _place_rects(rng, comp, "multi")
         if comp.kind != "residential":
             for n, rect in enumerate(rects[: max(1, len(rects) // 2)], start=1):
                 buildings.append(
@@ -206,15 +235,20 @@ def make_buildings(rng: np.random.Generator, compounds: list[Compound]) -> list[
     return buildings
 
 
-def _place_rects(rng: np.random.Generator, comp: Compound) -> list[Polygon]:
-    """Rows of buildings along the compound's long axis, numbered north→south, west→east."""
-    style = comp.style or "multi"
+def _place_rects(
+    rng: np.random.Generator, comp: Compound, style: str, facing_south: bool = True
+) -> list[Polygon]:
+    """Rows of buildings, numbered north→south, west→east.
+
+    Slabs face south where they can: rows run along whichever compound axis is nearer
+    east–west; a narrow strip takes its rows along its own length instead.
+    """
     _, _, _, (length, depth), spacing, _ = STYLES[style]
     if comp.kind == "industrial":
-        length, depth, spacing = 80.0, 40.0, 70.0
-    angle, origin = _axis_frame(comp.geometry)
-    # Slabs face south: of the compound's two axes, run rows along the one nearer east–west.
-    angle = (angle + 45.0) % 90.0 - 45.0
+        length, depth, spacing = 60.0, 30.0, 55.0
+    angle, origin = axis_frame(comp.geometry)
+    if facing_south:
+        angle = (angle + 45.0) % 90.0 - 45.0
     local = shapely.affinity.rotate(comp.geometry, -angle, origin=origin)
     usable = local.buffer(-6.0)
     if usable.is_empty:
@@ -223,6 +257,11 @@ def _place_rects(rng: np.random.Generator, comp: Compound) -> list[Polygon]:
     gap = rng.uniform(10.0, 18.0)
     xs = np.arange(minx, maxx - length, length + gap)
     ys = np.arange(maxy - depth, miny, -spacing)
+    # Centre the rows in the compound rather than pushing them against its north-west wall.
+    if len(xs):
+        xs += (maxx - (xs[-1] + length)) / 2
+    if len(ys):
+        ys -= (ys[-1] - miny) / 2
     if len(xs) == 0 or len(ys) == 0:
         return []
     gx, gy = np.meshgrid(xs, ys)  # rows north → south, then west → east
@@ -261,7 +300,7 @@ def make_addresses(
         road, door_number = door[comp.id]
         if b.units == 0:
             continue
-        angle, origin = _axis_frame(b.geometry)
+        angle, origin = axis_frame(b.geometry)
         centre = b.geometry.centroid
         length = shapely.affinity.rotate(b.geometry, -angle, origin=origin).bounds
         span = length[2] - length[0]
@@ -289,8 +328,17 @@ def make_addresses(
     return out
 
 
-def fill(rng: np.random.Generator, layout: Layout, prefix: str) -> Filled:
-    compounds = make_compounds(rng, layout, prefix)
+def fill(
+    rng: np.random.Generator,
+    layout: Layout,
+    *,
+    first_id: int = 1,
+    compound_area: tuple[float, float] = (22_000.0, 48_000.0),
+    used_names: set[str] | None = None,
+) -> Filled:
+    """Compounds, buildings and addresses of one urban lattice."""
+    used = used_names if used_names is not None else set()
+    compounds = make_compounds(rng, layout, first_id, compound_area, used)
     buildings = make_buildings(rng, compounds)
     addresses = make_addresses(compounds, buildings, layout.streets)
     return Filled(compounds, buildings, addresses)

@@ -1,14 +1,15 @@
-"""Street network, communities and blocks of the sample city, in metres (GK zone).
+"""Street network, communities and blocks of an urban area, in metres (GK zone).
 
 Arterials form a gently curved lattice whose cells are communities (community borders
 run along arterial centrelines, as they do in practice); secondary streets split the
 cells into blocks; lanes split some blocks further and a few stop half-way (dead ends
-that close nothing, as real lanes do).
+that close nothing, as real lanes do). A river or a railway may cross the lattice and
+cut the blocks it passes through.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -24,11 +25,15 @@ class CommunitySpec:
     subdistrict_code: str
     full_name: str  # committee name as registered, e.g. 文昌社区居民委员会
 
+    @property
+    def is_village(self) -> bool:
+        return self.name.endswith("村")
+
 
 @dataclass
 class Street:
     name: str
-    klass: str  # arterial | street | lane
+    klass: str  # arterial | street | lane | river | railway
     geometry: LineString
 
 
@@ -40,12 +45,40 @@ class Block:
 
 @dataclass
 class Layout:
-    communities: dict[str, Polygon]  # code → polygon
-    streets: list[Street]
-    blocks: list[Block]
+    communities: dict[str, Polygon] = field(default_factory=dict)  # code → polygon
+    streets: list[Street] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+
+    def extend(self, other: Layout) -> None:
+        self.communities.update(other.communities)
+        self.streets.extend(other.streets)
+        self.blocks.extend(other.blocks)
+
+    def extent(self) -> Polygon:
+        return shapely.union_all(list(self.communities.values()))
 
 
-def _wavy(coords: np.ndarray, rng: np.random.Generator, amplitude: float, axis: int) -> LineString:
+@dataclass
+class Names:
+    """Road names shared by every part of the city, so that no two roads share a name."""
+
+    arterials: NamePool
+    streets: NamePool
+    lanes: NamePool
+
+    @classmethod
+    def create(cls, rng: np.random.Generator) -> Names:
+        return cls(NamePool(rng, ARTERIALS), NamePool(rng, STREETS), NamePool(rng, LANES))
+
+
+@dataclass(frozen=True)
+class LatticeParams:
+    block_size: tuple[float, float] = (560.0, 820.0)  # community (superblock) edge, metres
+    street_spacing: float = 330.0  # target block length along a superblock
+    wave: float = 22.0  # how far arterials bend, metres
+
+
+def wavy(coords: np.ndarray, rng: np.random.Generator, amplitude: float, axis: int) -> LineString:
     """Bend a straight line sideways by a smooth random wave (roads are rarely ruler-straight)."""
     line = shapely.segmentize(LineString(coords), 40.0)
     xy = shapely.get_coordinates(line)
@@ -60,7 +93,8 @@ def _wavy(coords: np.ndarray, rng: np.random.Generator, amplitude: float, axis: 
     return LineString(xy)
 
 
-def _faces(lines: list[LineString]) -> list[Polygon]:
+def faces(lines: list[LineString]) -> list[Polygon]:
+    """The polygons a set of lines encloses (dangling ends enclose nothing)."""
     noded = shapely.unary_union(lines)
     return list(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))))
 
@@ -76,18 +110,21 @@ def build_layout(
     centre: tuple[float, float],
     specs: list[CommunitySpec],
     columns: int,
+    names: Names,
+    params: LatticeParams = LatticeParams(),
+    crossings: list[Street] | None = None,
 ) -> Layout:
-    """Lay ``specs`` out on a lattice ``columns`` wide, in snake order (neighbours nest)."""
+    """Lay ``specs`` out on a lattice ``columns`` wide, in snake order (neighbours nest).
+
+    ``crossings`` (a river, a railway) are drawn across the lattice and cut its blocks.
+    """
+    columns = min(columns, len(specs))
     rows = int(np.ceil(len(specs) / columns))
-    widths = rng.uniform(560, 820, columns)
-    heights = rng.uniform(520, 760, rows)
+    widths = rng.uniform(*params.block_size, columns)
+    heights = rng.uniform(params.block_size[0] * 0.92, params.block_size[1] * 0.92, rows)
     xs = centre[0] - widths.sum() / 2 + np.concatenate([[0.0], np.cumsum(widths)])
     ys = centre[1] + heights.sum() / 2 - np.concatenate([[0.0], np.cumsum(heights)])
     overshoot = 60.0
-
-    arterial_names = NamePool(rng, ARTERIALS)
-    street_names = NamePool(rng, STREETS)
-    lane_names = NamePool(rng, LANES)
 
     # Cell (row, col) of each community, snaking so that consecutive codes are neighbours.
     cells: dict[tuple[int, int], CommunitySpec] = {}
@@ -110,47 +147,51 @@ def build_layout(
     arterials: list[Street] = []
     for i, x in enumerate(xs):
         coords = np.array([[x, ys[-1] - overshoot], [x, ys[0] + overshoot]])
-        amp = 0.0 if i in (0, len(xs) - 1) else 22.0
-        arterials.append(
-            Street(
-                arterial_names.take(wanted_x.get(i)), "arterial", _wavy(coords, rng, amp, axis=0)
-            )
-        )
+        amp = 0.0 if i in (0, len(xs) - 1) else params.wave
+        line = wavy(coords, rng, amp, axis=0)
+        arterials.append(Street(names.arterials.take(wanted_x.get(i)), "arterial", line))
     for j, y in enumerate(ys):
         coords = np.array([[xs[0] - overshoot, y], [xs[-1] + overshoot, y]])
-        amp = 0.0 if j in (0, len(ys) - 1) else 22.0
-        arterials.append(
-            Street(
-                arterial_names.take(wanted_y.get(j)), "arterial", _wavy(coords, rng, amp, axis=1)
-            )
-        )
+        amp = 0.0 if j in (0, len(ys) - 1) else params.wave
+        line = wavy(coords, rng, amp, axis=1)
+        arterials.append(Street(names.arterials.take(wanted_y.get(j)), "arterial", line))
 
     communities: dict[str, Polygon] = {}
-    for face in _faces([s.geometry for s in arterials]):
+    for face in faces([s.geometry for s in arterials]):
         p = face.representative_point()
         c = int(_lattice_index(np.array([p.x]), xs)[0])
         r = int(_lattice_index(np.array([p.y]), ys, descending=True)[0])
         if (r, c) in cells:
             communities[cells[(r, c)].code] = face
 
+    extent = shapely.union_all(list(communities.values()))
+    crossing_parts = [
+        Street(s.name, s.klass, _longest_line(s.geometry.intersection(extent.buffer(overshoot))))
+        for s in crossings or []
+        if s.geometry.intersects(extent)
+    ]
+
     secondary: list[Street] = []
     for poly in communities.values():
-        secondary.extend(_split_lines(rng, poly, street_names, "street", target=330.0))
-    streets_so_far = arterials + secondary
+        secondary.extend(
+            _split_lines(rng, poly, names.streets, "street", target=params.street_spacing)
+        )
+    streets_so_far = arterials + secondary + crossing_parts
 
     lanes: list[Street] = []
-    blocks_before_lanes = _blocks(communities, streets_so_far)
-    for block in blocks_before_lanes:
+    for block in _blocks(communities, streets_so_far):
         roll = rng.random()
         if roll < 0.35 and block.geometry.area > 35_000:
-            lanes.extend(_split_lines(rng, block.geometry, lane_names, "lane", target=1e9, force=1))
+            lanes.extend(
+                _split_lines(rng, block.geometry, names.lanes, "lane", target=1e9, force=1)
+            )
         elif roll < 0.5:
-            lanes.append(_dead_end(rng, block.geometry, lane_names))
+            lanes.append(_dead_end(rng, block.geometry, names.lanes))
     streets = streets_so_far + lanes
     return Layout(communities, streets, _blocks(communities, streets))
 
 
-def _axis_frame(poly: Polygon) -> tuple[float, tuple[float, float]]:
+def axis_frame(poly: Polygon) -> tuple[float, tuple[float, float]]:
     """Angle of the polygon's long axis and its centroid: the frame cuts are made in."""
     rect = shapely.oriented_envelope(poly)
     xy = np.asarray(rect.exterior.coords)[:4]
@@ -169,7 +210,7 @@ def _split_lines(
     force: int | None = None,
 ) -> list[Street]:
     """Cross lines splitting ``poly`` along its long axis into parts about ``target`` long."""
-    angle, origin = _axis_frame(poly)
+    angle, origin = axis_frame(poly)
     local = shapely.affinity.rotate(poly, -angle, origin=origin)
     minx, miny, maxx, maxy = local.bounds
     length = maxx - minx
@@ -198,7 +239,7 @@ def _split_lines(
 
 def _dead_end(rng: np.random.Generator, poly: Polygon, names: NamePool) -> Street:
     """A lane that enters a block from its edge and stops: it closes no block."""
-    angle, origin = _axis_frame(poly)
+    angle, origin = axis_frame(poly)
     local = shapely.affinity.rotate(poly, -angle, origin=origin)
     minx, miny, maxx, maxy = local.bounds
     x = minx + (maxx - minx) * rng.uniform(0.3, 0.7)
@@ -215,13 +256,13 @@ def _longest_line(geom: shapely.Geometry) -> LineString:
 
 
 def _blocks(communities: dict[str, Polygon], streets: list[Street]) -> list[Block]:
-    faces = _faces([s.geometry for s in streets])
+    found = faces([s.geometry for s in streets])
     codes = list(communities)
     polys = np.array([communities[c] for c in codes], dtype=object)
     tree = shapely.STRtree(polys)
-    points = shapely.point_on_surface(np.array(faces, dtype=object))
+    points = shapely.point_on_surface(np.array(found, dtype=object))
     face_idx, comm_idx = tree.query(points, predicate="within")
     return [
-        Block(codes[int(ci)], faces[int(fi)])
+        Block(codes[int(ci)], found[int(fi)])
         for fi, ci in sorted(zip(face_idx, comm_idx, strict=True))
     ]

@@ -74,6 +74,7 @@ class ImportRecord:
     encoding: str | None = None
     department: str | None = None
     repairs: dict[str, int] = field(default_factory=dict)
+    fields: list[str] = field(default_factory=list)  # source field names, in file order
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,7 @@ class SqlStore(Store):
                     crs=record.crs,
                     row_count=record.row_count,
                     repairs=dict(record.repairs),
+                    fields=list(record.fields),
                     imported_at=utcnow(),
                     imported_by=record.imported_by,
                     is_current=True,
@@ -364,22 +365,32 @@ class SqlStore(Store):
 
     def read_department_layer(self, department: str) -> gpd.GeoDataFrame:
         dg, li, d = t.department_grids, t.layer_imports, t.departments
-        query = (
-            sa.select(
-                dg.c.id, dg.c.source_id, dg.c.attributes, self._geom_out(dg.c.geom).label("geom")
-            )
-            .select_from(
-                dg.join(li, dg.c.import_id == li.c.id).join(d, li.c.department_id == d.c.id)
-            )
-            .where(d.c.name == department, li.c.is_current.is_(True))
-            .order_by(dg.c.id)
+        current = (
+            sa.select(li.c.id, li.c.fields)
+            .select_from(li.join(d, li.c.department_id == d.c.id))
+            .where(d.c.name == department, li.c.is_current.is_(True), li.c.kind == "department")
         )
         with self.engine.connect() as conn:
+            found = conn.execute(current).first()
+            if found is None:
+                raise NotFoundError(f"no department layer named {department!r}")
+            query = (
+                sa.select(
+                    dg.c.id,
+                    dg.c.source_id,
+                    dg.c.attributes,
+                    self._geom_out(dg.c.geom).label("geom"),
+                )
+                .where(dg.c.import_id == found.id)
+                .order_by(dg.c.id)
+            )
             frame = self._read_frame(conn, query)
-        if frame.empty and department not in {
-            layer.name for layer in self.list_layers() if layer.kind == "department"
-        }:
-            raise NotFoundError(f"no department layer named {department!r}")
+        # JSONB keeps keys in its own order; give them back in the file's field order.
+        order = list(found.fields or [])
+        frame["attributes"] = [
+            {**{k: a[k] for k in order if k in a}, **{k: v for k, v in a.items() if k not in order}}
+            for a in frame["attributes"]
+        ]
         return frame
 
     def read_admin(self) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("crs", sa.Text, nullable=False),
         sa.Column("row_count", sa.Integer, nullable=False),
         sa.Column("repairs", JSONType, nullable=False),
+        sa.Column("fields", JSONType, nullable=False),
         sa.Column("imported_at", Timestamp, nullable=False),
         sa.Column("imported_by", sa.Text, nullable=False),
         sa.Column("is_current", sa.Boolean, nullable=False),
