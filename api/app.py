@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routes import grids, health, lookup, pages, versions
+from api.routes import grids, health, layers, lookup, pages, versions
 from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings, get_settings
 from gridgis.store import open_store
@@ -46,8 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, lookup, grids, versions, pages):
+    for module in (health, lookup, grids, versions, layers, pages):
         app.include_router(module.router)
+    app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
 
     @app.get("/", include_in_schema=False)

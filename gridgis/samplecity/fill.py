@@ -24,7 +24,7 @@ STYLES: dict[str, tuple[tuple[int, int], int, int, tuple[float, float], float, f
     "multi": ((5, 7), 3, 2, (45.0, 12.0), 30.0, 0.50),
     "mid": ((11, 18), 2, 2, (32.0, 15.0), 42.0, 0.25),
     "high": ((26, 33), 2, 4, (34.0, 18.0), 58.0, 0.19),
-    "tower": ((32, 34), 3, 3, (42.0, 22.0), 62.0, 0.06),
+    "tower": ((32, 34), 3, 4, (42.0, 22.0), 62.0, 0.06),
 }
 DEDICATED_KINDS = ("school", "hospital", "government", "industrial")
 MIN_COMPOUND_M2 = 3_000.0

@@ -79,8 +79,8 @@ SCALES = {
             )
         ),
         towns=True,
-        lattice=LatticeParams(block_size=(820.0, 1040.0), street_spacing=300.0),
-        compound_area=(17_000.0, 32_000.0),
+        lattice=LatticeParams(block_size=(775.0, 980.0), street_spacing=300.0),
+        compound_area=(15_000.0, 28_500.0),
     ),
 }
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ from gridgis import crs as crsmod
 from gridgis.samplecity.generate import SampleCity, layout_summary
 
 MANIFEST = "manifest.json"
+# Dates GDAL would otherwise stamp with today (DBF header, gpkg_contents): fixed, so that
+# the same seed gives the same bytes.
+FIXED_DATE = "2026-01-01T00:00:00Z"
 ELEVATION_M = 490.0  # Deyang's plain, for the layer that arrives with Z values
 
 
@@ -84,7 +89,12 @@ def _write_shapefile(frame: gpd.GeoDataFrame, path: Path, delivery: Delivery) ->
         # UTF-8 field names get cut mid-character at 10 bytes: that is the point here.
         warnings.filterwarnings("ignore", message=".*laundered.*")
         warnings.filterwarnings("ignore", message="Could not decode error message")
-        pyogrio.write_dataframe(frame, path, encoding=delivery.encoding)
+        pyogrio.write_dataframe(
+            frame,
+            path,
+            encoding=delivery.encoding,
+            layer_options={"DBF_DATE_LAST_UPDATE": FIXED_DATE[:10]},
+        )
     cpg = path.with_suffix(".cpg")
     if delivery.cpg is None:
         cpg.unlink(missing_ok=True)
@@ -113,7 +123,9 @@ def _deliver(
         path = folder / f"{stem}.zip"
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             for part in sorted(tmp.iterdir()):
-                archive.write(part, f"{stem}/{part.name}")
+                info = zipfile.ZipInfo(f"{stem}/{part.name}", date_time=(2026, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, part.read_bytes())
                 part.unlink()
         tmp.rmdir()
     elif d.fmt == "geojson":
@@ -134,6 +146,21 @@ def _deliver(
 
 
 def write_city(city: SampleCity, out: Path, *, seed: int, scale: str) -> list[ManifestEntry]:
+    with pyogrio_config({"OGR_CURRENT_DATE": FIXED_DATE}):
+        return _write_city(city, out, seed=seed, scale=scale)
+
+
+@contextmanager
+def pyogrio_config(options: dict[str, str]) -> Iterator[None]:
+    previous = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)
+
+
+def _write_city(city: SampleCity, out: Path, *, seed: int, scale: str) -> list[ManifestEntry]:
     out.mkdir(parents=True, exist_ok=True)
     entries: list[ManifestEntry] = []
     base = out / "base"

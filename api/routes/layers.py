@@ -1,0 +1,114 @@
+"""Upload a layer file: the same import as ``gridgis import``, over HTTP.
+
+The body limit is enforced twice: a declared ``Content-Length`` over the limit is refused
+before a byte is read (:class:`UploadLimit`), and the files actually received are
+measured again, for clients that stream without declaring a length.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path, PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.deps import SettingsDep, StoreDep
+from gridgis.errors import InputError, TooLargeError
+from gridgis.importer.pipeline import import_layer
+from gridgis.importer.sources import SUFFIX_DRIVER
+
+router = APIRouter(prefix="/api", tags=["layers"])
+UPLOAD_PATH = "/api/layers"
+_DATASETS = {*SUFFIX_DRIVER, ".zip"}
+
+
+class UploadLimit:
+    """Refuse an upload whose declared size is over ``GRIDGIS_MAX_UPLOAD_MB`` (HTTP 413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == UPLOAD_PATH:
+            declared = dict(scope["headers"]).get(b"content-length")
+            if declared is not None and int(declared) > self.max_bytes:
+                response = JSONResponse(
+                    {
+                        "error": f"upload of {int(declared)} bytes is over the "
+                        f"{self.max_bytes}-byte limit"
+                    },
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _save(files: list[UploadFile], folder: Path, max_bytes: int) -> Path:
+    """Write the parts under their base names; return the one dataset among them."""
+    total = 0
+    datasets = []
+    for upload in files:
+        name = PurePath((upload.filename or "").replace("\\", "/")).name
+        if not name or name.startswith("."):
+            raise InputError(f"unusable file name {upload.filename!r}")
+        target = folder / name
+        with target.open("wb") as out:
+            shutil.copyfileobj(upload.file, out)
+        total += target.stat().st_size
+        if total > max_bytes:
+            raise TooLargeError(f"upload is over the {max_bytes}-byte limit", source=name)
+        if target.suffix.lower() in _DATASETS:
+            datasets.append(target)
+    if len(datasets) != 1:
+        found = ", ".join(p.name for p in datasets) or "none"
+        raise InputError(
+            f"send exactly one dataset (.shp with its parts, .zip, .gpkg, .geojson or .kml); "
+            f"got {found}"
+        )
+    return datasets[0]
+
+
+@router.post("/layers", status_code=201, responses={200: {}, 413: {}, 400: {}})
+def upload_layer(
+    store: StoreDep,
+    settings: SettingsDep,
+    files: Annotated[list[UploadFile], File(description="The dataset and its parts.")],
+    kind: Annotated[str, Form(description="department, communities, streets, …")],
+    department: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form(description="EPSG code, cgcs2000, wgs84, gcj02, bd09")] = None,
+    encoding: Annotated[str | None, Form()] = None,
+    layer: Annotated[str | None, Form(description="GeoPackage layer")] = None,
+    fields: Annotated[str | None, Form(description='JSON, e.g. {"households": "户数"}')] = None,
+    dry_run: Annotated[bool, Form()] = False,
+) -> JSONResponse:
+    overrides: dict[str, str] = {}
+    if fields:
+        try:
+            overrides = {str(k): str(v) for k, v in json.loads(fields).items()}
+        except (ValueError, AttributeError) as exc:
+            raise InputError('fields must be a JSON object, e.g. {"households": "户数"}') from exc
+    max_bytes = settings.max_upload_mb * 1024 * 1024
+    with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
+        path = _save(files, Path(tmp), max_bytes)
+        report = import_layer(
+            store,
+            kind,
+            path,
+            settings=settings,
+            department=department,
+            encoding=encoding,
+            crs=crs,
+            layer=layer,
+            field_overrides=overrides,
+            dry_run=dry_run,
+            display_name=path.name,
+        )
+    body: dict[str, Any] = report.to_dict()
+    return JSONResponse(body, status_code=201 if report.status == "imported" else 200)

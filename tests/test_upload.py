@@ -1,0 +1,109 @@
+"""POST /api/layers: the import pipeline over HTTP, with size limits and clear refusals."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gridgis.settings import Settings
+from gridgis.store import SqlStore
+from tests.conftest import Server
+
+
+@pytest.fixture
+def client(store: SqlStore, settings: Settings) -> Iterator[httpx.Client]:
+    limited = settings.model_copy(update={"max_upload_mb": 1})
+    with Server(limited) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def layers(client: httpx.Client) -> list[tuple[str, str, int]]:
+    return [(la["kind"], la["name"], la["rows"]) for la in client.get("/api/layers").json()]
+
+
+def test_upload_a_zipped_shapefile_then_again(client: httpx.Client, sample_dir: Path) -> None:
+    path = sample_dir / "departments" / "供水服务区.zip"
+    form = {"kind": "department", "department": "供水"}
+    first = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
+    assert first.status_code == 201, first.text
+    report = first.json()
+    assert report["status"] == "imported" and report["encoding"] == "GBK"
+    assert ("department", "供水", report["rows_imported"]) in layers(client)
+    again = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
+    assert again.status_code == 200 and again.json()["status"] == "unchanged"
+
+
+def test_upload_a_shapefile_with_its_parts_and_options(
+    client: httpx.Client, sample_dir: Path
+) -> None:
+    stem = sample_dir / "departments" / "人社网格"
+    parts = [
+        ("files", (f"人社网格.{s}", stem.with_suffix(f".{s}").read_bytes()))
+        for s in ("shp", "shx", "dbf", "prj")
+    ]
+    response = client.post(
+        "/api/layers",
+        files=parts,
+        data={"kind": "department", "department": "人社", "crs": "gcj02"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["crs"] == "gcj02"
+    dry = client.post(
+        "/api/layers",
+        files=[("files", ("b.shp", b"x"))],
+        data={"kind": "buildings", "dry_run": "true"},
+    )
+    assert dry.status_code == 400  # a lone .shp of garbage: refused, not a 5xx
+
+
+def test_oversized_uploads_are_413_and_change_nothing(client: httpx.Client) -> None:
+    before = layers(client)
+    big = b"0" * (2 * 1024 * 1024)
+    response = client.post(
+        "/api/layers", data={"kind": "streets"}, files={"files": ("big.geojson", big)}
+    )
+    assert response.status_code == 413
+    assert "limit" in response.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: measured after receipt
+        boundary = b"--x\r\n"
+        yield boundary + b'Content-Disposition: form-data; name="kind"\r\n\r\nstreets\r\n'
+        yield boundary + (
+            b'Content-Disposition: form-data; name="files"; filename="big.geojson"\r\n\r\n'
+        )
+        for _ in range(3):
+            yield b"0" * (1024 * 1024)
+        yield b"\r\n--x--\r\n"
+
+    streamed = client.post(
+        "/api/layers", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert streamed.status_code == 413
+    assert layers(client) == before
+
+
+def test_refusals_name_the_problem(client: httpx.Client, sample_dir: Path) -> None:
+    before = layers(client)
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../grids.geojson", "{}")
+    response = client.post(
+        "/api/layers",
+        data={"kind": "department", "department": "x"},
+        files={"files": ("evil.zip", evil.getvalue())},
+    )
+    assert response.status_code == 400
+    assert "points outside the archive" in response.json()["error"]
+    two = [("files", ("a.geojson", b"{}")), ("files", ("b.geojson", b"{}"))]
+    response = client.post("/api/layers", data={"kind": "streets"}, files=two)
+    assert response.status_code == 400 and "exactly one dataset" in response.json()["error"]
+    missing = client.post(
+        "/api/layers", data={"department": "x"}, files={"files": ("a.geojson", b"{}")}
+    )
+    assert missing.status_code == 422 and "kind" in missing.json()["error"]
+    assert layers(client) == before
