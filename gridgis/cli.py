@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -203,26 +204,38 @@ def import_cmd(
         err.print(Text.assemble(("dropped rows:", "yellow"), " ", shown), soft_wrap=True)
 
 
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _listing(items: list[Any], as_json: bool, columns: dict[str, Callable[[Any], str]]) -> None:
+    """Dataclasses as JSON, or as a table of ``columns`` (header → cell)."""
+    if as_json:
+        _emit_json([asdict(item) for item in items])
+        return
+    table = Table(*columns)
+    for item in items:
+        table.add_row(*(cell(item) for cell in columns.values()))
+    out.print(table)
+
+
 @app.command("layers")
 @handled
 def layers_cmd(as_json: JsonFlag = False) -> None:
     """List the current layers with their provenance."""
-    layers = _store(_settings()).list_layers()
-    if as_json:
-        _emit_json([asdict(layer) for layer in layers])
-        return
-    table = Table("kind", "name", "rows", "source", "CRS", "encoding", "imported")
-    for layer in layers:
-        table.add_row(
-            layer.kind,
-            layer.name,
-            str(layer.rows),
-            layer.source_name,
-            layer.crs,
-            layer.encoding or "",
-            layer.imported_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    out.print(table)
+    _listing(
+        _store(_settings()).list_layers(),
+        as_json,
+        {
+            "kind": lambda la: la.kind,
+            "name": lambda la: la.name,
+            "rows": lambda la: str(la.rows),
+            "source": lambda la: la.source_name,
+            "CRS": lambda la: la.crs,
+            "encoding": lambda la: la.encoding or "",
+            "imported": lambda la: _time(la.imported_at),
+        },
+    )
 
 
 # --- merge, versions, publish ---------------------------------------------------------------
@@ -271,22 +284,19 @@ def merge_cmd(
 @handled
 def versions_cmd(as_json: JsonFlag = False) -> None:
     """List grid versions."""
-    versions = _store(_settings()).list_versions()
-    if as_json:
-        _emit_json([asdict(v) for v in versions])
-        return
-    table = Table("name", "status", "grids", "created", "published", "valid to", "note")
-    for v in versions:
-        table.add_row(
-            v.name,
-            v.status,
-            str(v.grid_count),
-            v.created_at.strftime("%Y-%m-%d %H:%M"),
-            v.published_at.strftime("%Y-%m-%d %H:%M") if v.published_at else "",
-            v.valid_to.strftime("%Y-%m-%d %H:%M") if v.valid_to else "",
-            v.note or "",
-        )
-    out.print(table)
+    _listing(
+        _store(_settings()).list_versions(),
+        as_json,
+        {
+            "name": lambda v: v.name,
+            "status": lambda v: v.status,
+            "grids": lambda v: str(v.grid_count),
+            "created": lambda v: _time(v.created_at),
+            "published": lambda v: _time(v.published_at),
+            "valid to": lambda v: _time(v.valid_to),
+            "note": lambda v: v.note or "",
+        },
+    )
 
 
 @app.command("publish")

@@ -332,7 +332,15 @@ def _addresses(model: CityModel, to_4490: object) -> gpd.GeoDataFrame:
     for a in model.filled.addresses:
         add(a.community, a.road, a.door_number, a.compound, a.building, a.unit, a.point)
     for house in model.rural.houses:
-        add(house.village, f"{house.group}组", str(house.number), "", "", "", house.geometry.centroid)
+        add(
+            house.village,
+            f"{house.group}组",
+            str(house.number),
+            "",
+            "",
+            "",
+            house.geometry.centroid,
+        )
     return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=to_4490(points))  # type: ignore[operator]
 
 
