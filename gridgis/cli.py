@@ -245,9 +245,9 @@ def merge_cmd(
     version: Annotated[str, typer.Option("--version", help="Name of the draft version.")],
     min_households: Annotated[int | None, typer.Option(help="Lower household band.")] = None,
     max_households: Annotated[int | None, typer.Option(help="Upper household band.")] = None,
-    base_department: Annotated[
+    previous: Annotated[
         str | None,
-        typer.Option(help="Department whose grids the skeleton merge follows (default 综治)."),
+        typer.Option(help="Version whose codes unchanged grids keep (default: the published)."),
     ] = None,
     note: Annotated[str | None, typer.Option(help="Note stored with the version.")] = None,
     replace: Annotated[bool, typer.Option(help="Overwrite a draft of the same name.")] = False,
@@ -263,7 +263,7 @@ def merge_cmd(
             store,
             version,
             settings=settings,
-            base_department=base_department,
+            previous=previous,
             note=note,
             replace=replace,
             progress=tick,
@@ -271,13 +271,36 @@ def merge_cmd(
     if as_json:
         _emit_json({"version": asdict(info), "report": result.report})
         return
-    r = result.report
-    out.print(
-        f"draft {info.name}: {r['grids']} grids, {r['households']} households; "
-        f"{r['in_band']} in {r['band'][0]}–{r['band'][1]}, {r['under']} under, {r['over']} over,"
-        f" {r['dedicated']} dedicated; coverage valid: {r['coverage_valid']}; "
-        f"{r['seconds']} s"
-    )
+    from gridgis.merge.report import summary
+
+    out.print(f"draft {info.name} saved (not published)")
+    for line in summary(result.report):
+        out.print(line)
+
+
+@app.command("crosswalk")
+@handled
+def crosswalk_cmd(
+    version: Annotated[str, typer.Argument(help="Grid version.")],
+    department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+    grid: Annotated[str | None, typer.Option(help="Only this comprehensive grid.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write CSV here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """How department grids map onto a version's grids (area and household shares)."""
+    from gridgis.export import crosswalk_frame
+
+    frame = crosswalk_frame(_store(_settings()), version, department, grid)
+    if out_path is not None:
+        frame.to_csv(out_path, index=False, encoding="utf-8-sig")  # Excel reads the BOM
+        out.print(f"wrote {len(frame)} rows to {out_path}")
+    elif as_json:
+        _emit_json(frame.to_dict("records"))
+    else:
+        table = Table(*frame.columns)
+        for row in frame.itertuples(index=False):
+            table.add_row(*(str(v) for v in row))
+        out.print(table)
 
 
 @app.command("versions")

@@ -10,7 +10,7 @@ import pandas as pd
 import pyogrio
 
 from gridgis import crs as crsmod
-from gridgis.errors import InputError
+from gridgis.errors import InputError, NotFoundError
 from gridgis.store.base import BASE_KINDS, GRID_PROPERTIES, Store
 
 FORMATS = {
@@ -23,6 +23,22 @@ FORMATS = {
 def version_frame(store: Store, name: str) -> gpd.GeoDataFrame:
     grids = store.read_grids(name)
     return grids[[*GRID_PROPERTIES, "geometry"]]
+
+
+def crosswalk_frame(
+    store: Store, version: str, department: str | None = None, grid: str | None = None
+) -> pd.DataFrame:
+    """The crosswalk of a version, optionally for one department or one grid."""
+    frame = store.read_crosswalk(version, department)
+    if (
+        department is not None
+        and frame.empty
+        and department not in {la.name for la in store.list_layers() if la.kind == "department"}
+    ):
+        raise NotFoundError(f"no department layer named {department!r}")
+    if grid is not None:
+        frame = frame[frame["grid_code"] == grid].reset_index(drop=True)
+    return frame
 
 
 def layer_frame(store: Store, spec: str) -> tuple[gpd.GeoDataFrame, str]:

@@ -79,7 +79,7 @@ def test_every_file_of_the_sample_city_imports(
     assert names == set(communities["name"])
     assert set(communities["subdistrict_name"]) == {"旌阳街道", "东湖街道"}
     streets = store.read_base_layer("streets")
-    assert set(streets["class"]) == {"arterial", "street", "lane", "river"}
+    assert set(streets["class"]) == {"arterial", "street", "lane", "river", "internal"}
     addresses = store.read_base_layer("addresses")
     assert addresses["address"].str.startswith("四川省德阳市旌阳区").all()
     kml = store.read_department_layer("供电")["attributes"][0]

@@ -1,4 +1,4 @@
-"""The skeleton merge: a valid partition of every community, codes, crosswalk."""
+"""The merge on the sample city: the rules hold, codes are stable, the crosswalk adds up."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import pandas as pd
 import shapely
 
 from gridgis import crs
-from gridgis.merge import MergeInputs, compute_merge
+from gridgis.merge import compute_merge, read_inputs
 from gridgis.merge.codes import CodeScheme, assign_codes
-from gridgis.merge.simple import partition_community
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
 
@@ -53,7 +52,7 @@ def test_codes_are_15_digits_in_reading_order_and_stable(
     grids = demo_store.read_grids(version.name)
     assert grids["code"].str.fullmatch(r"\d{15}").all()
     assert (grids["code"].str[:12] == grids["community_code"]).all()
-    again = compute_merge(MergeInputs.from_store(demo_store), settings=demo_settings)
+    again = compute_merge(read_inputs(demo_store), settings=demo_settings)
     assert again.grids["code"].tolist() == grids["code"].tolist()
     assert again.grids["households"].tolist() == grids["households"].tolist()
 
@@ -72,22 +71,20 @@ def test_reading_order_numbers_west_to_east_then_north_to_south() -> None:
     assert short == ["51060300100101"]
 
 
-def test_gaps_overlaps_and_slivers_are_cleaned() -> None:
-    community = shapely.box(0, 0, 600, 400)
-    department = np.array(
-        [
-            shapely.box(-5, -3, 297, 405),  # spills over the border
-            shapely.box(303, 0, 600, 200),  # 6 m gap to its west neighbour
-            shapely.box(290, 195, 605, 400),  # overlaps both
-            shapely.box(100, 500, 200, 600),  # outside the community entirely
-        ],
-        dtype=object,
-    )
-    pieces = partition_community(community, department)
-    geoms = np.array([p.geometry for p in pieces], dtype=object)
-    assert shapely.coverage_is_valid(geoms)
-    assert abs(shapely.area(geoms).sum() - community.area) < 1e-6
-    assert sorted(p.source for p in pieces) == [0, 1, 2]
+def test_the_sample_city_meets_the_rules(demo_store: SqlStore) -> None:
+    version = demo_store.published_version()
+    assert version is not None
+    report = version.report
+    assert report["coverage_valid"] is True
+    assert report["in_band_share"] >= 0.95
+    assert all(item["reason"] != "unexplained" for item in report["out_of_band"])
+    assert report["buildings_cut"] == 0
+    assert report["border_on_streets_share"] >= 0.95
+    assert all(c["allowed"] for c in report["compounds_split"])
+    assert report["multipart_grids"] == 0
+    grids = demo_store.read_grids(version.name)
+    assert set(grids["kind"]) == {"综合", "专属"}
+    assert grids["officer_name"].notna().mean() > 0.9
 
 
 def test_crosswalk_shares_add_up(demo_store: SqlStore) -> None:

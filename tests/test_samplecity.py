@@ -52,7 +52,7 @@ def test_communities_partition_their_area(small: SampleCity) -> None:
 
 
 def test_streets_compounds_buildings_and_units(small: SampleCity) -> None:
-    assert set(small.streets["等级"]) >= {"主干路", "次干路", "巷道", "河流"}
+    assert set(small.streets["等级"]) >= {"主干路", "次干路", "巷道", "河流", "小区道路"}
     kinds = set(small.compounds["类型"])
     assert kinds >= {"residential", "school", "hospital", "government", "industrial"}
     assert small.compounds["名称"].is_unique

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 
 from api.deps import StoreDep
+from gridgis.export import crosswalk_frame
 
 router = APIRouter(prefix="/api", tags=["versions"])
 
@@ -20,6 +21,29 @@ def list_versions(store: StoreDep) -> list[dict[str, Any]]:
 @router.get("/versions/{name}")
 def get_version(name: str, store: StoreDep) -> dict[str, Any]:
     return asdict(store.get_version(name))
+
+
+@router.get("/versions/{name}/crosswalk", response_model=None)
+def get_crosswalk(
+    name: str,
+    store: StoreDep,
+    department: Annotated[str | None, Query(description="Only this department.")] = None,
+    grid: Annotated[str | None, Query(description="Only this comprehensive grid.")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response | list[dict[str, Any]]:
+    """For each department grid, the comprehensive grids it overlaps, with area and
+    household shares (and, filtered by ``grid``, the department grids covering a grid)."""
+    frame = crosswalk_frame(store, name, department, grid)
+    if format == "csv":
+        body = frame.to_csv(index=False).encode("utf-8-sig")
+        filename = f"crosswalk-{name}.csv"
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    cleaned = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in cleaned.to_dict("records")]
 
 
 @router.get("/layers")

@@ -73,6 +73,10 @@ STREET_CLASSES: dict[str, str] = {
     "铁路": "railway",
     "wall": "wall",
     "围墙": "wall",
+    "internal": "internal",
+    "小区道路": "internal",
+    "内部道路": "internal",
+    "小区内部道路": "internal",
 }
 COMPOUND_KINDS: dict[str, str] = {
     "residential": "residential",

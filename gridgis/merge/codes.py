@@ -53,3 +53,52 @@ def assign_codes(
 ) -> list[str]:
     seq = reading_order(community_codes, metric_polygons, scheme.row_height_m)
     return [scheme.code(str(c), int(s)) for c, s in zip(community_codes, seq, strict=True)]
+
+
+MATCH_IOU = 0.9  # a grid this close to one of the previous version keeps its code
+
+
+def stable_codes(
+    community_codes: NDArray[np.object_],
+    metric_polygons: NDArray[np.object_],
+    scheme: CodeScheme,
+    previous: tuple[NDArray[np.object_], NDArray[np.object_], NDArray[np.object_]] | None,
+) -> list[str]:
+    """Codes that survive a re-merge: a grid (nearly) unchanged since ``previous`` keeps
+    its code; new grids take fresh numbers after the community's highest, in reading
+    order, so a retired code is never given to a different grid.
+
+    ``previous`` is (codes, community codes, polygons in metres) of the earlier version.
+    """
+    if previous is None:
+        return assign_codes(community_codes, metric_polygons, scheme)
+    prev_codes, prev_comm, prev_geoms = previous
+    order = reading_order(community_codes, metric_polygons, scheme.row_height_m)
+    out: list[str | None] = [None] * len(metric_polygons)
+    tree = shapely.STRtree(prev_geoms)
+    new_idx, old_idx = tree.query(metric_polygons, predicate="intersects")
+    same = community_codes[new_idx] == prev_comm[old_idx]
+    new_idx, old_idx = new_idx[same], old_idx[same]
+    inter = shapely.area(shapely.intersection(metric_polygons[new_idx], prev_geoms[old_idx]))
+    union = shapely.area(metric_polygons[new_idx]) + shapely.area(prev_geoms[old_idx]) - inter
+    iou = np.where(union > 0, inter / union, 0.0)
+    taken: set[int] = set()
+    for k in np.lexsort((old_idx, new_idx, -iou)):
+        if iou[k] < MATCH_IOU:
+            break
+        i, j = int(new_idx[k]), int(old_idx[k])
+        if out[i] is None and j not in taken:
+            out[i] = str(prev_codes[j])
+            taken.add(j)
+    digits = scheme.sequence_digits
+    highest: dict[str, int] = {}
+    for code, comm in zip(prev_codes, prev_comm, strict=True):
+        tail = str(code)[-digits:]
+        if str(code).startswith(f"{scheme.prefix}{comm}") and tail.isdigit():
+            highest[str(comm)] = max(highest.get(str(comm), 0), int(tail))
+    for i in sorted(range(len(out)), key=lambda k: (str(community_codes[k]), order[k])):
+        if out[i] is None:
+            comm = str(community_codes[i])
+            highest[comm] = highest.get(comm, 0) + 1
+            out[i] = scheme.code(comm, highest[comm])
+    return [str(c) for c in out]

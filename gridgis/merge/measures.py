@@ -20,8 +20,9 @@ def building_owner(
     owner = np.full(len(building_points), -1, dtype=np.int64)
     if len(polygons) == 0 or len(building_points) == 0:
         return owner
-    tree = shapely.STRtree(polygons)
-    point_idx, poly_idx = tree.query(building_points, predicate="intersects")
+    # Query with the polygons (shapely prepares query geometries) against a tree of points.
+    tree = shapely.STRtree(building_points)
+    poly_idx, point_idx = tree.query(polygons, predicate="intersects")
     order = np.lexsort((poly_idx, point_idx))
     point_idx, poly_idx = point_idx[order], poly_idx[order]
     first = np.ones(len(point_idx), dtype=bool)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import Point, Polygon
+from shapely.geometry import LineString, Point, Polygon
 
 from gridgis.samplecity.layout import Layout, Street, axis_frame
 from gridgis.samplecity.names import (
@@ -28,6 +28,7 @@ STYLES: dict[str, tuple[tuple[int, int], int, int, tuple[float, float], float, f
 }
 DEDICATED_KINDS = ("school", "hospital", "government", "industrial")
 MIN_COMPOUND_M2 = 3_000.0
+STREET_SETBACK_M = 8.0  # street centreline to compound wall
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Filled:
     compounds: list[Compound] = field(default_factory=list)
     buildings: list[Building] = field(default_factory=list)
     addresses: list[Address] = field(default_factory=list)
+    roads: list[Street] = field(default_factory=list)  # inside compounds
 
 
 def _split_cells(rng: np.random.Generator, poly: Polygon, parts: int) -> list[Polygon]:
@@ -136,9 +138,13 @@ def make_compounds(
         for i in park[1:]:
             cells[i] = (cells[i][0], Polygon())
     compounds: list[Compound] = []
+    # Walls stand back from the street centrelines; neighbours in a block share a wall.
+    insets = [
+        block.geometry.buffer(-STREET_SETBACK_M, join_style="mitre") for block in layout.blocks
+    ]
     for i, (b, cell) in enumerate(cells):
         kind = dedicated.get(i, "residential")
-        inner = cell.buffer(-8.0, join_style="mitre")
+        inner = cell.intersection(insets[b])
         if inner.is_empty or inner.area < MIN_COMPOUND_M2:
             continue  # a scrap of land between streets: open space, not a compound
         inner = max(shapely.get_parts(inner), key=lambda g: g.area)
@@ -270,6 +276,80 @@ def _place_rects(
     return [shapely.affinity.rotate(b, angle, origin=origin) for b in inside]
 
 
+def internal_roads(compounds: list[Compound], buildings: list[Building]) -> list[Street]:
+    """Roads inside compounds: fire lanes between the rows of buildings, a main road
+    across rows four buildings long or more, and paths between high-rise towers.
+
+    They run wall to wall; the street layer carries them as 小区道路 (class ``internal``).
+    """
+    by_compound: dict[str, list[Polygon]] = {}
+    for b in buildings:
+        by_compound.setdefault(b.compound, []).append(b.geometry)
+    roads: list[Street] = []
+    for comp in compounds:
+        rects = by_compound.get(comp.id, [])
+        if comp.kind != "residential" or len(rects) < 2:
+            continue
+        angle, _ = axis_frame(rects[0])
+        origin = comp.geometry.centroid
+        local = [shapely.affinity.rotate(r, -angle, origin=origin) for r in rects]
+        ys = np.array([r.centroid.y for r in local])
+        rows = np.unique(np.round(ys / 3.0) * 3.0)[::-1]  # north → south
+        minx, miny, maxx, maxy = shapely.affinity.rotate(
+            comp.geometry, -angle, origin=origin
+        ).bounds
+        tops = {
+            row: max(r.bounds[3] for r, y in zip(local, ys, strict=True) if abs(y - row) < 3)
+            for row in rows
+        }
+        bottoms = {
+            row: min(r.bounds[1] for r, y in zip(local, ys, strict=True) if abs(y - row) < 3)
+            for row in rows
+        }
+        lines = [
+            LineString(
+                [
+                    (minx - 5, (bottoms[rows[k]] + tops[rows[k + 1]]) / 2),
+                    (maxx + 5, (bottoms[rows[k]] + tops[rows[k + 1]]) / 2),
+                ]
+            )
+            for k in range(len(rows) - 1)
+        ]
+        towers = comp.style in ("high", "tower")
+        for x in _column_gaps(local, every=towers):
+            lines.append(LineString([(x, miny - 5), (x, maxy + 5)]))
+        for n, line in enumerate(lines, start=1):
+            road = shapely.affinity.rotate(line, angle, origin=origin).intersection(comp.geometry)
+            if not road.is_empty and road.length > 20:
+                roads.append(Street(f"{comp.name}{n}号路", "internal", _longest(road)))
+    return roads
+
+
+def _column_gaps(local: list[Polygon], every: bool) -> list[float]:
+    """Where roads run across the rows: every gap between building columns (towers stand
+    apart, with paths between them), or the gap nearest the middle of rows four or more
+    buildings long."""
+    spans = sorted((r.bounds[0], r.bounds[2]) for r in local)
+    gaps = []
+    end = spans[0][1]
+    for start, stop in spans[1:]:
+        if start > end + 4.0:
+            gaps.append((end + start) / 2)
+        end = max(end, stop)
+    if every or not gaps:
+        return gaps
+    if len(gaps) < 3:
+        return []
+    middle = (spans[0][0] + end) / 2
+    return [min(gaps, key=lambda x: abs(x - middle))]
+
+
+def _longest(geom: shapely.Geometry) -> LineString:
+    return max(
+        (g for g in shapely.get_parts(geom) if g.geom_type == "LineString"), key=lambda g: g.length
+    )
+
+
 def make_addresses(
     compounds: list[Compound], buildings: list[Building], streets: list[Street]
 ) -> list[Address]:
@@ -341,4 +421,4 @@ def fill(
     compounds = make_compounds(rng, layout, first_id, compound_area, used)
     buildings = make_buildings(rng, compounds)
     addresses = make_addresses(compounds, buildings, layout.streets)
-    return Filled(compounds, buildings, addresses)
+    return Filled(compounds, buildings, addresses, internal_roads(compounds, buildings))

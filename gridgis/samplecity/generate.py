@@ -42,6 +42,7 @@ STREET_CLASS_LABEL = {
     "lane": "巷道",
     "river": "河流",
     "railway": "铁路",
+    "internal": "小区道路",
 }
 URBAN_SUBDISTRICTS = ("510603001", "510603004", "510603006", "510603009", "510603010", "510603011")
 
@@ -79,8 +80,8 @@ SCALES = {
             )
         ),
         towns=True,
-        lattice=LatticeParams(block_size=(775.0, 980.0), street_spacing=300.0),
-        compound_area=(15_000.0, 28_500.0),
+        lattice=LatticeParams(block_size=(700.0, 890.0), street_spacing=300.0),
+        compound_area=(12_500.0, 23_500.0),
     ),
 }
 
@@ -122,18 +123,19 @@ def _town_anchors(
 ) -> list[Point]:
     minx, miny, maxx, maxy = district.bounds
     inner = district.buffer(-2500)
-    points: list[Point] = []
-    for _ in range(5000):
-        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if (
-            inner.contains(p)
-            and p.distance(core) > 5000
-            and all(p.distance(q) > 6000 for q in points)
-        ):
-            points.append(p)
-            if len(points) == count:
-                break
-    return points
+    for gap in (6000.0, 5000.0, 4000.0, 3000.0, 2000.0):  # spread towns as far as fits
+        points: list[Point] = []
+        for _ in range(5000):
+            p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+            if (
+                inner.contains(p)
+                and p.distance(core) > 5000
+                and all(p.distance(q) > gap for q in points)
+            ):
+                points.append(p)
+                if len(points) == count:
+                    return points
+    raise RuntimeError("no room for the market towns in the district")
 
 
 def build_model(scale: Scale, rng: np.random.Generator, metric_epsg: int) -> CityModel:
@@ -191,6 +193,7 @@ def build_model(scale: Scale, rng: np.random.Generator, metric_epsg: int) -> Cit
             filled.compounds.extend(part.compounds)
             filled.buildings.extend(part.buildings)
             filled.addresses.extend(part.addresses)
+            filled.roads.extend(part.roads)
 
     village_specs = [s for sub, n in scale.villages for s in _specs(sub, True, n)]
     specs.update({s.code: s for s in village_specs})
@@ -246,7 +249,7 @@ def _frames(model: CityModel, departments: list[DepartmentLayer], epsg: int) -> 
         {"code": codes, "name": [model.specs[c].name for c in codes]},
         geometry=to_4490([communities[c] for c in codes]),
     )
-    streets = model.urban.streets + model.rural.roads
+    streets = model.urban.streets + model.filled.roads + model.rural.roads
     street_frame = gpd.GeoDataFrame(
         {"名称": [s.name for s in streets], "等级": [STREET_CLASS_LABEL[s.klass] for s in streets]},
         geometry=to_4490([s.geometry for s in streets]),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import Point, Polygon
 
 from gridgis.samplecity.layout import CommunitySpec, Street
 
@@ -97,9 +97,15 @@ def fill_villages(
         spec = specs[code]
         groups = int(rng.integers(5, 10))
         centres = _scatter(rng, poly.buffer(-120), groups, min_gap=350.0)
-        rural.groups[code] = _group_zones(poly, centres)
-        for g, centre in enumerate(centres, start=1):
-            houses = _cluster(rng, poly, centre, int(rng.integers(35, 95)))
+        zones = _group_zones(poly, centres)
+        rural.groups[code] = zones
+        # Paths (村道) run between the 组: the borders of their zones inside the village.
+        inner = shapely.difference(shapely.union_all([z.boundary for _, z in zones]), poly.boundary)
+        for n, path in enumerate(shapely.get_parts(shapely.line_merge(inner)), start=1):
+            if path.length > 30:
+                rural.roads.append(Street(f"{spec.name}{n}号村道", "lane", path))
+        for (g, zone), centre in zip(zones, centres, strict=True):
+            houses = _cluster(rng, zone, centre, int(rng.integers(35, 95)))
             for k, house in enumerate(houses, start=1):
                 households = 1 if rng.random() < 0.85 else 2
                 rural.houses.append(
@@ -114,9 +120,6 @@ def fill_villages(
                         house,
                     )
                 )
-            lane = _lane_to_road(centre, poly)
-            if lane is not None:
-                rural.roads.append(Street(f"{spec.name}{g}组道", "lane", lane))
     return rural
 
 
@@ -155,9 +158,9 @@ def _scatter(
     return points
 
 
-def _cluster(rng: np.random.Generator, village: Polygon, centre: Point, n: int) -> list[Polygon]:
-    """Houses around a centre, not overlapping, inside the village and off its borders."""
-    inner = village.buffer(-30)
+def _cluster(rng: np.random.Generator, zone: Polygon, centre: Point, n: int) -> list[Polygon]:
+    """Houses around a centre, not overlapping, inside the group's zone and off its borders."""
+    inner = zone.buffer(-20)
     xy = np.column_stack([centre.x + rng.normal(0, 70, n * 3), centre.y + rng.normal(0, 55, n * 3)])
     boxes = shapely.box(xy[:, 0], xy[:, 1], xy[:, 0] + HOUSE[0], xy[:, 1] + HOUSE[1])
     keep: list[Polygon] = []
@@ -170,12 +173,3 @@ def _cluster(rng: np.random.Generator, village: Polygon, centre: Point, n: int) 
         if len(keep) == n:
             break
     return keep
-
-
-def _lane_to_road(centre: Point, village: Polygon) -> LineString | None:
-    """The lane from a group's centre to the nearest point of the village border road."""
-    edge = village.exterior
-    target = edge.interpolate(edge.project(centre))
-    if centre.distance(target) < 5:
-        return None
-    return LineString([centre, target])

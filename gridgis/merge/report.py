@@ -1,0 +1,254 @@
+"""The merge report: how the grids measure up against the rules, and what was wrong with
+the input — said with enough detail (codes, names, coordinates) to act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from gridgis import crs
+from gridgis.merge.units import off_street_length
+
+if TYPE_CHECKING:
+    from gridgis.merge.units import Buildings, Compounds
+
+MISPLACED_SHARE = 0.8  # a department layer with less of its area in the city is misplaced
+EXAMPLES = 10
+
+
+@dataclass
+class InputProblems:
+    overlapping_communities: list[dict[str, Any]] = field(default_factory=list)
+    dangling_streets: list[shapely.Geometry] = field(default_factory=list)
+
+
+def _where(point: shapely.Geometry, epsg: int) -> list[float]:
+    lonlat = crs.from_metric(np.array([point], dtype=object), epsg)[0]
+    return [round(lonlat.x, 6), round(lonlat.y, 6)]
+
+
+def _internal_borders(
+    grid_m: NDArray[np.object_], community_m: NDArray[np.object_]
+) -> shapely.Geometry:
+    borders = shapely.union_all(shapely.boundary(grid_m))
+    outer = shapely.union_all(shapely.boundary(community_m)).buffer(0.5)
+    return shapely.difference(borders, outer)
+
+
+def merge_report(
+    *,
+    grids: gpd.GeoDataFrame,
+    grid_m: NDArray[np.object_],
+    reasons: list[str | None],
+    community_codes: NDArray[np.object_],
+    community_m: NDArray[np.object_],
+    streets_m: NDArray[np.object_],
+    compounds: Compounds,
+    buildings: Buildings,
+    departments: dict[str, NDArray[np.object_]],
+    walk: pd.DataFrame,
+    low: int,
+    high: int,
+    problems: InputProblems,
+    epsg: int,
+) -> dict[str, Any]:
+    hh = grids["households"].to_numpy()
+    comprehensive = grids["kind"].to_numpy() == "综合"
+    in_band = comprehensive & (hh >= low) & (hh <= high)
+    out_of_band = [
+        {"code": code, "households": int(h), "reason": reason or "unexplained"}
+        for code, h, reason, ok, comp in zip(
+            grids["code"], hh, reasons, in_band, comprehensive, strict=True
+        )
+        if comp and not ok
+    ]
+    pp = grids["compactness"].to_numpy()
+    coverage = {}
+    for code, geom in zip(community_codes, community_m, strict=True):
+        mine = grid_m[grids["community_code"].to_numpy() == code]
+        exact = abs(float(shapely.area(mine).sum()) - geom.area) <= max(1.0, 1e-6 * geom.area)
+        coverage[str(code)] = bool(shapely.coverage_is_valid(mine)) and exact
+
+    internal = np.array(shapely.get_parts(_internal_borders(grid_m, community_m)), dtype=object)
+    internal_length = float(shapely.length(internal).sum())
+    off = off_street_length(internal, [streets_m, shapely.boundary(compounds.geometry)])
+    on_street = internal_length - float(off.sum())
+
+    # Buildings cut: a building with area on both sides of a grid border.
+    borders = shapely.boundary(grid_m)
+    cut_buildings = _split_by(buildings.geometry, borders, grid_m, min_area=0.5)
+    # Compounds split: more than 1% of a compound's area in a second grid.
+    split_compounds = _split_by(compounds.geometry, borders, grid_m, min_share=0.01)
+    b_comp = _building_compounds(buildings, compounds)
+    comp_hh = pd.Series(buildings.households).groupby(b_comp).sum()
+
+    zero = np.flatnonzero(buildings.households == 0)
+    zero = zero[~np.isin(b_comp[zero], np.flatnonzero(compounds.dedicated))]
+    city = shapely.union_all(community_m)
+    misplaced = {}
+    for name, polys in departments.items():
+        total = float(shapely.area(polys).sum())
+        inside = float(shapely.area(shapely.intersection(polys, city)).sum())
+        if total > 0 and inside / total < MISPLACED_SHARE:
+            misplaced[name] = {
+                "share_inside_city": round(inside / total, 3),
+                "hint": "check the layer's CRS (--crs) and its extent",
+            }
+    split_by_department = {}
+    if len(walk):
+        pairs = walk[walk["area_share"] >= 0.05]
+        counts = pairs.groupby("department_grid_id")["grid_code"].nunique()
+        split_by_department = {
+            "department_grids_split": int((counts > 1).sum()),
+            "department_grids": int(walk["department_grid_id"].nunique()),
+        }
+    dangles = problems.dangling_streets
+    return {
+        "grids": len(grids),
+        "households": int(hh.sum()),
+        "band": [low, high],
+        "comprehensive": int(comprehensive.sum()),
+        "dedicated": int((~comprehensive).sum()),
+        "in_band": int(in_band.sum()),
+        "in_band_share": round(float(in_band.sum() / max(comprehensive.sum(), 1)), 4),
+        "under": int((comprehensive & (hh < low)).sum()),
+        "over": int((comprehensive & (hh > high)).sum()),
+        "out_of_band": out_of_band,
+        "compactness": {
+            "min": round(float(pp.min()), 3) if len(pp) else None,
+            "p10": round(float(np.percentile(pp, 10)), 3) if len(pp) else None,
+            "median": round(float(np.median(pp)), 3) if len(pp) else None,
+        },
+        "multipart_grids": int((shapely.get_num_geometries(grid_m) > 1).sum()),
+        "internal_border_m": round(internal_length, 1),
+        "border_on_streets_share": round(on_street / internal_length, 4)
+        if internal_length
+        else 1.0,
+        "buildings_cut": len(cut_buildings),
+        "compounds_split": [
+            {
+                "compound": str(compounds.ident[c]),
+                "name": str(compounds.name[c]),
+                "households": int(comp_hh.get(c, 0)),
+                "allowed": bool(comp_hh.get(c, 0) > high),
+            }
+            for c in split_compounds
+        ],
+        "coverage_valid": all(coverage.values()),
+        "coverage_by_community": coverage,
+        "department_alignment": split_by_department,
+        "input_problems": {
+            "overlapping_communities": [
+                {**p, "at": _where(p["at"], epsg)} for p in problems.overlapping_communities
+            ],
+            "streets_not_closing_blocks": {
+                "count": len(dangles),
+                "length_m": round(float(sum(d.length for d in dangles)), 1),
+                "examples": [
+                    _where(d.interpolate(0.5, normalized=True), epsg) for d in dangles[:EXAMPLES]
+                ],
+            },
+            "buildings_without_households": {
+                "count": len(zero),
+                "examples": [_where(buildings.points[i], epsg) for i in zero[:EXAMPLES]],
+            },
+            "buildings_outside_communities": int((~shapely.within(buildings.points, city)).sum())
+            if len(buildings.points)
+            else 0,
+            "misplaced_department_layers": misplaced,
+        },
+    }
+
+
+def _split_by(
+    shapes: NDArray[np.object_],
+    borders: NDArray[np.object_],
+    grids: NDArray[np.object_],
+    min_area: float = 0.0,
+    min_share: float = 0.0,
+) -> NDArray[np.int64]:
+    """Indices of ``shapes`` with area in more than one grid (beyond the thresholds).
+
+    Only shapes some grid border passes through are measured, so this stays cheap."""
+    if len(shapes) == 0 or len(grids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, touched = shapely.STRtree(shapes).query(borders, predicate="intersects")
+    touched = np.unique(touched)
+    if len(touched) == 0:
+        return touched
+    s_idx, g_idx = shapely.STRtree(grids).query(shapes[touched], predicate="intersects")
+    area = shapely.area(shapely.intersection(shapes[touched][s_idx], grids[g_idx]))
+    share = area / np.maximum(shapely.area(shapes[touched][s_idx]), 1e-9)
+    counted = pd.Series((area > min_area) & (share > min_share)).groupby(s_idx).sum()
+    return touched[counted[counted > 1].index.to_numpy()]
+
+
+def _building_compounds(buildings: Buildings, compounds: Compounds) -> NDArray[np.int64]:
+    out = np.full(len(buildings.points), -1, dtype=np.int64)
+    if len(compounds.geometry) == 0 or len(buildings.points) == 0:
+        return out
+    b, c = compounds.tree.query(buildings.points, predicate="within")
+    out[b] = c
+    return out
+
+
+def summary(report: dict[str, Any], examples: int = 5) -> list[str]:
+    """The report for people: one line per rule, then what was wrong with the input."""
+    r = report
+    low, high = r["band"]
+    lines = [
+        f"{r['grids']} grids ({r['comprehensive']} comprehensive, {r['dedicated']} dedicated), "
+        f"{r['households']} households, in {r['seconds']} s",
+        f"households {low}–{high}: {r['in_band']} in band ({100 * r['in_band_share']:.1f}%), "
+        f"{r['under']} under, {r['over']} over",
+    ]
+    reasons: dict[str, int] = {}
+    for item in r["out_of_band"]:
+        reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:examples]:
+        lines.append(f"  {count} × {reason}")
+    c = r["compactness"]
+    lines += [
+        f"compactness (Polsby–Popper): min {c['min']}, 10th percentile {c['p10']}, "
+        f"median {c['median']}; {r['multipart_grids']} grids in more than one piece",
+        f"internal borders on streets or walls: {100 * r['border_on_streets_share']:.1f}% of "
+        f"{r['internal_border_m'] / 1000:.1f} km",
+        f"buildings cut: {r['buildings_cut']}; compounds split: {len(r['compounds_split'])} "
+        f"({sum(not s['allowed'] for s in r['compounds_split'])} under the maximum)",
+        f"coverage valid in every community: {r['coverage_valid']}",
+    ]
+    problems = r["input_problems"]
+    for item in problems["overlapping_communities"]:
+        lines.append(
+            f"input: communities {' and '.join(item['communities'])} overlap by "
+            f"{item['area_m2']} m² at {item['at']}; given to {item['given_to']}"
+        )
+    dangles = problems["streets_not_closing_blocks"]
+    if dangles["count"]:
+        lines.append(
+            f"input: {dangles['count']} streets close no block "
+            f"({dangles['length_m']} m), e.g. at {dangles['examples'][:2]}"
+        )
+    zero = problems["buildings_without_households"]
+    if zero["count"]:
+        lines.append(
+            f"input: {zero['count']} residential buildings have no households, "
+            f"e.g. at {zero['examples'][:2]}"
+        )
+    if problems["buildings_outside_communities"]:
+        lines.append(
+            f"input: {problems['buildings_outside_communities']} buildings lie "
+            "outside every community"
+        )
+    for name, item in problems["misplaced_department_layers"].items():
+        lines.append(
+            f"input: department {name}: only {100 * item['share_inside_city']:.0f}% "
+            f"of its area lies in the city; {item['hint']}"
+        )
+    return lines

@@ -1,0 +1,450 @@
+"""Atomic units of a community: what comprehensive grids are assembled from.
+
+A community is cut into blocks by every street, lane, river and railway inside it
+(polygonised with the community border); each block is shared among the compounds in it
+by nearest wall, so that borders run along streets or compound walls. Units that must
+stay together are joined: the pieces of one compound (it is never split unless it alone
+exceeds the household maximum) and the units on either side of a street that runs
+through a building (a passage is no border there). A unit still over the maximum is cut
+along straight gaps between its buildings — the way its internal roads run — never
+through a building.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from gridgis.merge.measures import building_owner
+
+SAMPLE_M = 8.0  # spacing of wall samples when sharing a block among compounds
+MIN_SHARE_M2 = 50.0  # a compound needs this much of a block to claim a share of it
+SNAP_M = 1.5  # how far a street end may stop short of the street it meets
+GATE_M = 20.0  # how far an internal road is carried on past the compound wall
+EDGE_MIN_M = 0.5  # units touching along less than this are not neighbours
+ON_STREET_M = 5.0  # a border within this distance of a street or wall follows it
+
+
+@dataclass
+class Buildings:
+    """The city's buildings in metres, with their compound (or None) and households."""
+
+    geometry: NDArray[np.object_]
+    households: NDArray[np.int64]
+    population: NDArray[np.int64]
+
+    def __post_init__(self) -> None:
+        self.points = shapely.point_on_surface(self.geometry)
+        shapely.prepare(self.geometry)
+        self.tree = shapely.STRtree(self.geometry)
+
+
+@dataclass
+class Compounds:
+    geometry: NDArray[np.object_]
+    ident: NDArray[np.object_]
+    name: NDArray[np.object_]
+    dedicated: NDArray[np.bool_]
+    kind: NDArray[np.object_]
+
+    def __post_init__(self) -> None:
+        self.tree = shapely.STRtree(self.geometry)
+
+
+@dataclass
+class Atoms:
+    """The units of one community, ready to be grouped into grids."""
+
+    geometry: NDArray[np.object_]
+    households: NDArray[np.int64]
+    population: NDArray[np.int64]
+    compound: NDArray[np.int64]  # index into Compounds, -1 for none
+    dedicated: NDArray[np.bool_]
+    split: NDArray[np.bool_]  # cut out of a unit over the maximum
+    edges: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    edge_length: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    edge_off_street: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    dangles: list[shapely.Geometry] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+
+def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
+    """Polygonal parts bigger than noise (floating-point crumbs have areas near zero)."""
+    return [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0.01]
+
+
+def extend_ends(lines: NDArray[np.object_], distance: float) -> NDArray[np.object_]:
+    """Lengthen every line at both ends, so that one drawn just short of a street meets it."""
+    parts = shapely.get_parts(shapely.line_merge(lines)) if len(lines) else lines
+    parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.LINESTRING]
+    if len(parts) == 0:
+        return parts
+    xy, index = shapely.get_coordinates(parts, return_index=True)
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    ends = np.r_[starts[1:] - 1, len(index) - 1]
+    for tip, inner in ((starts, starts + 1), (ends, ends - 1)):
+        d = xy[tip] - xy[inner]
+        norm = np.hypot(d[:, 0], d[:, 1])[:, None]
+        xy[tip] = xy[tip] + np.divide(d, norm, out=np.zeros_like(d), where=norm > 0) * distance
+    return shapely.linestrings(xy, indices=index)
+
+
+def blocks(
+    community: shapely.Geometry, lines: NDArray[np.object_]
+) -> tuple[list[shapely.Geometry], list[shapely.Geometry]]:
+    """Faces of the community cut by ``lines``, and the lines that close no face.
+
+    Lines are lengthened by ``SNAP_M`` at both ends first: digitised streets that stop a
+    hand's breadth short of the street they meet still close their block.
+    """
+    minx, miny, maxx, maxy = community.bounds
+    clipped = (
+        shapely.clip_by_rect(lines, minx - 2, miny - 2, maxx + 2, maxy + 2) if len(lines) else lines
+    )
+    clipped = extend_ends(clipped, SNAP_M)
+    noded = shapely.union_all([*clipped, community.boundary])
+    faces, _cuts, dangles, _invalid = shapely.polygonize_full(shapely.get_parts(noded))
+    out = []
+    for face in shapely.get_parts(faces):
+        if community.contains(face.representative_point()):
+            out.extend(_polygons(face.intersection(community)))
+    covered = shapely.union_all(out) if out else shapely.Polygon()
+    out.extend(p for p in _polygons(community.difference(covered)) if p.area > 1.0)
+    return out, [d for d in shapely.get_parts(dangles) if d.length > 2 * SNAP_M]
+
+
+def territories(region: shapely.Geometry, owners: list[shapely.Geometry]) -> list[shapely.Geometry]:
+    """Share ``region`` among ``owners`` by nearest boundary; no owner is ever cut."""
+    if len(owners) == 1:
+        return [region]
+    dense = shapely.segmentize(np.array(owners, dtype=object), SAMPLE_M)
+    coords, which = shapely.get_coordinates(shapely.boundary(dense), return_index=True)
+    coords, first = np.unique(np.round(coords, 3), axis=0, return_index=True)
+    which = which[first]
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=region, ordered=True)
+    )
+    out = []
+    for i, owner in enumerate(owners):
+        mine = _union_cells(cells[which == i]) if (which == i).any() else owner
+        mine = shapely.union(mine.intersection(region), owner)
+        others = [o for j, o in enumerate(owners) if j != i]
+        out.append(shapely.difference(mine, shapely.union_all(others)))
+    # Shared edges made exactly equal, and nothing outside the region.
+    cleaned = shapely.coverage_clean(np.array(out, dtype=object), gap_width=0.05)
+    return [shapely.intersection(c, region) for c in cleaned]
+
+
+def _union_cells(cells: NDArray[np.object_]) -> shapely.Geometry:
+    """Voronoi cells form a coverage: their coverage union is several times faster."""
+    try:
+        return shapely.coverage_union_all(cells)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(cells)
+
+
+def cut_between_buildings(
+    unit: shapely.Geometry,
+    buildings: NDArray[np.object_],
+    households: NDArray[np.int64],
+    limit: int,
+    target: float,
+) -> list[shapely.Geometry]:
+    """Cut ``unit`` across its long axis at gaps between buildings into pieces ≤ ``limit``.
+
+    Like internal roads: straight cuts that cross no building. Pieces still over the
+    limit are cut across the other axis; a piece that cannot be cut stays whole.
+    """
+    if households.sum() <= limit or len(buildings) < 2:
+        return [unit]
+    rect = shapely.oriented_envelope(unit)
+    xy = np.asarray(rect.exterior.coords)[:4]
+    edges = np.diff(np.vstack([xy, xy[:1]]), axis=0)
+    long = edges[np.argmax(np.hypot(edges[:, 0], edges[:, 1]))]
+    for axis in (long, np.array([-long[1], long[0]])):
+        pieces = _cut_along(unit, buildings, households, limit, target, axis)
+        if len(pieces) > 1:
+            out = []
+            for piece in pieces:
+                inside = shapely.within(shapely.point_on_surface(buildings), piece)
+                out.extend(
+                    cut_between_buildings(
+                        piece, buildings[inside], households[inside], limit, target
+                    )
+                )
+            return out
+    return [unit]
+
+
+def _cut_along(
+    unit: shapely.Geometry,
+    buildings: NDArray[np.object_],
+    households: NDArray[np.int64],
+    limit: int,
+    target: float,
+    axis: NDArray[np.float64],
+) -> list[shapely.Geometry]:
+    direction = axis / np.hypot(*axis)
+    origin = np.asarray(unit.centroid.coords[0])
+    bxy, which = shapely.get_coordinates(buildings, return_index=True)
+    proj = (bxy - origin) @ direction
+    lo = np.full(len(buildings), np.inf)
+    hi = np.full(len(buildings), -np.inf)
+    np.minimum.at(lo, which, proj)
+    np.maximum.at(hi, which, proj)
+    order = np.argsort(lo)
+    # Runs of buildings that overlap along the axis cannot be separated by a cut.
+    runs: list[tuple[float, float, int]] = []  # (start, end, households)
+    for i in order:
+        if runs and lo[i] < runs[-1][1]:
+            start, end, hh = runs[-1]
+            runs[-1] = (start, max(end, hi[i]), hh + int(households[i]))
+        else:
+            runs.append((lo[i], hi[i], int(households[i])))
+    if len(runs) < 2:
+        return [unit]
+    # Dynamic programme: consecutive runs into pieces, each ≤ limit, near the target.
+    sums = np.concatenate([[0], np.cumsum([r[2] for r in runs])])
+    n = len(runs)
+    best = np.full(n + 1, np.inf)
+    back = np.zeros(n + 1, dtype=np.int64)
+    best[0] = 0.0
+    for j in range(1, n + 1):
+        for i in range(j):
+            size = sums[j] - sums[i]
+            cost = (size - target) ** 2 + (1e9 if size > limit and j - i > 1 else 0.0)
+            if best[i] + cost < best[j]:
+                best[j], back[j] = best[i] + cost, i
+    cuts = []
+    j = n
+    while j > 0:
+        i = int(back[j])
+        if i > 0:
+            cuts.append((runs[i - 1][1] + runs[i][0]) / 2)  # mid-gap
+        j = i
+    if not cuts:
+        return [unit]
+    span = 1e5
+    normal = np.array([-direction[1], direction[0]])
+    bounds = [-span, *sorted(cuts), span]
+    pieces = []
+    for a, b in itertools.pairwise(bounds):
+        corners = [
+            origin + direction * a + normal * span,
+            origin + direction * b + normal * span,
+            origin + direction * b - normal * span,
+            origin + direction * a - normal * span,
+        ]
+        pieces.extend(_polygons(unit.intersection(shapely.Polygon(corners))))
+    return pieces
+
+
+class _Links:
+    """Union–find over unit indices."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            out.setdefault(self.find(i), []).append(i)
+        return [out[k] for k in sorted(out)]
+
+
+def split_by_roads(unit: shapely.Geometry, roads: NDArray[np.object_]) -> list[shapely.Geometry]:
+    """Cut a unit along the internal roads inside it, carried on to its edge (a road that
+    stops at the compound wall reaches the street through the gate)."""
+    inside = roads[shapely.intersects(roads, unit)] if len(roads) else roads
+    if len(inside) == 0:
+        return [unit]
+    faces, _ = blocks(unit, extend_ends(shapely.intersection(inside, unit), GATE_M))
+    return faces
+
+
+def community_atoms(
+    community: shapely.Geometry,
+    lines: NDArray[np.object_],
+    compounds: Compounds,
+    buildings: Buildings,
+    max_households: int,
+    target: float,
+    internal: NDArray[np.object_] | None = None,
+) -> Atoms:
+    """``lines`` cut blocks; ``internal`` roads (inside compounds) only cut units over the
+    maximum, before the cuts between buildings."""
+    faces, dangles = blocks(community, lines)
+    internal = internal if internal is not None else np.array([], dtype=object)
+
+    # Share each block among the compounds in it.
+    c_idx = compounds.tree.query(community, predicate="intersects")
+    pieces: list[shapely.Geometry] = []
+    owner: list[int] = []
+    for face in faces:
+        near = c_idx[shapely.intersects(compounds.geometry[c_idx], face)]
+        shares = shapely.intersection(compounds.geometry[near], face)
+        keep = shapely.area(shares) >= MIN_SHARE_M2
+        near, shares = near[keep], shares[keep]
+        if len(near) == 0:
+            pieces.append(face)
+            owner.append(-1)
+            continue
+        for comp, part in zip(near, territories(face, list(shares)), strict=True):
+            for poly in _polygons(part):
+                pieces.append(poly)
+                owner.append(int(comp))
+    geoms = np.array(pieces, dtype=object)
+    owners = np.array(owner, dtype=np.int64)
+
+    # Buildings: which unit holds each, and which units a building straddles.
+    b_idx = buildings.tree.query(community, predicate="intersects")
+    b_geom, b_hh, b_pop = (
+        buildings.geometry[b_idx],
+        buildings.households[b_idx],
+        buildings.population[b_idx],
+    )
+    b_owner = building_owner(geoms, buildings.points[b_idx])
+    links = _Links(len(geoms))
+    tree = shapely.STRtree(geoms)
+    bi, ui = tree.query(b_geom, predicate="intersects")
+    if len(bi):
+        overlap = shapely.area(shapely.intersection(b_geom[bi], geoms[ui])) > 1.0
+        for b, u in zip(bi[overlap], ui[overlap], strict=True):
+            if b_owner[b] >= 0 and b_owner[b] != u:
+                links.join(int(b_owner[b]), int(u))  # a passage: the street is no border
+    by_compound: dict[int, list[int]] = {}
+    for u, comp in enumerate(owners):
+        if comp >= 0:
+            by_compound.setdefault(int(comp), []).append(u)
+    hh_of = np.bincount(
+        b_owner[b_owner >= 0], weights=b_hh[b_owner >= 0], minlength=len(geoms)
+    ).astype(np.int64)
+    for comp, units in by_compound.items():
+        whole = int(hh_of[units].sum())
+        if compounds.dedicated[comp] or whole <= max_households:
+            for u in units[1:]:
+                links.join(units[0], u)  # a compound is not split
+
+    out_geom: list[shapely.Geometry] = []
+    out_comp: list[int] = []
+    out_split: list[bool] = []
+    for group in links.groups():
+        geom = shapely.union_all(geoms[group])
+        comps = {int(owners[u]) for u in group if owners[u] >= 0}
+        comp = min(comps) if comps else -1
+        hh = int(hh_of[group].sum())
+        dedicated = comp >= 0 and bool(compounds.dedicated[comp])
+        if hh > max_households and not dedicated:
+            parts = []
+            for piece in split_by_roads(geom, internal):
+                inside = shapely.within(buildings.points[b_idx], piece)
+                # Pieces are cut down to about ``target`` households: fine enough that the
+                # grouping can make grids of the band out of them.
+                parts.extend(
+                    cut_between_buildings(
+                        piece, b_geom[inside], b_hh[inside], max_households, target
+                    )
+                )
+        else:
+            parts = [geom]
+        for part in parts:
+            for poly in _polygons(part) if len(parts) > 1 else [part]:
+                out_geom.append(poly)
+                out_comp.append(comp)
+                out_split.append(len(parts) > 1)
+    atoms_geom = shapely.coverage_clean(np.array(out_geom, dtype=object), gap_width=0.05)
+    kept = ~(shapely.is_missing(atoms_geom) | shapely.is_empty(atoms_geom))
+    atoms_geom = atoms_geom[kept]  # slivers the cleaning gave to their neighbours
+    out_comp = [c for c, k in zip(out_comp, kept, strict=True) if k]
+    out_split = [s for s, k in zip(out_split, kept, strict=True) if k]
+    owner_final = building_owner(atoms_geom, buildings.points[b_idx])
+    inside = owner_final >= 0
+    households = np.bincount(
+        owner_final[inside], weights=b_hh[inside], minlength=len(atoms_geom)
+    ).astype(np.int64)
+    population = np.bincount(
+        owner_final[inside], weights=b_pop[inside], minlength=len(atoms_geom)
+    ).astype(np.int64)
+    comp_arr = np.array(out_comp, dtype=np.int64)
+    is_dedicated = np.array([c >= 0 and bool(compounds.dedicated[c]) for c in comp_arr], dtype=bool)
+    atoms = Atoms(
+        atoms_geom,
+        households,
+        population,
+        comp_arr,
+        is_dedicated,
+        np.array(out_split, dtype=bool),
+        dangles=dangles,
+    )
+    _adjacency(atoms, community, lines, compounds.geometry[c_idx], internal)
+    return atoms
+
+
+def off_street_length(
+    lines: NDArray[np.object_], guides: list[NDArray[np.object_]], step: float = 2.0
+) -> NDArray[np.float64]:
+    """How much of each line runs farther than ``ON_STREET_M`` from every guide line.
+
+    Measured on points every ``step`` metres (buffering the street network is far slower).
+    """
+    guide = (
+        np.concatenate([g for g in guides if len(g)])
+        if any(len(g) for g in guides)
+        else (np.array([], dtype=object))
+    )
+    lines = np.asarray(lines, dtype=object)
+    if len(lines) == 0:
+        return np.zeros(0)
+    if len(guide) == 0:
+        return np.asarray(shapely.length(lines), dtype=np.float64)
+    dense = shapely.segmentize(lines, step)
+    points, which = shapely.get_coordinates(dense, return_index=True)
+    near = np.zeros(len(points), dtype=bool)
+    hit, _ = shapely.STRtree(guide).query(
+        shapely.points(points), predicate="dwithin", distance=ON_STREET_M
+    )
+    near[hit] = True
+    far_share = np.bincount(which, weights=~near, minlength=len(lines)) / np.maximum(
+        np.bincount(which, minlength=len(lines)), 1
+    )
+    return np.asarray(shapely.length(lines) * far_share, dtype=np.float64)
+
+
+def _adjacency(
+    atoms: Atoms,
+    community: shapely.Geometry,
+    lines: NDArray[np.object_],
+    walls: NDArray[np.object_],
+    internal: NDArray[np.object_],
+) -> None:
+    """Neighbouring atoms, the length they share and how much of it follows no street."""
+    geoms = atoms.geometry
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))
+    length = shapely.length(shared)
+    keep = length > EDGE_MIN_M
+    a, b, shared, length = a[keep], b[keep], shared[keep], length[keep]
+    off = off_street_length(shared, [lines, shapely.boundary(walls), internal])
+    atoms.edges = np.column_stack([a, b]).astype(np.int64)
+    atoms.edge_length = np.asarray(length, dtype=np.float64)
+    atoms.edge_off_street = np.asarray(off, dtype=np.float64)
