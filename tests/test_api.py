@@ -114,3 +114,26 @@ def test_map_page_uses_only_local_assets(client: httpx.Client) -> None:
     assert "http://" not in html and "https://" not in html
     assert client.get("/static/leaflet/leaflet.js").status_code == 200
     assert client.get("/static/leaflet/leaflet.css").status_code == 200
+
+
+def test_crosswalk_as_json_and_csv(client: httpx.Client, demo_store: SqlStore) -> None:
+    rows = client.get("/api/versions/demo-v1/crosswalk", params={"department": "城管"}).json()
+    assert rows and {r["department"] for r in rows} == {"城管"}
+    assert {"department_grid_id", "source_id", "grid_code", "area_share", "household_share"} <= set(
+        rows[0]
+    )
+    code = rows[0]["grid_code"]
+    covering = client.get("/api/versions/demo-v1/crosswalk", params={"grid": code}).json()
+    assert {r["grid_code"] for r in covering} == {code}
+    assert len({r["department"] for r in covering}) > 5  # many departments cover every grid
+    csv = client.get("/api/versions/demo-v1/crosswalk", params={"format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    text = csv.content.decode("utf-8-sig")
+    assert text.splitlines()[0] == (
+        "department,department_grid_id,source_id,grid_code,area_share,household_share"
+    )
+    assert (
+        client.get("/api/versions/demo-v1/crosswalk", params={"department": "无此部门"}).status_code
+        == 404
+    )
+    assert client.get("/api/versions/nope/crosswalk").status_code == 404

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -96,6 +97,37 @@ def test_the_whole_job_from_the_command_line(
 
     code, text, _ = run(settings, "lookup", "--lon", str(point.x), "--lat", str(point.y))
     assert code == 0 and frame["code"].iloc[5] in text
+
+    walk = run_json(settings, "crosswalk", "2026-11", "--department", "综治")
+    assert walk and {r["department"] for r in walk} == {"综治"}  # type: ignore[union-attr,index]
+    code, text, _ = run(settings, "crosswalk", "2026-11", "--out", str(tmp_path / "cw.csv"))
+    assert code == 0
+    table = pd.read_csv(tmp_path / "cw.csv", encoding="utf-8-sig", dtype={"grid_code": str})
+    assert table["grid_code"].str.fullmatch(r"\d{15}").all()
+
+    # A second merge is another draft; the published version stays as it was.
+    again = run_json(settings, "merge", "--version", "2026-12")
+    assert again["version"]["status"] == "draft"  # type: ignore[index]
+    assert again["version"]["params"]["previous_version"] == "2026-11"  # type: ignore[index]
+    versions = {v["name"]: v["status"] for v in run_json(settings, "versions")}  # type: ignore[union-attr,index]
+    assert versions == {"2026-11": "published", "2026-12": "draft"}
+    second = pd.DataFrame(
+        run_json(
+            settings,
+            "export",
+            "--version",
+            "2026-12",
+            "--format",
+            "geojson",
+            "--out",
+            str(tmp_path / "v2.geojson"),
+        ),
+        index=[0],
+    )
+    assert second["features"].iloc[0] == merged["report"]["grids"]  # type: ignore[index]
+    assert (
+        pyogrio.read_dataframe(tmp_path / "v2.geojson")["code"].tolist() == frame["code"].tolist()
+    )  # same inputs, same grids, same codes
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ and codes.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,15 +101,29 @@ def _separate_communities(
     return out, problems
 
 
+def _in_threads(
+    work: Callable[[Any], Any], items: list[Any], tick: Progress, stage: str
+) -> list[Any]:
+    """``work`` over ``items`` on every core: shapely releases the GIL in GEOS calls."""
+    out: list[Any] = [None] * len(items)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {pool.submit(work, item): i for i, item in enumerate(items)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            out[futures[future]] = future.result()
+            tick(stage, done, len(items))
+    return out
+
+
 def _department_labels(
     points: NDArray[np.object_], layers: list[NDArray[np.object_]]
 ) -> NDArray[np.int64]:
     """For each point and department, the department grid holding it (lowest index)."""
     labels = np.full((len(points), max(len(layers), 1)), -1, dtype=np.int64)
+    tree = shapely.STRtree(points)
     for d, polys in enumerate(layers):
         if len(polys) == 0:
             continue
-        p, g = shapely.STRtree(polys).query(points, predicate="within")
+        g, p = tree.query(polys, predicate="contains")  # the polygons get prepared
         order = np.lexsort((g, p))
         p, g = p[order], g[order]
         first = np.ones(len(p), dtype=bool)
@@ -168,19 +184,17 @@ def compute_merge(
     # Units over the maximum are cut into pieces of about a third of the minimum, fine
     # enough for the grouping to reassemble them into grids of the band.
     target = low / 3
-    atoms_by_community: list[Atoms] = []
-    for i, geom in enumerate(comm_m):
-        tick("cutting communities into units", i, len(codes))
+
+    def units_of(geom: shapely.Geometry) -> Atoms:
         near = lines[lines_tree.query(geom, predicate="intersects")] if lines_tree else lines
         inner = (
             internal[internal_tree.query(geom, predicate="intersects")]
             if internal_tree
             else internal
         )
-        atoms_by_community.append(
-            community_atoms(geom, near, compounds, buildings, high, target, inner)
-        )
-    tick("cutting communities into units", len(codes), len(codes))
+        return community_atoms(geom, near, compounds, buildings, high, target, inner)
+
+    atoms_by_community = _in_threads(units_of, list(comm_m), tick, "cutting communities into units")
 
     departments = sorted(inputs.departments)
     dept_m = [_metric(inputs.departments[d], epsg) for d in departments]
@@ -194,6 +208,7 @@ def compute_merge(
     grid_kind: list[str] = []
     grid_unit: list[str | None] = []
     grid_reason: list[str | None] = []
+    border_m = off_street_m = 0.0  # internal grid borders, and how much follows no street
     offset = 0
     for i, (code, atoms) in enumerate(zip(codes, atoms_by_community, strict=True)):
         tick("grouping units into grids", i, len(codes))
@@ -205,7 +220,14 @@ def compute_merge(
             atoms.dedicated,
         )
         offset += len(atoms)
-        for part in partition(graph, low, high):
+        parts = partition(graph, low, high)
+        owner = np.empty(len(atoms), dtype=np.int64)
+        for n, part in enumerate(parts):
+            owner[part.atoms] = n
+        between = owner[atoms.edges[:, 0]] != owner[atoms.edges[:, 1]]
+        border_m += float(atoms.edge_length[between].sum())
+        off_street_m += float(atoms.edge_off_street[between].sum())
+        for part in parts:
             idx = np.array(part.atoms)
             grid_geoms.append(shapely.coverage_union_all(atoms.geometry[idx]))
             grid_comm.append(str(code))
@@ -243,10 +265,12 @@ def compute_merge(
     ]
     officer, phone = _officers(inputs, departments, dept_m, grid_m)
     walker = Crosswalk(grid_codes, grid_m, buildings.points, b_hh)
-    walks = [
-        walker.department(inputs.departments[d]["id"].to_numpy(dtype=np.int64), polys)
-        for d, polys in zip(departments, dept_m, strict=True)
-    ]
+    walks = _in_threads(
+        lambda d: walker.department(inputs.departments[d[0]]["id"].to_numpy(dtype=np.int64), d[1]),
+        list(zip(departments, dept_m, strict=True)),
+        tick,
+        "crosswalk",
+    )
     walk = (
         pd.concat(walks, ignore_index=True)
         if walks
@@ -276,7 +300,6 @@ def compute_merge(
         reasons=grid_reason,
         community_codes=codes,
         community_m=comm_m,
-        streets_m=all_lines,
         compounds=compounds,
         buildings=buildings,
         departments=dict(zip(departments, dept_m, strict=True)),
@@ -285,6 +308,8 @@ def compute_merge(
         high=high,
         problems=problems,
         epsg=epsg,
+        border_m=border_m,
+        off_street_m=off_street_m,
     )
     order = np.argsort(grid_codes.astype(str), kind="stable")
     grids = grids.iloc[order].reset_index(drop=True)

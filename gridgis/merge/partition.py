@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-CHAIN_DEPTH = 4  # groups an ejection chain may pass through
-REPAIR_ATOMS = 16  # largest neighbourhood re-divided exactly around a group still short
+CHAIN_DEPTH = 6  # groups an ejection chain may pass through
+REPAIR_ATOMS = 18  # largest neighbourhood re-divided exactly around a group still short
 
 
 @dataclass
@@ -258,13 +258,7 @@ class _Agglomeration:
         for g in self.short():
             if g not in self.hh or self.hh[g] >= self.low:
                 continue
-            region = [g]
-            size = len(self.members[g])
-            for h in sorted(self.neighbours(g), key=lambda h: (self.hh[h], h)):
-                if size + len(self.members[h]) > REPAIR_ATOMS:
-                    break
-                region.append(h)
-                size += len(self.members[h])
+            region = self._region(g)
             if len(region) == 1:
                 continue
             atoms = sorted(a for r in region for a in self.members[r])
@@ -283,6 +277,26 @@ class _Agglomeration:
                     self.hh[gid] = sum(self.weight[a] for a in members)
                     for a in members:
                         self.group[a] = gid
+
+    def _region(self, g: int) -> list[int]:
+        """``g`` and the groups around it, ring by ring, smallest first, up to
+        ``REPAIR_ATOMS`` atoms: the neighbourhood the exact repair may rearrange."""
+        region = [g]
+        size = len(self.members[g])
+        frontier = [g]
+        while frontier:
+            ring: set[int] = set()
+            for f in frontier:
+                ring |= set(self.neighbours(f))
+            ring -= set(region)
+            frontier = []
+            for h in sorted(ring, key=lambda h: (self.hh[h], h)):
+                if size + len(self.members[h]) > REPAIR_ATOMS:
+                    return region
+                region.append(h)
+                frontier.append(h)
+                size += len(self.members[h])
+        return region
 
     def result(self, component: list[int]) -> list[list[int]]:
         ids = sorted({self.group[a] for a in component})

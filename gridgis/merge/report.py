@@ -13,7 +13,6 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import crs
-from gridgis.merge.units import off_street_length
 
 if TYPE_CHECKING:
     from gridgis.merge.units import Buildings, Compounds
@@ -33,14 +32,6 @@ def _where(point: shapely.Geometry, epsg: int) -> list[float]:
     return [round(lonlat.x, 6), round(lonlat.y, 6)]
 
 
-def _internal_borders(
-    grid_m: NDArray[np.object_], community_m: NDArray[np.object_]
-) -> shapely.Geometry:
-    borders = shapely.union_all(shapely.boundary(grid_m))
-    outer = shapely.union_all(shapely.boundary(community_m)).buffer(0.5)
-    return shapely.difference(borders, outer)
-
-
 def merge_report(
     *,
     grids: gpd.GeoDataFrame,
@@ -48,7 +39,6 @@ def merge_report(
     reasons: list[str | None],
     community_codes: NDArray[np.object_],
     community_m: NDArray[np.object_],
-    streets_m: NDArray[np.object_],
     compounds: Compounds,
     buildings: Buildings,
     departments: dict[str, NDArray[np.object_]],
@@ -57,7 +47,11 @@ def merge_report(
     high: int,
     problems: InputProblems,
     epsg: int,
+    border_m: float,
+    off_street_m: float,
 ) -> dict[str, Any]:
+    """``border_m`` and ``off_street_m``: internal grid borders and the part of them that
+    follows no street or wall, summed from the atoms' shared edges by the engine."""
     hh = grids["households"].to_numpy()
     comprehensive = grids["kind"].to_numpy() == "综合"
     in_band = comprehensive & (hh >= low) & (hh <= high)
@@ -74,11 +68,6 @@ def merge_report(
         mine = grid_m[grids["community_code"].to_numpy() == code]
         exact = abs(float(shapely.area(mine).sum()) - geom.area) <= max(1.0, 1e-6 * geom.area)
         coverage[str(code)] = bool(shapely.coverage_is_valid(mine)) and exact
-
-    internal = np.array(shapely.get_parts(_internal_borders(grid_m, community_m)), dtype=object)
-    internal_length = float(shapely.length(internal).sum())
-    off = off_street_length(internal, [streets_m, shapely.boundary(compounds.geometry)])
-    on_street = internal_length - float(off.sum())
 
     # Buildings cut: a building with area on both sides of a grid border.
     borders = shapely.boundary(grid_m)
@@ -126,10 +115,8 @@ def merge_report(
             "median": round(float(np.median(pp)), 3) if len(pp) else None,
         },
         "multipart_grids": int((shapely.get_num_geometries(grid_m) > 1).sum()),
-        "internal_border_m": round(internal_length, 1),
-        "border_on_streets_share": round(on_street / internal_length, 4)
-        if internal_length
-        else 1.0,
+        "internal_border_m": round(border_m, 1),
+        "border_on_streets_share": round(1 - off_street_m / border_m, 4) if border_m else 1.0,
         "buildings_cut": len(cut_buildings),
         "compounds_split": [
             {

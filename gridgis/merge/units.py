@@ -64,7 +64,6 @@ class Atoms:
     population: NDArray[np.int64]
     compound: NDArray[np.int64]  # index into Compounds, -1 for none
     dedicated: NDArray[np.bool_]
-    split: NDArray[np.bool_]  # cut out of a unit over the maximum
     edges: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     edge_length: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     edge_off_street: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
@@ -116,7 +115,9 @@ def blocks(
             out.extend(_polygons(face.intersection(community)))
     covered = shapely.union_all(out) if out else shapely.Polygon()
     out.extend(p for p in _polygons(community.difference(covered)) if p.area > 1.0)
-    return out, [d for d in shapely.get_parts(dangles) if d.length > 2 * SNAP_M]
+    # Dangling pieces outside the community are other communities' streets, not ours.
+    inside = [shapely.intersection(d, community) for d in shapely.get_parts(dangles)]
+    return out, [d for d in inside if d.length > 2 * SNAP_M]
 
 
 def territories(region: shapely.Geometry, owners: list[shapely.Geometry]) -> list[shapely.Geometry]:
@@ -344,7 +345,6 @@ def community_atoms(
 
     out_geom: list[shapely.Geometry] = []
     out_comp: list[int] = []
-    out_split: list[bool] = []
     for group in links.groups():
         geom = shapely.union_all(geoms[group])
         comps = {int(owners[u]) for u in group if owners[u] >= 0}
@@ -368,12 +368,10 @@ def community_atoms(
             for poly in _polygons(part) if len(parts) > 1 else [part]:
                 out_geom.append(poly)
                 out_comp.append(comp)
-                out_split.append(len(parts) > 1)
     atoms_geom = shapely.coverage_clean(np.array(out_geom, dtype=object), gap_width=0.05)
     kept = ~(shapely.is_missing(atoms_geom) | shapely.is_empty(atoms_geom))
     atoms_geom = atoms_geom[kept]  # slivers the cleaning gave to their neighbours
     out_comp = [c for c, k in zip(out_comp, kept, strict=True) if k]
-    out_split = [s for s, k in zip(out_split, kept, strict=True) if k]
     owner_final = building_owner(atoms_geom, buildings.points[b_idx])
     inside = owner_final >= 0
     households = np.bincount(
@@ -390,7 +388,6 @@ def community_atoms(
         population,
         comp_arr,
         is_dedicated,
-        np.array(out_split, dtype=bool),
         dangles=dangles,
     )
     _adjacency(atoms, community, lines, compounds.geometry[c_idx], internal)

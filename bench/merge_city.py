@@ -1,0 +1,109 @@
+"""The merge at city scale, beside a naive overlay of all department layers.
+
+    .venv/bin/python bench/merge_city.py [--data-dir DIR] [--budget 600]
+
+Builds the city-scale sample into an embedded store under ``--data-dir`` (reused when it
+is already there), then in one process: runs the merge engine and prints its report, and
+runs the naive way — ``geopandas.overlay(how="union")`` of the department layers one
+after another, which is what "putting the layers on top of each other" amounts to — for
+at most ``--budget`` seconds. Prints both times and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gridgis.importer.pipeline import import_layer  # noqa: E402
+from gridgis.merge import compute_merge, read_inputs  # noqa: E402
+from gridgis.merge.report import summary  # noqa: E402
+from gridgis.samplecity.generate import generate  # noqa: E402
+from gridgis.samplecity.writer import read_manifest, write_city  # noqa: E402
+from gridgis.settings import Settings  # noqa: E402
+from gridgis.store import open_store  # noqa: E402
+
+
+def ensure_city(data_dir: Path) -> Settings:
+    settings = Settings(data_dir=data_dir / "store", actor="bench")
+    if settings.gpkg_path.exists():
+        return settings
+    sample = data_dir / "sample"
+    print("generating and importing the city-scale sample (once) …", file=sys.stderr)
+    write_city(generate("city", 7), sample, seed=7, scale="city")
+    store = open_store(settings)
+    for entry in read_manifest(sample):
+        import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
+    store.close()
+    return settings
+
+
+def overlay_chain(layers: list[gpd.GeoDataFrame], budget: float) -> tuple[float, int, int]:
+    """Union-overlay the layers in turn; stop starting new ones once over ``budget``."""
+    started = time.perf_counter()
+    result = layers[0][["geometry"]]
+    done = 1
+    for layer in layers[1:]:
+        if time.perf_counter() - started > budget:
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = gpd.overlay(result, layer[["geometry"]], how="union", keep_geom_type=True)
+        done += 1
+        print(
+            f"  overlay {done}/{len(layers)}: {len(result)} pieces, "
+            f"{time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+        )
+    return time.perf_counter() - started, done, len(result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "out" / "city")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=600.0,
+        help="seconds the naive overlay may run before it is stopped",
+    )
+    args = parser.parse_args()
+    settings = ensure_city(args.data_dir)
+    store = open_store(settings)
+    inputs = read_inputs(store)
+    print(
+        f"inputs: {len(inputs.communities)} communities, {len(inputs.buildings)} buildings, "
+        f"{len(inputs.compounds)} compounds, {len(inputs.streets)} streets, "
+        f"{len(inputs.departments)} department layers "
+        f"({sum(len(d) for d in inputs.departments.values())} department grids)"
+    )
+
+    started = time.perf_counter()
+    result = compute_merge(inputs, settings=settings)
+    engine_seconds = time.perf_counter() - started
+    print(f"merge engine: {engine_seconds:.1f} s")
+    for line in summary(result.report):
+        print(f"  {line}")
+
+    layers = [
+        inputs.departments[name].to_crs(settings.metric_epsg) for name in sorted(inputs.departments)
+    ]
+    naive_seconds, done, pieces = overlay_chain(layers, args.budget)
+    finished = done == len(layers)
+    print(
+        f"naive overlay chain: {naive_seconds:.1f} s for {done}/{len(layers)} layers, "
+        f"{pieces} pieces{'' if finished else ' (stopped: over budget)'}"
+    )
+    ratio = naive_seconds / engine_seconds
+    print(f"ratio naive/engine: {'' if finished else '> '}{ratio:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
