@@ -1,9 +1,4 @@
-"""Which grid contains a point: an index over one version, and the published one kept fresh.
-
-Border rule: a point on the border shared by several grids belongs to the grid whose
-code sorts first. The rule is total and deterministic, so every point inside the
-layer gets exactly one grid.
-"""
+"""The versions a server answers from: the published one kept fresh, older ones on demand."""
 
 from __future__ import annotations
 
@@ -15,56 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
-import shapely
-from numpy.typing import ArrayLike, NDArray
 
+from gridgis.lookup.index import GridIndex
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
-
-
-class GridIndex:
-    """Point-in-grid over polygons in lon/lat (EPSG:4490/4326)."""
-
-    def __init__(self, geometries: ArrayLike, codes: ArrayLike) -> None:
-        geoms = np.asarray(geometries, dtype=object)
-        code_arr = np.asarray(codes, dtype=object)
-        order = np.argsort(code_arr.astype(str), kind="stable")
-        self.geometries: NDArray[np.object_] = geoms[order]
-        self.codes: NDArray[np.object_] = code_arr[order]
-        shapely.prepare(self.geometries)
-        self._tree = shapely.STRtree(self.geometries)
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def lookup_index(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
-        """Position (in code order) of the grid holding each point; -1 outside every grid."""
-        x = np.atleast_1d(np.asarray(lon, dtype=np.float64))
-        y = np.atleast_1d(np.asarray(lat, dtype=np.float64))
-        out = np.full(len(x), -1, dtype=np.int64)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if not ok.any() or len(self.codes) == 0:
-            return out
-        points = shapely.points(x[ok], y[ok])
-        p_idx, g_idx = self._tree.query(points, predicate="intersects")
-        if len(p_idx):
-            # Lowest grid position (= lowest code) per point wins on shared borders.
-            order = np.lexsort((g_idx, p_idx))
-            p_idx, g_idx = p_idx[order], g_idx[order]
-            first = np.ones(len(p_idx), dtype=bool)
-            first[1:] = p_idx[1:] != p_idx[:-1]
-            found = np.full(int(ok.sum()), -1, dtype=np.int64)
-            found[p_idx[first]] = g_idx[first]
-            out[ok] = found
-        return out
-
-    def lookup(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
-        """Codes of the grids holding each point (``None`` outside every grid)."""
-        idx = self.lookup_index(lon, lat)
-        out = np.full(len(idx), None, dtype=object)
-        hit = idx >= 0
-        out[hit] = self.codes[idx[hit]]
-        return out
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""Which grid holds a point: a cell raster for the easy points, GEOS for the rest.
+
+The layer's extent is cut into square cells (about 10 m at city scale). A cell that no
+grid border passes through lies wholly inside one grid, or outside all of them, and
+answers at once from a small integer raster; only points in the few cells a border
+crosses (a few per cent) go to an exact test. How the raster is built: the borders are
+sampled at a third of a cell and the cells they touch are marked, then grown by one cell
+so that no corner clip is missed; the unmarked cells fall into connected regions
+(``scipy.ndimage.label``), and one exact test per region names its grid.
+
+Border rule: a point on the border shared by several grids belongs to the grid whose code
+sorts first (a point on a grid's outer edge belongs to it). The rule is total and
+deterministic, so every point inside the layer gets exactly one grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from scipy import ndimage
+
+OUTSIDE = -1
+BORDER = -2
+TARGET_CELLS = 12_000_000  # about 24 MB of raster at most
+MIN_CELL_DEG = 2e-5  # ~2 m: finer buys nothing
+MAX_CELL_DEG = 1e-3
+
+
+class GridIndex:
+    """Point-in-grid over polygons in lon/lat (EPSG:4490/4326), exact and fast."""
+
+    def __init__(self, geometries: ArrayLike, codes: ArrayLike,
+                 cell_deg: float | None = None) -> None:
+        geoms = np.asarray(geometries, dtype=object)
+        code_arr = np.asarray(codes, dtype=object)
+        order = np.argsort(code_arr.astype(str), kind="stable")
+        self.geometries: NDArray[np.object_] = geoms[order]
+        self.codes: NDArray[np.object_] = code_arr[order]
+        shapely.prepare(self.geometries)
+        self._tree = shapely.STRtree(self.geometries)
+        self._build_raster(cell_deg)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the raster (the geometries are shared with the caller)."""
+        return int(self.raster.nbytes)
+
+    # --- building ------------------------------------------------------------------------
+    def _build_raster(self, cell_deg: float | None) -> None:
+        if len(self.geometries) == 0:
+            self.x0 = self.y0 = 0.0
+            self.cell = 1.0
+            self.raster: NDArray[np.int_] = np.full((1, 1), OUTSIDE, dtype=np.int16)
+            self.border_share = 0.0
+            return
+        minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
+        area = max((maxx - minx) * (maxy - miny), 1e-12)
+        cell = cell_deg or min(max(math.sqrt(area / TARGET_CELLS), MIN_CELL_DEG), MAX_CELL_DEG)
+        self.cell = cell
+        self.x0, self.y0 = minx - cell, miny - cell
+        nx = math.ceil((maxx - self.x0) / cell) + 2
+        ny = math.ceil((maxy - self.y0) / cell) + 2
+        border = np.zeros((ny, nx), dtype=bool)
+        edges = shapely.segmentize(shapely.boundary(self.geometries), cell / 3)
+        xy = shapely.get_coordinates(edges)
+        ix = np.floor((xy[:, 0] - self.x0) / cell).astype(np.int64)
+        iy = np.floor((xy[:, 1] - self.y0) / cell).astype(np.int64)
+        border[iy, ix] = True
+        border = ndimage.binary_dilation(border, structure=np.ones((3, 3), dtype=bool))
+        regions, count = ndimage.label(~border)
+        # One cell of each region names its grid: its centre is on no border.
+        _, first = np.unique(regions.ravel(), return_index=True)
+        first = first[regions.ravel()[first] > 0]
+        fy, fx = np.divmod(first, nx)
+        value = np.full(count + 1, OUTSIDE, dtype=np.int32)
+        value[regions.ravel()[first]] = self._exact(self.x0 + (fx + 0.5) * cell,
+                                                    self.y0 + (fy + 0.5) * cell)
+        dtype = np.int16 if len(self.codes) < np.iinfo(np.int16).max else np.int32
+        raster = value[regions].astype(dtype)
+        raster[border] = BORDER
+        self.raster = raster
+        self.border_share = float(border.mean())
+
+    # --- looking up ----------------------------------------------------------------------
+    def _exact(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+        """GEOS: the lowest-code grid that holds (or has on its edge) each point."""
+        out = np.full(len(x), OUTSIDE, dtype=np.int64)
+        if len(x) == 0:
+            return out
+        if len(x) > 64:
+            # Many points: put them in a tree and query it with the (prepared) polygons.
+            g_idx, p_idx = shapely.STRtree(shapely.points(x, y)).query(
+                self.geometries, predicate="intersects")
+        else:
+            p_idx, g_idx = self._tree.query(shapely.points(x, y), predicate="intersects")
+        if len(p_idx):
+            order = np.lexsort((g_idx, p_idx))
+            p_idx, g_idx = p_idx[order], g_idx[order]
+            first = np.ones(len(p_idx), dtype=bool)
+            first[1:] = p_idx[1:] != p_idx[:-1]
+            out[p_idx[first]] = g_idx[first]
+        return out
+
+    def lookup_index(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
+        """Position (in code order) of the grid holding each point; -1 outside every grid."""
+        x = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+        y = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+        ny, nx = self.raster.shape
+        with np.errstate(invalid="ignore"):
+            fx = (x - self.x0) / self.cell
+            fy = (y - self.y0) / self.cell
+            inside = (fx >= 0) & (fx < nx) & (fy >= 0) & (fy < ny)  # NaN compares False
+        out = np.full(len(x), OUTSIDE, dtype=np.int64)
+        out[inside] = self.raster[fy[inside].astype(np.int64), fx[inside].astype(np.int64)]
+        near = np.flatnonzero(out == BORDER)
+        if len(near):
+            out[near] = self._exact(x[near], y[near])
+        return out
+
+    def lookup_one(self, lon: float, lat: float) -> int:
+        """:meth:`lookup_index` for one point, without array overhead (the HTTP path)."""
+        fx = (lon - self.x0) / self.cell
+        fy = (lat - self.y0) / self.cell
+        ny, nx = self.raster.shape
+        if not (0 <= fx < nx and 0 <= fy < ny):  # also false for NaN
+            return OUTSIDE
+        value = int(self.raster[int(fy), int(fx)])
+        if value != BORDER:
+            return value
+        return int(self._exact(np.array([lon]), np.array([lat]))[0])
+
+    def lookup(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
+        """Codes of the grids holding each point (``None`` outside every grid)."""
+        idx = self.lookup_index(lon, lat)
+        out = np.full(len(idx), None, dtype=object)
+        hit = idx >= 0
+        out[hit] = self.codes[idx[hit]]
+        return out
