@@ -22,27 +22,10 @@ import geopandas as gpd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gridgis.importer.pipeline import import_layer  # noqa: E402
+from bench.city_store import DEFAULT_DIR, ensure_city  # noqa: E402
 from gridgis.merge import compute_merge, read_inputs  # noqa: E402
 from gridgis.merge.report import summary  # noqa: E402
-from gridgis.samplecity.generate import generate  # noqa: E402
-from gridgis.samplecity.writer import read_manifest, write_city  # noqa: E402
-from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
-
-
-def ensure_city(data_dir: Path) -> Settings:
-    settings = Settings(data_dir=data_dir / "store", actor="bench")
-    if settings.gpkg_path.exists():
-        return settings
-    sample = data_dir / "sample"
-    print("generating and importing the city-scale sample (once) …", file=sys.stderr)
-    write_city(generate("city", 7), sample, seed=7, scale="city")
-    store = open_store(settings)
-    for entry in read_manifest(sample):
-        import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
-    store.close()
-    return settings
 
 
 def overlay_chain(layers: list[gpd.GeoDataFrame], budget: float) -> tuple[float, int, int]:
@@ -67,7 +50,7 @@ def overlay_chain(layers: list[gpd.GeoDataFrame], budget: float) -> tuple[float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "out" / "city")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument(
         "--budget",
         type=float,

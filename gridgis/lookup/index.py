@@ -27,13 +27,15 @@ BORDER = -2
 TARGET_CELLS = 12_000_000  # about 24 MB of raster at most
 MIN_CELL_DEG = 2e-5  # ~2 m: finer buys nothing
 MAX_CELL_DEG = 1e-3
+EDGE_MARGIN = 1e-9  # of a cell: rounding slack when marking border cells
 
 
 class GridIndex:
     """Point-in-grid over polygons in lon/lat (EPSG:4490/4326), exact and fast."""
 
-    def __init__(self, geometries: ArrayLike, codes: ArrayLike,
-                 cell_deg: float | None = None) -> None:
+    def __init__(
+        self, geometries: ArrayLike, codes: ArrayLike, cell_deg: float | None = None
+    ) -> None:
         geoms = np.asarray(geometries, dtype=object)
         code_arr = np.asarray(codes, dtype=object)
         order = np.argsort(code_arr.astype(str), kind="stable")
@@ -48,8 +50,9 @@ class GridIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the raster (the geometries are shared with the caller)."""
-        return int(self.raster.nbytes)
+        """Memory held by the raster and border lists (geometries are shared with the caller)."""
+        arrays = (self.raster, self._border_ids, self._cand_grid, self._cand_start)
+        return int(sum(a.nbytes for a in arrays))
 
     # --- building ------------------------------------------------------------------------
     def _build_raster(self, cell_deg: float | None) -> None:
@@ -57,6 +60,7 @@ class GridIndex:
             self.x0 = self.y0 = 0.0
             self.cell = 1.0
             self.raster: NDArray[np.int_] = np.full((1, 1), OUTSIDE, dtype=np.int16)
+            self._set_candidates(np.zeros(0, dtype=np.int64), 1)
             self.border_share = 0.0
             return
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
@@ -66,26 +70,61 @@ class GridIndex:
         self.x0, self.y0 = minx - cell, miny - cell
         nx = math.ceil((maxx - self.x0) / cell) + 2
         ny = math.ceil((maxy - self.y0) / cell) + 2
-        border = np.zeros((ny, nx), dtype=bool)
-        edges = shapely.segmentize(shapely.boundary(self.geometries), cell / 3)
-        xy = shapely.get_coordinates(edges)
-        ix = np.floor((xy[:, 0] - self.x0) / cell).astype(np.int64)
-        iy = np.floor((xy[:, 1] - self.y0) / cell).astype(np.int64)
-        border[iy, ix] = True
-        border = ndimage.binary_dilation(border, structure=np.ones((3, 3), dtype=bool))
+        border = self._border_cells(nx, ny)
         regions, count = ndimage.label(~border)
         # One cell of each region names its grid: its centre is on no border.
         _, first = np.unique(regions.ravel(), return_index=True)
         first = first[regions.ravel()[first] > 0]
         fy, fx = np.divmod(first, nx)
         value = np.full(count + 1, OUTSIDE, dtype=np.int32)
-        value[regions.ravel()[first]] = self._exact(self.x0 + (fx + 0.5) * cell,
-                                                    self.y0 + (fy + 0.5) * cell)
+        value[regions.ravel()[first]] = self._exact(
+            self.x0 + (fx + 0.5) * cell, self.y0 + (fy + 0.5) * cell
+        )
         dtype = np.int16 if len(self.codes) < np.iinfo(np.int16).max else np.int32
         raster = value[regions].astype(dtype)
         raster[border] = BORDER
         self.raster = raster
+        self._set_candidates(np.flatnonzero(border.ravel()), nx)
         self.border_share = float(border.mean())
+
+    def _border_cells(self, nx: int, ny: int) -> NDArray[np.bool_]:
+        """Every cell a grid edge passes through (a supercover, with a rounding margin).
+
+        Edges are sampled at a third of a cell, so consecutive samples lie in the same or
+        neighbouring cells; a diagonal step may clip either corner cell, so both are
+        marked. Each sample also marks the cells it would fall in if nudged by a rounding
+        error, so that a border lying on a cell edge marks both sides.
+        """
+        border = np.zeros((ny, nx), dtype=bool)
+        edges = shapely.segmentize(shapely.boundary(self.geometries), self.cell / 3)
+        xy, part = shapely.get_coordinates(edges, return_index=True)
+        fx = (xy[:, 0] - self.x0) / self.cell
+        fy = (xy[:, 1] - self.y0) / self.cell
+        ix, iy = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+        for dx in (-EDGE_MARGIN, EDGE_MARGIN):
+            for dy in (-EDGE_MARGIN, EDGE_MARGIN):
+                border[np.floor(fy + dy).astype(np.int64), np.floor(fx + dx).astype(np.int64)] = (
+                    True
+                )
+        diagonal = (part[1:] == part[:-1]) & (ix[1:] != ix[:-1]) & (iy[1:] != iy[:-1])
+        border[iy[:-1][diagonal], ix[1:][diagonal]] = True
+        border[iy[1:][diagonal], ix[:-1][diagonal]] = True
+        return border
+
+    def _set_candidates(self, cells: NDArray[np.int64], nx: int) -> None:
+        """For each border cell, the grids its square meets (CSR arrays, codes ascending)."""
+        self._border_ids = cells
+        iy, ix = np.divmod(cells, nx)
+        boxes = shapely.box(
+            self.x0 + ix * self.cell,
+            self.y0 + iy * self.cell,
+            self.x0 + (ix + 1) * self.cell,
+            self.y0 + (iy + 1) * self.cell,
+        )
+        box_idx, grid_idx = self._tree.query(boxes, predicate="intersects")
+        order = np.lexsort((grid_idx, box_idx))
+        self._cand_grid = grid_idx[order].astype(np.int32)
+        self._cand_start = np.searchsorted(box_idx[order], np.arange(len(cells) + 1))
 
     # --- looking up ----------------------------------------------------------------------
     def _exact(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -96,9 +135,17 @@ class GridIndex:
         if len(x) > 64:
             # Many points: put them in a tree and query it with the (prepared) polygons.
             g_idx, p_idx = shapely.STRtree(shapely.points(x, y)).query(
-                self.geometries, predicate="intersects")
+                self.geometries, predicate="intersects"
+            )
         else:
             p_idx, g_idx = self._tree.query(shapely.points(x, y), predicate="intersects")
+        return self._first_hit(out, p_idx, g_idx)
+
+    @staticmethod
+    def _first_hit(
+        out: NDArray[np.int64], p_idx: NDArray[np.int64], g_idx: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """Write into ``out`` the lowest grid index paired with each point."""
         if len(p_idx):
             order = np.lexsort((g_idx, p_idx))
             p_idx, g_idx = p_idx[order], g_idx[order]
@@ -107,33 +154,59 @@ class GridIndex:
             out[p_idx[first]] = g_idx[first]
         return out
 
+    def _near_border(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], cells: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """Exact answers for points in border cells, testing only that cell's grids."""
+        row = np.searchsorted(self._border_ids, cells)
+        start, stop = self._cand_start[row], self._cand_start[row + 1]
+        counts = stop - start
+        p_idx = np.repeat(np.arange(len(x)), counts)
+        offsets = np.arange(len(p_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
+        g_idx = self._cand_grid[np.repeat(start, counts) + offsets].astype(np.int64)
+        hit = shapely.intersects_xy(self.geometries[g_idx], x[p_idx], y[p_idx])
+        out = np.full(len(x), OUTSIDE, dtype=np.int64)
+        # Candidates are in code order, so the first hit per point is the lowest code.
+        return self._first_hit(out, p_idx[hit], g_idx[hit])
+
     def lookup_index(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
         """Position (in code order) of the grid holding each point; -1 outside every grid."""
         x = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         y = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         ny, nx = self.raster.shape
         with np.errstate(invalid="ignore"):
-            fx = (x - self.x0) / self.cell
-            fy = (y - self.y0) / self.cell
+            fx = x - self.x0
+            fx *= 1.0 / self.cell
+            fy = y - self.y0
+            fy *= 1.0 / self.cell
             inside = (fx >= 0) & (fx < nx) & (fy >= 0) & (fy < ny)  # NaN compares False
-        out = np.full(len(x), OUTSIDE, dtype=np.int64)
-        out[inside] = self.raster[fy[inside].astype(np.int64), fx[inside].astype(np.int64)]
+        if inside.all():
+            cells = fy.astype(np.int64)
+            cells *= nx
+            cells += fx.astype(np.int64)
+            out = self.raster.ravel().take(cells).astype(np.int64)
+        else:
+            cells = np.zeros(len(x), dtype=np.int64)
+            cells[inside] = fy[inside].astype(np.int64) * nx + fx[inside].astype(np.int64)
+            out = np.full(len(x), OUTSIDE, dtype=np.int64)
+            out[inside] = self.raster.ravel().take(cells[inside])
         near = np.flatnonzero(out == BORDER)
         if len(near):
-            out[near] = self._exact(x[near], y[near])
+            out[near] = self._near_border(x[near], y[near], cells[near])
         return out
 
     def lookup_one(self, lon: float, lat: float) -> int:
         """:meth:`lookup_index` for one point, without array overhead (the HTTP path)."""
-        fx = (lon - self.x0) / self.cell
-        fy = (lat - self.y0) / self.cell
+        fx = (lon - self.x0) * (1.0 / self.cell)
+        fy = (lat - self.y0) * (1.0 / self.cell)
         ny, nx = self.raster.shape
         if not (0 <= fx < nx and 0 <= fy < ny):  # also false for NaN
             return OUTSIDE
         value = int(self.raster[int(fy), int(fx)])
         if value != BORDER:
             return value
-        return int(self._exact(np.array([lon]), np.array([lat]))[0])
+        cell = np.array([int(fy) * nx + int(fx)], dtype=np.int64)
+        return int(self._near_border(np.array([lon]), np.array([lat]), cell)[0])
 
     def lookup(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
         """Codes of the grids holding each point (``None`` outside every grid)."""
