@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.fastpath import LookupFastPath
 from api.routes import grids, health, layers, lookup, pages, versions
 from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings, get_settings
@@ -30,12 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.store = store
         app.state.index = PublishedIndex(store, settings.index_refresh_seconds)
-        app.state.index.refresh(force=True)  # load before the first request, not during it
+        app.state.index.refresh()  # load before the first request, not during it
+        app.state.index.start()
         app.state.geojson_cache = {}
         app.state.page_cache = {}
         try:
             yield
         finally:
+            app.state.index.stop()
             store.close()
 
     app = FastAPI(
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, lookup, grids, versions, layers, pages):
         app.include_router(module.router)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(LookupFastPath)  # outermost: the hot path skips everything else
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
 
     @app.get("/", include_in_schema=False)

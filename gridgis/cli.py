@@ -327,11 +327,18 @@ def versions_cmd(as_json: JsonFlag = False) -> None:
 def publish_cmd(
     name: Annotated[str, typer.Argument(help="Version to publish.")],
     reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+    valid_from: Annotated[
+        str | None,
+        typer.Option(help="YYYY-MM-DD: in force since that day (back-dating); default now."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Publish a version; the one published before is archived."""
+    from gridgis.lookup.when import parse_at
+
     settings = _settings()
-    info = _store(settings).publish(name, settings.actor, reason)
+    start = parse_at(valid_from, settings.timezone, day_start=True) if valid_from else None
+    info = _store(settings).publish(name, settings.actor, reason, valid_from=start)
     if as_json:
         _emit_json(asdict(info))
     else:
@@ -377,31 +384,122 @@ def export_cmd(
 @app.command("lookup")
 @handled
 def lookup_cmd(
-    lon: Annotated[float, typer.Option(help="Longitude (CGCS2000/WGS84).")],
-    lat: Annotated[float, typer.Option(help="Latitude (CGCS2000/WGS84).")],
+    lon: Annotated[float | None, typer.Option(help="x: longitude (or easting).")] = None,
+    lat: Annotated[float | None, typer.Option(help="y: latitude (or northing).")] = None,
+    address: Annotated[str | None, typer.Option(help="An address as a resident types it.")] = None,
+    csv_in: Annotated[
+        Path | None, typer.Option("--csv", help="A CSV with lon,lat columns to answer in bulk.")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where --csv writes its answer.")
+    ] = None,
+    crs: Annotated[
+        str, typer.Option(help="wgs84, cgcs2000, gcj02, bd09 or an EPSG code.")
+    ] = "wgs84",
+    at: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD: the version in force that day.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Which published grid contains the point."""
-    from gridgis.errors import NotFoundError
+    """Which grid holds a point (--lon/--lat), an address (--address) or every row of a CSV."""
+    from gridgis.crs import parse_crs
+    from gridgis.errors import InputError
     from gridgis.lookup import PublishedIndex
-    from gridgis.validate import check_lonlat
+    from gridgis.lookup.when import parse_at
 
-    check_lonlat(lon, lat)
-    loaded = PublishedIndex(_store(_settings())).current()
-    if loaded is None:
-        raise NotFoundError("no published version: run `gridgis publish NAME` first")
-    grid = loaded.grid_at(lon, lat)
+    modes = [lon is not None or lat is not None, address is not None, csv_in is not None]
+    if sum(modes) != 1:
+        raise InputError("give one of --lon/--lat, --address or --csv (with --out)")
+    settings = _settings()
+    spec = parse_crs(crs)
+    when = parse_at(at, settings.timezone) if at else None
+    point = _point(lon, lat, spec) if modes[0] else None
+    store = _store(settings)
+    try:
+        loaded = PublishedIndex(store).resolve(when)
+        if csv_in is not None:
+            _lookup_csv(loaded, csv_in, out_path, spec, settings, as_json)
+        elif address is not None:
+            _lookup_address(store, loaded, address, as_json)
+        elif point is not None:
+            _lookup_point(loaded, point, f"({lon}, {lat}) ({crs})", as_json)
+    finally:
+        store.close()
+
+
+def _print_grid(grid: dict[str, Any]) -> None:
+    officer = grid.get("officer") or {}
+    out.print(
+        f"{grid['code']} {grid['name']} — {grid['community_name']}, "
+        f"{grid['subdistrict_name']}; {grid['households']} households; officer "
+        f"{officer.get('name') or '—'} {officer.get('phone') or ''}",
+        highlight=False,
+    )
+
+
+def _point(lon: float | None, lat: float | None, spec: Any) -> tuple[float, float]:
+    from gridgis.errors import InputError
+    from gridgis.lookup.coords import one_to_lonlat
+
+    if lon is None or lat is None:
+        raise InputError("--lon and --lat go together")
+    return one_to_lonlat(lon, lat, spec)
+
+
+def _lookup_point(loaded: Any, point: tuple[float, float], label: str, as_json: bool) -> None:
+    from gridgis.errors import NotFoundError
+
+    grid = loaded.grid_at(*point)
     if grid is None:
-        raise NotFoundError(f"no grid of {loaded.info.name} contains ({lon}, {lat})")
+        raise NotFoundError(f"no grid contains {label} in version {loaded.info.name}")
     if as_json:
         _emit_json(grid)
     else:
+        _print_grid(grid)
+
+
+def _lookup_csv(
+    loaded: Any, csv_in: Path, out_path: Path | None, spec: Any, settings: Settings, as_json: bool
+) -> None:
+    from gridgis.errors import InputError
+    from gridgis.lookup.bulk import csv_chunks, decode_csv, lookup_table, read_point_table
+
+    if out_path is None:
+        raise InputError("--csv needs --out FILE for the answer")
+    if not csv_in.is_file():
+        raise InputError("no such file", source=str(csv_in))
+    with progress_bar("reading") as tick:
+        tick("reading", 0, 3)
+        frame, x_col, y_col = read_point_table(
+            decode_csv(csv_in.read_bytes(), str(csv_in)), settings.max_bulk_points, str(csv_in)
+        )
+        tick("looking up", 1, 3)
+        table = lookup_table(frame, x_col, y_col, loaded, spec)
+        rows = max(len(table), 1)
+        with out_path.open("w", encoding="utf-8-sig", newline="") as sink:
+            for written, chunk in enumerate(csv_chunks(table, rows=50_000)):
+                sink.write(chunk)
+                tick(f"writing {min((written + 1) * 50_000, rows):,}/{rows:,}", 2, 3)
+        tick("done", 3, 3)
+    summary = {
+        "version": loaded.info.name,
+        "rows": len(table),
+        "found": int((table["grid_code"] != "").sum()) if "grid_code" in table else 0,
+        "errors": int((table["error"] != "").sum()) if "error" in table else 0,
+        "out": str(out_path),
+    }
+    if as_json:
+        _emit_json(summary)
+    else:
         out.print(
-            f"{grid['code']} {grid['name']} — {grid['community_name']}, "
-            f"{grid['subdistrict_name']}; {grid['households']} households; officer "
-            f"{grid['officer_name'] or '—'} {grid['officer_phone'] or ''}",
+            f"{summary['rows']:,} rows → {out_path}: {summary['found']:,} in a grid of "
+            f"{loaded.info.name}, {summary['errors']:,} with errors",
             highlight=False,
         )
+
+
+def _lookup_address(store: Any, loaded: Any, address: str, as_json: bool) -> None:
+    raise NotImplementedError
 
 
 # --- sample data, serve, demo ---------------------------------------------------------------

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: int = Field(default=200, ge=1)
+    timezone: str = Field(
+        default="Asia/Shanghai", description="The city's time zone: dates in `at=` are local."
+    )
+    max_bulk_points: int = Field(
+        default=1_000_000, ge=1, description="Most points or addresses in one bulk request."
+    )
     index_refresh_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -168,3 +168,29 @@ def chromium_path() -> str:
     if path is None:
         pytest.fail("Debian's chromium is not installed: run `make test` (it installs it)")
     return path
+
+
+def save_boxes(
+    store: SqlStore, name: str, boxes: dict[str, tuple[float, float, float, float]]
+) -> None:
+    """Save a draft version whose grids are the given lon/lat boxes, keyed by code."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    codes = list(boxes)
+    grid = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": [f"{name} {code[-3:]}" for code in codes],
+            "kind": "综合",
+            "community_code": "510603001001",
+            "households": 400,
+            "population": 1000,
+            "area_m2": 1.0,
+            "compactness": 1.0,
+        },
+        geometry=[shapely.box(*boxes[c]) for c in codes],
+        crs=4490,
+    )
+    store.save_version(name, grid, pd.DataFrame(), params={}, report={}, actor="test")

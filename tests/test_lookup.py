@@ -1,4 +1,4 @@
-"""Point-in-grid: agreement with GEOS, the border rule, and swapping on publish."""
+"""Point-in-grid: agreement with GEOS, the border rule, CRSs, time travel, swapping on publish."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
 
 from gridgis.lookup import GridIndex, PublishedIndex
 from gridgis.store import SqlStore
+from tests.conftest import save_boxes
 
 
 def test_agrees_with_geos_off_borders(demo_store: SqlStore) -> None:
@@ -46,50 +48,149 @@ def test_a_shared_border_point_goes_to_the_lowest_code() -> None:
 
 
 def test_index_swaps_when_a_new_version_is_published(store: SqlStore) -> None:
-    import geopandas as gpd
-
-    def version(name: str, code: str) -> None:
-        grid = gpd.GeoDataFrame(
-            {
-                "code": [code],
-                "name": [name],
-                "kind": "综合",
-                "community_code": "510603001001",
-                "households": 1,
-                "population": 1,
-                "area_m2": 1.0,
-                "compactness": 1.0,
-            },
-            geometry=[shapely.box(104.39, 31.12, 104.40, 31.13)],
-            crs=4490,
-        )
-        store.save_version(name, grid, pd.DataFrame(), params={}, report={}, actor="t")
-
-    version("v1", "510603001001001")
-    version("v2", "510603001001009")
+    save_boxes(store, "v1", {"510603001001001": (104.39, 31.12, 104.40, 31.13)})
+    save_boxes(store, "v2", {"510603001001009": (104.39, 31.12, 104.40, 31.13)})
     store.publish("v1", "t")
-    published = PublishedIndex(store, refresh_seconds=0.0)
+    published = PublishedIndex(store, refresh_seconds=0.05)
+    assert published.current().info.name == "v1"  # type: ignore[union-attr]
+    published.start()
     seen: list[str | None] = []
     stop = threading.Event()
 
     def hammer() -> None:
         while not stop.is_set():
-            loaded = published.current()
-            seen.append(None if loaded is None else loaded.grid_at(104.395, 31.125)["code"])
+            grid = published.resolve().grid_at(104.395, 31.125)
+            seen.append(None if grid is None else grid["code"])
 
     threads = [threading.Thread(target=hammer) for _ in range(4)]
     for t in threads:
         t.start()
     store.publish("v2", "t")
-    deadline = threading.Event()
-    for _ in range(100):
-        loaded = published.current()
-        if loaded is not None and loaded.info.name == "v2":
+    published.notify()
+    for _ in range(200):
+        if "510603001001009" in seen:  # the hammers have answered from v2
             break
-        deadline.wait(0.05)
+        stop.wait(0.05)
     stop.set()
     for t in threads:
         t.join()
-    assert published.current().info.name == "v2"  # type: ignore[union-attr]
-    assert None not in seen  # no window without an index
-    assert set(seen) <= {"510603001001001", "510603001001009"}
+    published.stop()
+    assert published.resolve().info.name == "v2"
+    assert len(seen) > 100 and None not in seen  # no window without an index
+    assert set(seen) == {"510603001001001", "510603001001009"}
+
+
+def test_points_on_borders_go_to_the_lowest_code_of_the_grids_touching_them(
+    demo_store: SqlStore,
+) -> None:
+    grids = demo_store.read_grids("demo-v1")
+    geoms, codes = grids.geometry.to_numpy(), grids["code"].to_numpy()
+    index = GridIndex(geoms, codes)
+    # Vertices and edge midpoints of every grid: all lie exactly on some border.
+    rings = shapely.get_parts(shapely.boundary(geoms))
+    vertices = shapely.get_coordinates(rings)
+    halves = shapely.get_coordinates(shapely.line_interpolate_point(rings, 0.5, normalized=True))
+    xy = np.vstack([vertices, halves])
+    points = shapely.points(xy)
+    tree = shapely.STRtree(geoms)
+    p_idx, g_idx = tree.query(points, predicate="intersects")
+    order = np.argsort(codes)
+    rank = np.empty(len(codes), dtype=np.int64)
+    rank[order] = np.arange(len(codes))
+    expected = np.full(len(points), None, dtype=object)
+    best = pd.DataFrame({"p": p_idx, "rank": rank[g_idx]}).groupby("p")["rank"].min()
+    expected[best.index.to_numpy()] = codes[order][best.to_numpy()]
+    assert len(xy) > 1000 and pd.notna(expected).all()
+    assert (index.lookup(xy[:, 0], xy[:, 1]) == expected).all()
+
+
+def test_any_crs_lands_on_the_same_point() -> None:
+    from gridgis.crs import CGCS2000, gk_zone_epsg, parse_crs, transformer, wgs84_to_shifted
+    from gridgis.lookup.coords import one_to_lonlat, to_lonlat
+
+    lon = np.array([104.3912, 104.4521, 104.2871])
+    lat = np.array([31.1256, 31.2012, 31.0544])
+    inputs = {
+        "wgs84": (lon, lat),
+        "cgcs2000": (lon, lat),
+        "gcj02": wgs84_to_shifted(lon, lat, "gcj02"),
+        "bd09": wgs84_to_shifted(lon, lat, "bd09"),
+    }
+    for epsg in (4544, gk_zone_epsg(35, prefixed=True), 3857, 32648):
+        inputs[f"EPSG:{epsg}"] = transformer(CGCS2000, epsg).transform(lon, lat)
+    for label, (x, y) in inputs.items():
+        spec = parse_crs(label)
+        back_lon, back_lat, problems = to_lonlat(np.asarray(x), np.asarray(y), spec)
+        assert pd.isna(problems).all(), label
+        # GCJ-02/BD-09 inverses are iterative: well under a metre (1e-5° ≈ 1 m).
+        assert np.abs(back_lon - lon).max() < 2e-6 and np.abs(back_lat - lat).max() < 2e-6, label
+        assert one_to_lonlat(float(x[0]), float(y[0]), spec) == pytest.approx(
+            (lon[0], lat[0]), abs=2e-6
+        )
+
+
+def test_bad_coordinates_are_named_per_point() -> None:
+    from gridgis.crs import parse_crs
+    from gridgis.errors import InputError, InvalidValueError
+    from gridgis.lookup.coords import one_to_lonlat, to_lonlat
+
+    x = np.array([104.0, np.nan, np.inf, 200.0, 104.0])
+    y = np.array([31.0, 31.0, 31.0, 31.0, -95.0])
+    lon, _lat, problems = to_lonlat(x, y, parse_crs("wgs84"))
+    assert problems[0] is None
+    assert "lon must be a finite number" in problems[1] and "finite" in problems[2]
+    assert "lon 200.0 is outside" in problems[3] and "lat -95.0 is outside" in problems[4]
+    assert np.isnan(lon[1:]).all()
+    _lon, _lat, projected = to_lonlat(np.array([np.nan]), np.array([1.0]), parse_crs(4544))
+    assert "finite" in projected[0]
+    with pytest.raises(InvalidValueError, match=r"lat 91\.0 is outside"):
+        one_to_lonlat(104.0, 91.0, parse_crs("gcj02"))
+    with pytest.raises(InputError, match="unknown CRS"):
+        parse_crs("mars2000")
+
+
+def test_at_reads_dates_as_the_end_of_the_city_day() -> None:
+    from datetime import UTC, datetime
+
+    from gridgis.errors import InvalidValueError
+    from gridgis.lookup.when import parse_at
+
+    end = parse_at("2026-03-01")
+    assert end.astimezone(UTC) == datetime(2026, 3, 1, 15, 59, 59, 999999, tzinfo=UTC)
+    start = parse_at("2026-03-01", day_start=True)
+    assert start.astimezone(UTC) == datetime(2026, 2, 28, 16, 0, tzinfo=UTC)
+    assert parse_at("2026-03-01T08:30:00Z") == datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+    assert parse_at("2026-03-01T08:30").utcoffset() is not None
+    for bad in ("yesterday", "2026-13-01", ""):
+        with pytest.raises(InvalidValueError, match="is not a date"):
+            parse_at(bad)
+
+
+def test_time_travel_answers_from_the_version_in_force(store: SqlStore) -> None:
+    from gridgis.errors import ConflictError, InvalidValueError, NotFoundError
+    from gridgis.lookup.when import parse_at
+
+    save_boxes(store, "v1", {"510603001001001": (104.39, 31.12, 104.40, 31.13)})
+    save_boxes(store, "v2", {"510603001001002": (104.39, 31.12, 104.40, 31.13)})
+    save_boxes(store, "v3", {"510603001001003": (104.39, 31.12, 104.40, 31.13)})
+    store.publish("v1", "t", valid_from=parse_at("2026-01-01", day_start=True))
+    with pytest.raises(ConflictError, match="not after"):
+        store.publish("v2", "t", valid_from=parse_at("2025-12-01", day_start=True))
+    with pytest.raises(InvalidValueError, match="future"):
+        store.publish("v2", "t", valid_from=parse_at("2099-01-01", day_start=True))
+    store.publish("v2", "t", valid_from=parse_at("2026-06-01", day_start=True))
+    published = PublishedIndex(store)
+
+    def code_at(day: str) -> str:
+        grid = published.resolve(parse_at(day)).grid_at(104.395, 31.125)
+        assert grid is not None
+        return str(grid["code"])
+
+    assert code_at("2026-01-01") == "510603001001001"
+    assert code_at("2026-05-31") == "510603001001001"
+    assert code_at("2026-06-01") == "510603001001002"
+    assert published.resolve().info.name == "v2"
+    with pytest.raises(NotFoundError, match="first version came into force on 2026-01-01"):
+        published.resolve(parse_at("2025-12-30"))
+    v1 = store.get_version("v1")
+    assert v1.status == "archived" and v1.valid_to == store.get_version("v2").valid_from

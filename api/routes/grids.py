@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import IndexDep, StoreDep
+from api.deps import IndexDep
 from gridgis.errors import NotFoundError
 from gridgis.geojson import feature_collection, features
 from gridgis.lookup import LoadedVersion, PublishedIndex
-from gridgis.store.base import GRID_PROPERTIES, Store
+from gridgis.store.base import GRID_PROPERTIES
 
 router = APIRouter(prefix="/api", tags=["grids"])
 GEOJSON = "application/geo+json"
@@ -19,20 +19,13 @@ VersionQuery = Annotated[
 ]
 
 
-def resolve_version(store: Store, index: PublishedIndex, version: str | None) -> LoadedVersion:
-    current = index.current()
-    if version is None or (current is not None and current.info.name == version):
-        if current is None:
-            raise NotFoundError("no published version yet")
-        return current
-    return LoadedVersion.load(store, store.get_version(version))
+def resolve_version(index: PublishedIndex, version: str | None) -> LoadedVersion:
+    return index.resolve() if version is None else index.named(version)
 
 
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def list_grids(
-    request: Request, store: StoreDep, index: IndexDep, version: VersionQuery = None
-) -> Response:
-    loaded = resolve_version(store, index, version)
+def list_grids(request: Request, index: IndexDep, version: VersionQuery = None) -> Response:
+    loaded = resolve_version(index, version)
     cache: dict[tuple[int, object], bytes] = request.app.state.geojson_cache
     key = (loaded.info.id, loaded.info.published_at)
     body = cache.get(key)
@@ -46,8 +39,8 @@ def list_grids(
 
 
 @router.get("/grids/{code}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def get_grid(code: str, store: StoreDep, index: IndexDep, version: VersionQuery = None) -> Response:
-    loaded = resolve_version(store, index, version)
+def get_grid(code: str, index: IndexDep, version: VersionQuery = None) -> Response:
+    loaded = resolve_version(index, version)
     match = loaded.grids[loaded.grids["code"] == code]
     if match.empty:
         raise NotFoundError(f"no grid {code} in version {loaded.info.name}")

@@ -1,40 +1,150 @@
-"""Which grid contains a point."""
+"""Which grid holds a point: one at a time (the hot path), or up to a million at once."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
-from api.deps import IndexDep
-from gridgis.errors import NotFoundError
-from gridgis.validate import check_lonlat
+from gridgis.crs import CrsSpec, parse_crs
+from gridgis.errors import InputError, NotFoundError
+from gridgis.lookup import PublishedIndex
+from gridgis.lookup.bulk import (
+    csv_chunks,
+    decode_csv,
+    json_answer,
+    lookup_points,
+    lookup_table,
+    points_from_json,
+    read_point_table,
+)
+from gridgis.lookup.coords import one_to_lonlat
+from gridgis.lookup.published import LoadedVersion
+from gridgis.lookup.when import parse_at
+from gridgis.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["lookup"])
+JSON = "application/json"
+CrsQuery = Annotated[
+    str,
+    Query(description="wgs84 (default), cgcs2000, gcj02, bd09 or an EPSG code (projected too)."),
+]
+AtQuery = Annotated[
+    str | None,
+    Query(
+        description="YYYY-MM-DD (end of that day, city time) or an ISO date-time: answer "
+        "from the version in force then. The published version when omitted."
+    ),
+]
 
 
-@router.get("/lookup")
-def lookup(
-    index: IndexDep,
-    lon: Annotated[float, Query(description="Longitude, CGCS2000/WGS84 degrees.")],
-    lat: Annotated[float, Query(description="Latitude, CGCS2000/WGS84 degrees.")],
-) -> dict[str, Any]:
-    check_lonlat(lon, lat)
-    loaded = index.current()
-    if loaded is None:
-        raise NotFoundError("no published version yet")
-    grid = loaded.grid_at(lon, lat)
-    if grid is None:
-        raise NotFoundError(f"no grid contains ({lon}, {lat})")
-    return grid_json(grid)
+def _version(request: Request, at: str | None) -> LoadedVersion:
+    index: PublishedIndex = request.app.state.index
+    if at is None:
+        return index.resolve()
+    settings: Settings = request.app.state.settings
+    return index.resolve(parse_at(at, settings.timezone))
 
 
-def grid_json(grid: dict[str, Any]) -> dict[str, Any]:
-    """A grid as the lookup answers it: the officer as one object a person can call."""
-    body = {k: v for k, v in grid.items() if k not in ("officer_name", "officer_phone")}
-    body["officer"] = (
-        {"name": grid.get("officer_name"), "phone": grid.get("officer_phone")}
-        if grid.get("officer_name") or grid.get("officer_phone")
-        else None
+@router.get(
+    "/lookup",
+    response_class=Response,
+    responses={200: {"content": {JSON: {}}, "description": "The grid holding the point."}},
+)
+async def lookup(
+    request: Request,
+    lon: Annotated[float, Query(description="x: longitude, or easting in a projected CRS.")],
+    lat: Annotated[float, Query(description="y: latitude, or northing in a projected CRS.")],
+    crs: CrsQuery = "wgs84",
+    at: AtQuery = None,
+) -> Response:
+    spec = parse_crs(crs)
+    x, y = one_to_lonlat(lon, lat, spec)
+    # The store is only asked for time travel; the common case never leaves memory.
+    loaded = (
+        _version(request, None) if at is None else await run_in_threadpool(_version, request, at)
     )
-    return body
+    position = loaded.index.lookup_one(x, y)
+    if position < 0:
+        raise NotFoundError(
+            f"no grid contains ({lon}, {lat}) ({crs}) in version {loaded.info.name}"
+        )
+    return Response(loaded.answer_bytes[position], media_type=JSON)
+
+
+@router.post(
+    "/lookup",
+    responses={
+        200: {
+            "content": {JSON: {}, "text/csv": {}},
+            "description": 'JSON: per point {"code"} or {"code": null, "error"}, and each grid '
+            "found once under grids. CSV: the rows back with grid columns and an error column.",
+        }
+    },
+)
+async def lookup_bulk(request: Request, crs: CrsQuery = "wgs84", at: AtQuery = None) -> Any:
+    """Send ``{"points": [[x, y], …], "crs": …, "at": …}`` as JSON, or a CSV with lon,lat
+    columns (as the body with Content-Type text/csv, or as a form file named ``file``)."""
+    settings: Settings = request.app.state.settings
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InputError("send the CSV as a form file named 'file'")
+        name = upload.filename or "upload.csv"
+        data = await upload.read()
+        return await run_in_threadpool(_csv, request, data, name, crs, at, settings)
+    body = await request.body()
+    if kind in ("text/csv", "text/plain", "application/csv"):
+        return await run_in_threadpool(_csv, request, body, "CSV", crs, at, settings)
+    return await run_in_threadpool(_json, request, body, crs, at, settings)
+
+
+def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Settings) -> Response:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the body is not JSON: {exc}") from None
+    if not isinstance(payload, dict) or "points" not in payload:
+        raise InputError('send {"points": [[x, y], …]} (optionally "crs" and "at")')
+    spec = parse_crs(payload.get("crs") or crs)
+    when = payload.get("at") or at
+    loaded = _version(request, None if when is None else str(when))
+    x, y, problems = points_from_json(payload["points"], settings.max_bulk_points)
+    answer = json_answer(lookup_points(loaded, x, y, spec, problems), spec)
+    return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
+
+
+def _csv(
+    request: Request,
+    data: bytes,
+    source: str,
+    crs: str,
+    at: str | None,
+    settings: Settings,
+) -> StreamingResponse:
+    spec: CrsSpec = parse_crs(crs)
+    loaded = _version(request, at)
+    frame, x_col, y_col = read_point_table(
+        decode_csv(data, source), settings.max_bulk_points, source
+    )
+    table = lookup_table(frame, x_col, y_col, loaded, spec)
+
+    def stream() -> Iterator[bytes]:
+        yield "\ufeff".encode()  # so that spreadsheets open the UTF-8 right
+        for chunk in csv_chunks(table):
+            yield chunk.encode()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="grids.csv"',
+            "X-Gridgis-Version": loaded.info.name,
+        },
+    )

@@ -2,103 +2,209 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
-import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+from numpy.typing import NDArray
 
+from gridgis.errors import NotFoundError
 from gridgis.lookup.index import GridIndex
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
+
+log = logging.getLogger(__name__)
+
+#: Columns a bulk answer (CSV) carries for each point, beside the caller's own.
+ANSWER_COLUMNS = (
+    "grid_code",
+    "grid_name",
+    "community_code",
+    "community_name",
+    "subdistrict_name",
+    "officer_name",
+    "officer_phone",
+)
+
+
+def grid_answer(grid: dict[str, Any]) -> dict[str, Any]:
+    """A grid as lookups answer it: the officer as one object a person can call."""
+    body = {k: v for k, v in grid.items() if k not in ("officer_name", "officer_phone")}
+    body["officer"] = (
+        {"name": grid.get("officer_name"), "phone": grid.get("officer_phone")}
+        if grid.get("officer_name") or grid.get("officer_phone")
+        else None
+    )
+    return body
 
 
 @dataclass(frozen=True)
 class LoadedVersion:
-    """A version ready to answer: its index and each grid's properties by code."""
+    """A version ready to answer: its index, and each grid's answer prepared once.
+
+    Everything is in the index's code order, so an index position picks the answer.
+    """
 
     info: VersionInfo
     index: GridIndex
     grids: gpd.GeoDataFrame
     properties: dict[str, dict[str, Any]]
+    answers: list[dict[str, Any]] = field(repr=False)
+    answer_bytes: list[bytes] = field(repr=False)
+    columns: dict[str, NDArray[np.object_]] = field(repr=False)
 
     @classmethod
     def load(cls, store: Store, info: VersionInfo) -> LoadedVersion:
         grids = store.read_grids(info.name)
+        index = GridIndex(grids.geometry.to_numpy(), grids["code"].to_numpy())
         columns = list(GRID_PROPERTIES)
         records = grids[columns].astype(object).where(grids[columns].notna(), None)
         properties = {
             row["code"]: {**row, "version": info.name} for row in records.to_dict("records")
         }
-        return cls(
-            info, GridIndex(grids.geometry.to_numpy(), grids["code"].to_numpy()), grids, properties
-        )
+        answers = [grid_answer(properties[code]) for code in index.codes]
+        encoded = [json.dumps(a, ensure_ascii=False).encode() for a in answers]
+        by_code = records.set_index(records["code"]).reindex(index.codes)
+        table = {
+            "grid_code": by_code["code"],
+            "grid_name": by_code["name"],
+            "community_code": by_code["community_code"],
+            "community_name": by_code["community_name"],
+            "subdistrict_name": by_code["subdistrict_name"],
+            "officer_name": by_code["officer_name"],
+            "officer_phone": by_code["officer_phone"],
+        }
+        # One extra row at the end answers index -1 (no grid) with empty cells.
+        column_arrays = {
+            name: np.append(values.fillna("").astype(str).to_numpy(dtype=object), "")
+            for name, values in table.items()
+        }
+        return cls(info, index, grids, properties, answers, encoded, column_arrays)
 
     def grid_at(self, lon: float, lat: float) -> dict[str, Any] | None:
-        code = self.index.lookup([lon], [lat])[0]
-        return None if code is None else self.properties[code]
+        """The grid holding a CGCS2000 lon/lat point, as :func:`grid_answer` gives it."""
+        position = self.index.lookup_one(lon, lat)
+        return None if position < 0 else self.answers[position]
 
 
 class PublishedIndex:
     """Holds the published version's index and swaps in a new one after a publish.
 
-    Requests never wait for a rebuild they did not trigger, and never see a half-built
-    index: the new :class:`LoadedVersion` replaces the old reference in one assignment.
-    Older versions load on demand into a small LRU cache (time travel).
+    A watcher thread (:meth:`start`) checks the store every ``refresh_seconds`` and builds
+    the new index beside the old one; requests keep answering from the old one until the
+    new one replaces it in a single assignment, so there is no window without an index
+    and no request ever waits for a rebuild. Other versions (time travel, by name) load
+    on demand into a small LRU cache.
     """
 
     def __init__(self, store: Store, refresh_seconds: float = 2.0, cache_size: int = 4) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._current: LoadedVersion | None = None
-        self._checked = 0.0
+        self._loaded_once = False
         self._lock = threading.Lock()
-        self._older: OrderedDict[int, LoadedVersion] = OrderedDict()
+        self._others: OrderedDict[tuple[int, datetime], LoadedVersion] = OrderedDict()
         self._cache_size = cache_size
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
-    def _stale(self, info: VersionInfo | None) -> bool:
-        current = self._current
-        if info is None:
-            return current is not None
-        return current is None or (current.info.id, current.info.published_at) != (
-            info.id,
-            info.published_at,
-        )
-
-    def refresh(self, *, force: bool = False) -> LoadedVersion | None:
-        """Check the store now (or when due) and rebuild if a new version was published."""
-        now = time.monotonic()
-        if not force and now - self._checked < self.refresh_seconds:
-            return self._current
-        if not self._lock.acquire(blocking=force or self._current is None):
-            return self._current  # someone else is rebuilding; serve what we have
-        try:
-            self._checked = time.monotonic()
+    # --- the published version -----------------------------------------------------------
+    def refresh(self) -> LoadedVersion | None:
+        """Check the store now and rebuild if the published version changed."""
+        with self._lock:
             info = self.store.published_version()
-            if self._stale(info):
-                self._current = LoadedVersion.load(self.store, info) if info else None
+            current = self._current
+            if info is None:
+                self._current = None
+            elif current is None or (current.info.id, current.info.published_at) != (
+                info.id,
+                info.published_at,
+            ):
+                self._current = LoadedVersion.load(self.store, info)
+            self._loaded_once = True
             return self._current
-        finally:
-            self._lock.release()
 
     def current(self) -> LoadedVersion | None:
-        return self.refresh()
+        """The published version as last seen; loads it on first use."""
+        if not self._loaded_once:
+            return self.refresh()
+        return self._current
 
-    def at(self, when: datetime) -> LoadedVersion | None:
-        info = self.store.version_at(when)
-        if info is None:
-            return None
+    def start(self) -> None:
+        """Keep the published version fresh from a background thread."""
+        if self._watcher is not None:
+            return
+        self._stopping.clear()
+        self._watcher = threading.Thread(target=self._watch, name="gridgis-index", daemon=True)
+        self._watcher.start()
+
+    def notify(self) -> None:
+        """Check the store now, not at the next tick (after a publish in this process)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.refresh_seconds)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                self.refresh()
+            except Exception:  # keep serving the old index; try again next tick
+                log.exception("could not refresh the published grid index")
+
+    # --- other versions --------------------------------------------------------------------
+    def version(self, info: VersionInfo) -> LoadedVersion:
+        """Any version, from the cache or loaded now."""
         current = self.current()
         if current is not None and current.info.id == info.id:
             return current
+        key = (info.id, info.created_at)
         with self._lock:
-            loaded = self._older.get(info.id)
+            loaded = self._others.get(key)
             if loaded is None:
                 loaded = LoadedVersion.load(self.store, info)
-                self._older[info.id] = loaded
-                while len(self._older) > self._cache_size:
-                    self._older.popitem(last=False)
-            self._older.move_to_end(info.id)
+                self._others[key] = loaded
+                while len(self._others) > self._cache_size:
+                    self._others.popitem(last=False)
+            self._others.move_to_end(key)
             return loaded
+
+    def named(self, name: str) -> LoadedVersion:
+        return self.version(self.store.get_version(name))
+
+    def at(self, when: datetime) -> LoadedVersion:
+        """The version that was in force at ``when``."""
+        info = self.store.version_at(when)
+        if info is None:
+            published = [v for v in self.store.list_versions() if v.valid_from is not None]
+            first = min((v.valid_from for v in published if v.valid_from), default=None)
+            hint = (
+                f"the first version came into force on {first.astimezone(when.tzinfo).date()}"
+                if first
+                else "no version has been published yet"
+            )
+            raise NotFoundError(f"no version was in force at {when.isoformat()}: {hint}")
+        return self.version(info)
+
+    def resolve(self, when: datetime | None = None) -> LoadedVersion:
+        """The version to answer from: in force at ``when``, or the published one."""
+        if when is not None:
+            return self.at(when)
+        current = self.current()
+        if current is None:
+            raise NotFoundError("no published version yet: run `gridgis publish NAME` first")
+        return current

@@ -186,8 +186,19 @@ class Store(ABC):
         """Store a draft version; ``crosswalk`` has grid_code, department_grid_id, shares."""
 
     @abstractmethod
-    def publish(self, name: str, actor: str, reason: str | None = None) -> VersionInfo:
-        """Publish ``name``; the version published before is archived. One transaction."""
+    def publish(
+        self,
+        name: str,
+        actor: str,
+        reason: str | None = None,
+        valid_from: datetime | None = None,
+    ) -> VersionInfo:
+        """Publish ``name``; the version published before is archived. One transaction.
+
+        ``valid_from`` (default: now) back-dates when the version came into force, for a
+        layer that was in use before it reached gridgis; it must be after the start of the
+        version it replaces, and not in the future.
+        """
 
     @abstractmethod
     def list_versions(self) -> list[VersionInfo]: ...

@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000
-from gridgis.errors import ConflictError, GridgisError, NotFoundError
+from gridgis.errors import ConflictError, GridgisError, InvalidValueError, NotFoundError
 from gridgis.geometry import force_multi
 from gridgis.store import schema as t
 from gridgis.store.base import (
@@ -518,30 +518,56 @@ class SqlStore(Store):
             )
             return self._get_version(conn, name)
 
-    def publish(self, name: str, actor: str, reason: str | None = None) -> VersionInfo:
+    def publish(
+        self,
+        name: str,
+        actor: str,
+        reason: str | None = None,
+        valid_from: datetime | None = None,
+    ) -> VersionInfo:
         v = t.grid_versions
         with self._write() as conn:
             target = self._get_version(conn, name)
             if target.status == "published":
                 return target
             now = utcnow()
+            start = now if valid_from is None else valid_from.astimezone(UTC)
+            if start > now:
+                raise InvalidValueError(
+                    f"valid_from {start.isoformat()} is in the future: publish on the day"
+                )
+            latest = as_utc(
+                conn.execute(
+                    sa.select(v.c.valid_from)
+                    .where(v.c.valid_from.is_not(None))
+                    .order_by(v.c.valid_from.desc())
+                    .limit(1)
+                ).scalar()
+            )
+            if latest is not None and start <= latest:
+                raise ConflictError(
+                    f"valid_from {start.isoformat()} is not after {latest.isoformat()}, "
+                    "when the version now in force began"
+                )
             previous = (
                 conn.execute(sa.select(v.c.name).where(v.c.status == "published")).scalars().all()
             )
             conn.execute(
-                v.update().where(v.c.status == "published").values(status="archived", valid_to=now)
+                v.update()
+                .where(v.c.status == "published")
+                .values(status="archived", valid_to=start)
             )
             conn.execute(
                 v.update()
                 .where(v.c.id == target.id)
-                .values(status="published", published_at=now, valid_from=now, valid_to=None)
+                .values(status="published", published_at=now, valid_from=start, valid_to=None)
             )
             self._audit(
                 conn,
                 actor,
                 "publish",
                 f"version/{name}",
-                {"previous": list(previous), "was": target.status},
+                {"previous": list(previous), "was": target.status, "valid_from": start.isoformat()},
                 reason,
             )
             return self._get_version(conn, name)

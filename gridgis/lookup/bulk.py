@@ -1,0 +1,188 @@
+"""Many points at once, from JSON or CSV: one bad row gets an error, never the batch."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from gridgis.crs import CrsSpec
+from gridgis.errors import InputError, TooLargeError
+from gridgis.lookup.coords import to_lonlat
+from gridgis.lookup.published import ANSWER_COLUMNS, LoadedVersion
+
+#: Header names read as the x (lon) and y (lat) columns of a CSV, first match wins.
+COORDINATE_HEADERS = (
+    ("lon", "lat"),
+    ("lng", "lat"),
+    ("longitude", "latitude"),
+    ("x", "y"),
+    ("经度", "纬度"),
+)
+CSV_CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class PointAnswers:
+    """For each point, the index position of its grid (-1: none) or what was wrong."""
+
+    loaded: LoadedVersion
+    positions: NDArray[np.int64]
+    problems: NDArray[np.object_]
+
+    @property
+    def found(self) -> int:
+        return int((self.positions >= 0).sum())
+
+    @property
+    def errors(self) -> int:
+        return int(pd.notna(self.problems).sum())
+
+
+def lookup_points(
+    loaded: LoadedVersion,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    crs: CrsSpec,
+    problems: NDArray[np.object_] | None = None,
+) -> PointAnswers:
+    """Answer every point; ``problems`` marks rows already known to be unreadable."""
+    lon, lat, found_problems = to_lonlat(x, y, crs)
+    if problems is not None:
+        found_problems = np.where(pd.notna(problems), problems, found_problems)
+    return PointAnswers(loaded, loaded.index.lookup_index(lon, lat), found_problems)
+
+
+def check_count(count: int, limit: int, what: str = "points") -> None:
+    if count > limit:
+        raise TooLargeError(f"{count:,} {what} in one request; the limit is {limit:,}")
+
+
+def points_from_json(
+    points: Any, limit: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.object_]]:
+    """x, y and per-row problems from ``[[x, y], …]`` as decoded from JSON."""
+    if not isinstance(points, list):
+        raise InputError('"points" must be a list of [x, y] pairs')
+    check_count(len(points), limit)
+    try:
+        pairs = np.asarray(points, dtype=np.float64)
+        if (pairs.ndim == 2 and pairs.shape[1] == 2) or len(points) == 0:
+            pairs = pairs.reshape(-1, 2)
+            return pairs[:, 0], pairs[:, 1], np.full(len(pairs), None, dtype=object)
+    except (TypeError, ValueError):
+        pass
+    # Some row is not a pair of numbers: read row by row and say which.
+    x = np.full(len(points), np.nan)
+    y = np.full(len(points), np.nan)
+    problems = np.full(len(points), None, dtype=object)
+    for i, row in enumerate(points):
+        if not isinstance(row, list | tuple) or len(row) != 2:
+            problems[i] = f"point {i} is not an [x, y] pair: {str(row)[:40]}"
+            continue
+        try:
+            if any(isinstance(v, bool) for v in row):
+                raise TypeError
+            x[i], y[i] = float(row[0]), float(row[1])
+        except (TypeError, ValueError):
+            problems[i] = f"point {i} has a coordinate that is not a number: {str(row)[:40]}"
+    return x, y, problems
+
+
+def json_answer(answers: PointAnswers, crs: CrsSpec) -> dict[str, Any]:
+    """Per point ``{"code"}`` (``null`` outside every grid) or ``{"code": null, "error"}``;
+    each grid found is described once, under ``grids``."""
+    loaded = answers.loaded
+    codes = np.append(loaded.index.codes, [None])[answers.positions]
+    results: list[dict[str, Any]] = [{"code": code} for code in codes.tolist()]
+    for i in np.flatnonzero(pd.notna(answers.problems)):
+        results[i]["error"] = answers.problems[i]
+    hit = np.unique(answers.positions[answers.positions >= 0])
+    return {
+        "version": loaded.info.name,
+        "crs": crs.label,
+        "count": len(results),
+        "found": answers.found,
+        "errors": answers.errors,
+        "results": results,
+        "grids": {loaded.index.codes[i]: loaded.answers[i] for i in hit.tolist()},
+    }
+
+
+# --- CSV ---------------------------------------------------------------------------------
+def decode_csv(data: bytes, source: str = "CSV") -> str:
+    """UTF-8 (with or without BOM) or, as spreadsheets in China save it, GB18030."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise InputError("not UTF-8 or GBK text", source=source) from exc
+
+
+def read_point_table(text: str, limit: int, source: str = "CSV") -> tuple[pd.DataFrame, str, str]:
+    """The rows as text, exactly as given, and the names of the x and y columns."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError("empty: expected a header row with lon,lat", source=source) from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"malformed CSV: {str(exc).strip()}", source=source) from None
+    if not isinstance(frame.index, pd.RangeIndex):  # rows longer than the header
+        raise InputError(
+            f"malformed CSV: the rows have more fields than the header's {len(frame.columns)}",
+            source=source,
+        )
+    check_count(len(frame), limit, "rows")
+    x_col, y_col = coordinate_columns(list(frame.columns), source)
+    return frame, x_col, y_col
+
+
+def coordinate_columns(columns: Sequence[str], source: str = "CSV") -> tuple[str, str]:
+    by_lower = {str(c).strip().lower(): str(c) for c in columns}
+    for x_name, y_name in COORDINATE_HEADERS:
+        if x_name in by_lower and y_name in by_lower:
+            return by_lower[x_name], by_lower[y_name]
+    raise InputError(
+        f"no coordinate columns in the header {list(columns)}: name them lon,lat "
+        "(or lng/lat, longitude/latitude, x/y, 经度/纬度)",
+        source=source,
+    )
+
+
+def lookup_table(
+    frame: pd.DataFrame, x_col: str, y_col: str, loaded: LoadedVersion, crs: CrsSpec
+) -> pd.DataFrame:
+    """The caller's rows with the grid's columns and an ``error`` column appended."""
+    x = pd.to_numeric(frame[x_col].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    y = pd.to_numeric(frame[y_col].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    unreadable = np.full(len(frame), None, dtype=object)
+    for name, values, raw in ((x_col, x, frame[x_col]), (y_col, y, frame[y_col])):
+        bad = np.flatnonzero(np.isnan(values) & ~raw.str.strip().str.lower().eq("nan"))
+        for i in bad:
+            unreadable[i] = unreadable[i] or f"{name} {raw.iloc[i]!r} is not a number"
+    answers = lookup_points(loaded, x, y, crs, unreadable)
+    out = frame.copy()
+    for column in ANSWER_COLUMNS:
+        name = column if column not in out.columns else f"gridgis_{column}"
+        out[name] = loaded.columns[column][answers.positions]
+    out["error" if "error" not in out.columns else "gridgis_error"] = np.where(
+        pd.isna(answers.problems),
+        "",
+        answers.problems,
+    )
+    return out
+
+
+def csv_chunks(frame: pd.DataFrame, rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
+    """The table as CSV text in pieces, header first, so that big answers stream."""
+    for start in range(0, max(len(frame), 1), rows):
+        yield frame.iloc[start : start + rows].to_csv(index=False, header=start == 0)
