@@ -43,8 +43,14 @@ typecheck: $(VENV)/.installed-test
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q
 
+## bench: every benchmark under bench/, each printing its ratio against a baseline (long)
 bench: $(VENV)/.installed-test
-	@echo "benchmarks arrive with their issues; see bench/README.md"
+	@scripts/ensure-system.sh bench
+	$(BIN)/python bench/lookup_bulk.py
+	$(BIN)/python bench/lookup_http.py
+	$(BIN)/python bench/address_match.py --scale city
+	$(BIN)/python bench/merge_city.py
+	$(BIN)/python bench/city_import.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.fastpath import LookupFastPath
+from api.fastpath import FastLookupApp
 from api.routes import grids, health, layers, lookup, pages, versions
 from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings, get_settings
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.index.stop()
             store.close()
 
-    app = FastAPI(
+    app = FastLookupApp(
         title="gridgis",
         description="Comprehensive grid layers for grassroots governance: lookups, GeoJSON, "
         "versions and an offline map.",
@@ -52,7 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, lookup, grids, versions, layers, pages):
         app.include_router(module.router)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
-    app.add_middleware(LookupFastPath)  # outermost: the hot path skips everything else
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
 
     @app.get("/", include_in_schema=False)

@@ -530,22 +530,30 @@ def sample_city_cmd(
 def serve_cmd(
     host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes; each holds its own copy of the index.")
+    ] = 1,
 ) -> None:
     """Serve the API and the map (uvicorn with httptools)."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = _settings(host=host, port=port)
     _store(settings).close()  # fail early, with a clear message, if the store is not ready
     out.print(f"gridgis serving at http://{settings.host}:{settings.port}/map")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        http="httptools",
-        log_level="warning",
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "http": "httptools",
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if workers > 1:
+        # Worker processes build the app themselves, from the same GRIDGIS_* environment.
+        uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
+    else:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
 
 
 @app.command("demo")

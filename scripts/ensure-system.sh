@@ -2,6 +2,7 @@
 # Make sure the system packages gridgis needs are present, installing what is missing.
 #   ensure-system.sh python    python3 with venv and pip
 #   ensure-system.sh test      + PostgreSQL running with PostGIS, Chromium, GDAL tools
+#   ensure-system.sh bench     + wrk, for the HTTP benchmark
 # Installs with apt-get (as root, or through sudo). Safe to run again: it only acts on gaps.
 set -euo pipefail
 
@@ -67,7 +68,10 @@ ensure_browser_and_gdal() {
 }
 
 ensure_python
-if [ "$want" = "test" ]; then
+if [ "$want" = "test" ] || [ "$want" = "bench" ]; then
   ensure_postgres
   ensure_browser_and_gdal
+fi
+if [ "$want" = "bench" ] && ! command -v wrk >/dev/null 2>&1; then
+  apt_install wrk  # the HTTP load generator of bench/lookup_http.py
 fi
