@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import shapely
 
@@ -78,6 +79,11 @@ class ManifestEntry:
 def _reproject(frame: gpd.GeoDataFrame, coords: str, z: bool) -> gpd.GeoDataFrame:
     spec = crsmod.parse_crs(coords)
     geoms = crsmod.from_cgcs2000(frame.geometry.to_numpy(), spec)
+    if spec.epsg != crsmod.CGCS2000 or spec.shift:
+        # Trigonometry differs in the last bit between CPUs (numpy's SIMD paths): round to
+        # 0.1 mm so that the same seed writes the same bytes on every machine.
+        decimals = 9 if spec.is_geographic else 4
+        geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
     if z:
         geoms = shapely.force_3d(geoms, ELEVATION_M)
     return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=spec.epsg)
