@@ -16,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.fastpath import FastLookupApp
-from api.routes import grids, health, layers, lookup, pages, versions
+from api.routes import address, grids, health, layers, lookup, pages, versions
+from gridgis.address.book import AddressBook
 from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings, get_settings
 from gridgis.store import open_store
@@ -33,12 +34,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.index = PublishedIndex(store, settings.index_refresh_seconds)
         app.state.index.refresh()  # load before the first request, not during it
         app.state.index.start()
+        app.state.addresses = AddressBook(store, settings.index_refresh_seconds)
+        app.state.addresses.start()  # built on first use, then kept in step with imports
         app.state.geojson_cache = {}
         app.state.page_cache = {}
         try:
             yield
         finally:
             app.state.index.stop()
+            app.state.addresses.stop()
             store.close()
 
     app = FastLookupApp(
@@ -49,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, lookup, grids, versions, layers, pages):
+    for module in (health, lookup, address, grids, versions, layers, pages):
         app.include_router(module.router)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")

@@ -499,7 +499,27 @@ def _lookup_csv(
 
 
 def _lookup_address(store: Any, loaded: Any, address: str, as_json: bool) -> None:
-    raise NotImplementedError
+    from gridgis.address.book import AddressBook, address_answer
+    from gridgis.errors import NotFoundError
+
+    result = AddressBook(store).matcher().match(address)
+    answer = address_answer(result, loaded)
+    if result.match is None:
+        near = "; ".join(f"{c.address} ({c.score:.2f})" for c in result.candidates[:3])
+        raise NotFoundError(
+            f"no address in the base is close enough to {address!r}"
+            + (f"; nearest: {near}" if near else "")
+        )
+    if as_json:
+        _emit_json(answer)
+        return
+    match = result.match
+    flags = f" [{', '.join(match.flags)}]" if match.flags else ""
+    out.print(f"{match.address} (score {match.score:.2f}{flags})", highlight=False)
+    if answer["grid"] is None:
+        out.print(f"  no grid of {loaded.info.name} holds this address's point")
+    else:
+        _print_grid(answer["grid"])
 
 
 # --- sample data, serve, demo ---------------------------------------------------------------

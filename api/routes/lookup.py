@@ -42,7 +42,8 @@ AtQuery = Annotated[
 ]
 
 
-def _version(request: Request, at: str | None) -> LoadedVersion:
+def resolve_loaded(request: Request, at: str | None) -> LoadedVersion:
+    """The version to answer from: in force at ``at``, or the published one."""
     index: PublishedIndex = request.app.state.index
     if at is None:
         return index.resolve()
@@ -66,7 +67,9 @@ async def lookup(
     x, y = one_to_lonlat(lon, lat, spec)
     # The store is only asked for time travel; the common case never leaves memory.
     loaded = (
-        _version(request, None) if at is None else await run_in_threadpool(_version, request, at)
+        resolve_loaded(request, None)
+        if at is None
+        else await run_in_threadpool(resolve_loaded, request, at)
     )
     position = loaded.index.lookup_one(x, y)
     if position < 0:
@@ -114,7 +117,7 @@ def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Set
         raise InputError('send {"points": [[x, y], …]} (optionally "crs" and "at")')
     spec = parse_crs(payload.get("crs") or crs)
     when = payload.get("at") or at
-    loaded = _version(request, None if when is None else str(when))
+    loaded = resolve_loaded(request, None if when is None else str(when))
     x, y, problems = points_from_json(payload["points"], settings.max_bulk_points)
     answer = json_answer(lookup_points(loaded, x, y, spec, problems), spec)
     return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
@@ -129,7 +132,7 @@ def _csv(
     settings: Settings,
 ) -> StreamingResponse:
     spec: CrsSpec = parse_crs(crs)
-    loaded = _version(request, at)
+    loaded = resolve_loaded(request, at)
     frame, x_col, y_col = read_point_table(
         decode_csv(data, source), settings.max_bulk_points, source
     )

@@ -128,12 +128,19 @@ def decode_csv(data: bytes, source: str = "CSV") -> str:
 
 def read_point_table(text: str, limit: int, source: str = "CSV") -> tuple[pd.DataFrame, str, str]:
     """The rows as text, exactly as given, and the names of the x and y columns."""
+    frame = read_table(text, limit, source, "lon,lat")
+    x_col, y_col = coordinate_columns(list(frame.columns), source)
+    return frame, x_col, y_col
+
+
+def read_table(text: str, limit: int, source: str, wanted: str) -> pd.DataFrame:
+    """Every cell as the text given (no NA guessing); ``wanted`` names the key columns."""
     try:
         frame = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
         )
     except pd.errors.EmptyDataError:
-        raise InputError("empty: expected a header row with lon,lat", source=source) from None
+        raise InputError(f"empty: expected a header row with {wanted}", source=source) from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"malformed CSV: {str(exc).strip()}", source=source) from None
     if not isinstance(frame.index, pd.RangeIndex):  # rows longer than the header
@@ -142,8 +149,7 @@ def read_point_table(text: str, limit: int, source: str = "CSV") -> tuple[pd.Dat
             source=source,
         )
     check_count(len(frame), limit, "rows")
-    x_col, y_col = coordinate_columns(list(frame.columns), source)
-    return frame, x_col, y_col
+    return frame
 
 
 def coordinate_columns(columns: Sequence[str], source: str = "CSV") -> tuple[str, str]:
@@ -169,7 +175,12 @@ def lookup_table(
         bad = np.flatnonzero(np.isnan(values) & ~raw.str.strip().str.lower().eq("nan"))
         for i in bad:
             unreadable[i] = unreadable[i] or f"{name} {raw.iloc[i]!r} is not a number"
-    answers = lookup_points(loaded, x, y, crs, unreadable)
+    return with_grid_columns(frame, lookup_points(loaded, x, y, crs, unreadable))
+
+
+def with_grid_columns(frame: pd.DataFrame, answers: PointAnswers) -> pd.DataFrame:
+    """``frame`` with the grid's columns and an ``error`` column (renamed on a clash)."""
+    loaded = answers.loaded
     out = frame.copy()
     for column in ANSWER_COLUMNS:
         name = column if column not in out.columns else f"gridgis_{column}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,8 +16,7 @@ from numpy.typing import NDArray
 from gridgis.errors import NotFoundError
 from gridgis.lookup.index import GridIndex
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
-
-log = logging.getLogger(__name__)
+from gridgis.watch import Watcher
 
 #: Columns a bulk answer (CSV) carries for each point, beside the caller's own.
 ANSWER_COLUMNS = (
@@ -110,9 +108,7 @@ class PublishedIndex:
         self._lock = threading.Lock()
         self._others: OrderedDict[tuple[int, datetime], LoadedVersion] = OrderedDict()
         self._cache_size = cache_size
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._watcher = Watcher(self.refresh, refresh_seconds, "gridgis-grid-index")
 
     # --- the published version -----------------------------------------------------------
     def refresh(self) -> LoadedVersion | None:
@@ -138,33 +134,14 @@ class PublishedIndex:
 
     def start(self) -> None:
         """Keep the published version fresh from a background thread."""
-        if self._watcher is not None:
-            return
-        self._stopping.clear()
-        self._watcher = threading.Thread(target=self._watch, name="gridgis-index", daemon=True)
         self._watcher.start()
 
     def notify(self) -> None:
         """Check the store now, not at the next tick (after a publish in this process)."""
-        self._wake.set()
+        self._watcher.notify()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._watcher is not None:
-            self._watcher.join()
-            self._watcher = None
-
-    def _watch(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.refresh_seconds)
-            self._wake.clear()
-            if self._stopping.is_set():
-                break
-            try:
-                self.refresh()
-            except Exception:  # keep serving the old index; try again next tick
-                log.exception("could not refresh the published grid index")
+        self._watcher.stop()
 
     # --- other versions --------------------------------------------------------------------
     def version(self, info: VersionInfo) -> LoadedVersion:

@@ -1,0 +1,111 @@
+"""Which grid is this address in: free text matched to the standard address base."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.routes.lookup import JSON, AtQuery, resolve_loaded
+from gridgis.address.book import (
+    AddressBook,
+    address_answer,
+    address_column,
+    address_table,
+    bulk_address_answer,
+)
+from gridgis.errors import InputError
+from gridgis.lookup.bulk import check_count, csv_chunks, decode_csv, read_table
+from gridgis.settings import Settings
+
+router = APIRouter(prefix="/api", tags=["address"])
+
+
+def _book(request: Request) -> AddressBook:
+    book: AddressBook = request.app.state.addresses
+    return book
+
+
+@router.get(
+    "/address",
+    responses={
+        200: {"description": "The matched address, its point and score, and its grid."},
+        404: {"description": "Nothing good enough: the error and the closest candidates."},
+    },
+)
+def address(
+    request: Request,
+    q: Annotated[str, Query(description="The address as typed, e.g. 旌阳区文昌社区沙河街37号")],
+    at: AtQuery = None,
+    limit: Annotated[int, Query(ge=1, le=20, description="How many candidates.")] = 5,
+) -> Any:
+    loaded = resolve_loaded(request, at)
+    result = _book(request).matcher().match(q, limit=limit)
+    body = address_answer(result, loaded)
+    if result.match is None:
+        body["error"] = f"no address in the base is close enough to {q!r}"
+        return JSONResponse(body, status_code=404)
+    return body
+
+
+@router.post("/address")
+async def address_bulk(request: Request, at: AtQuery = None) -> Any:
+    """``{"addresses": ["…", …], "at": …}`` as JSON, or a CSV with an ``address`` (地址)
+    column as the body (text/csv) or a form file named ``file``: each row comes back with
+    its match, score, flags and grid, or an error."""
+    settings: Settings = request.app.state.settings
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InputError("send the CSV as a form file named 'file'")
+        data, name = await upload.read(), upload.filename or "upload.csv"
+        return await run_in_threadpool(_csv, request, data, name, at, settings)
+    body = await request.body()
+    if kind in ("text/csv", "text/plain", "application/csv"):
+        return await run_in_threadpool(_csv, request, body, "CSV", at, settings)
+    return await run_in_threadpool(_json, request, body, at, settings)
+
+
+def _json(request: Request, body: bytes, at: str | None, settings: Settings) -> Response:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the body is not JSON: {exc}") from None
+    addresses = payload.get("addresses") if isinstance(payload, dict) else None
+    if not isinstance(addresses, list):
+        raise InputError('send {"addresses": ["…", …]} (optionally "at")')
+    check_count(len(addresses), settings.max_bulk_points, "addresses")
+    when = payload.get("at") or at
+    loaded = resolve_loaded(request, None if when is None else str(when))
+    results = _book(request).matcher().match_many(addresses, limit=1)
+    answer = bulk_address_answer(results, loaded)
+    return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
+
+
+def _csv(
+    request: Request, data: bytes, source: str, at: str | None, settings: Settings
+) -> StreamingResponse:
+    loaded = resolve_loaded(request, at)
+    matcher = _book(request).matcher()
+    frame = read_table(decode_csv(data, source), settings.max_bulk_points, source, "address")
+    table = address_table(frame, address_column(list(frame.columns), source), matcher, loaded)
+
+    def stream() -> Iterator[bytes]:
+        yield "\ufeff".encode()
+        for chunk in csv_chunks(table):
+            yield chunk.encode()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="addresses.csv"',
+            "X-Gridgis-Version": loaded.info.name,
+        },
+    )
