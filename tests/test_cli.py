@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyogrio
@@ -15,6 +16,7 @@ import shapely
 from typer.testing import CliRunner
 
 from gridgis.cli import app
+from gridgis.lookup import GridIndex
 from gridgis.samplecity.writer import read_manifest
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
@@ -176,3 +178,52 @@ def test_postgis_without_schema_says_what_to_run(settings: Settings) -> None:
         assert code == 1 and "run `gridgis db upgrade`" in err
     else:  # the embedded store creates itself
         assert code == 0
+
+
+def test_lookups_from_the_command_line(
+    demo_settings: Settings, demo_store: SqlStore, tmp_path: Path
+) -> None:
+    from gridgis.crs import wgs84_to_shifted
+
+    grids_all = demo_store.read_grids("demo-v1")
+    grids = grids_all.iloc[::15]
+    points = shapely.point_on_surface(grids.geometry.to_numpy())
+    lon, lat = shapely.get_x(points), shapely.get_y(points)
+    codes = grids["code"].tolist()
+    gx, gy = wgs84_to_shifted(lon, lat, "gcj02")
+    one = run_json(
+        demo_settings, "lookup", "--lon", str(gx[0]), "--lat", str(gy[0]), "--crs", "gcj02"
+    )
+    assert one["code"] == codes[0]  # type: ignore[index]
+    dated = run_json(
+        demo_settings, "lookup", "--lon", str(lon[0]), "--lat", str(lat[0]), "--at", "2099-12-31"
+    )
+    assert dated["version"] == "demo-v1"  # type: ignore[index]
+
+    rows = [f"{i},{x},{y}" for i, (x, y) in enumerate(zip(lon, lat, strict=True))]
+    source = tmp_path / "cases.csv"
+    source.write_text("case,经度,纬度\n" + "\n".join([*rows, "x,abc,31"]) + "\n", encoding="gbk")
+    out = tmp_path / "answered.csv"
+    summary = run_json(demo_settings, "lookup", "--csv", str(source), "--out", str(out))
+    assert summary == {  # type: ignore[comparison-overlap]
+        "version": "demo-v1",
+        "rows": len(rows) + 1,
+        "found": len(rows),
+        "errors": 1,
+        "out": str(out),
+    }
+    answered = pd.read_csv(out, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert answered["grid_code"].tolist() == [*codes, ""]
+    assert "is not a number" in answered["error"].iloc[-1]
+
+    base = demo_store.read_base_layer("addresses")
+    row = base[base["building"].notna()].iloc[7]
+    typed = f"{row['road']}{row['door_number']}号{row['compound']}{row['building']}"
+    found: dict[str, Any] = run_json(demo_settings, "lookup", "--address", typed)  # type: ignore[assignment]
+    assert f"{row['compound']}{row['building']}" in found["match"]["address"]
+    index = GridIndex(grids_all.geometry.to_numpy(), grids_all["code"].to_numpy())
+    assert found["grid"]["code"] == index.lookup([row.geometry.x], [row.geometry.y])[0]
+    code, _out, err = run(demo_settings, "lookup", "--address", "北京市朝阳区建国门外大街1号")
+    assert code == 1 and "close enough" in err
+    code, _out, err = run(demo_settings, "lookup", "--lon", "104.4")
+    assert code == 1 and "--lon and --lat go together" in err
