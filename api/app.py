@@ -35,7 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.index.refresh()  # load before the first request, not during it
         app.state.index.start()
         app.state.addresses = AddressBook(store, settings.index_refresh_seconds)
-        app.state.addresses.start()  # built on first use, then kept in step with imports
+        # Built now rather than on a later tick: a build holds the GIL for a second or two
+        # at city scale, which requests would feel as a stall.
+        app.state.addresses.refresh()
+        app.state.addresses.start()
         app.state.geojson_cache = {}
         app.state.page_cache = {}
         try:
