@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.routes.lookup import JSON, AtQuery, resolve_loaded
+from api.routes.lookup import JSON, AtQuery, csv_response, resolve_loaded
 from gridgis.address.book import (
     AddressBook,
     address_answer,
@@ -19,7 +18,7 @@ from gridgis.address.book import (
     bulk_address_answer,
 )
 from gridgis.errors import InputError
-from gridgis.lookup.bulk import check_count, csv_chunks, decode_csv, read_table
+from gridgis.lookup.bulk import check_count, decode_csv, read_table
 from gridgis.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["address"])
@@ -95,17 +94,4 @@ def _csv(
     matcher = _book(request).matcher()
     frame = read_table(decode_csv(data, source), settings.max_bulk_points, source, "address")
     table = address_table(frame, address_column(list(frame.columns), source), matcher, loaded)
-
-    def stream() -> Iterator[bytes]:
-        yield "\ufeff".encode()
-        for chunk in csv_chunks(table):
-            yield chunk.encode()
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="addresses.csv"',
-            "X-Gridgis-Version": loaded.info.name,
-        },
-    )
+    return csv_response(table, "addresses.csv", loaded)

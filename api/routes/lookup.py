@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -136,10 +137,14 @@ def _csv(
     frame, x_col, y_col = read_point_table(
         decode_csv(data, source), settings.max_bulk_points, source
     )
-    table = lookup_table(frame, x_col, y_col, loaded, spec)
+    return csv_response(lookup_table(frame, x_col, y_col, loaded, spec), "grids.csv", loaded)
+
+
+def csv_response(table: pd.DataFrame, filename: str, loaded: LoadedVersion) -> StreamingResponse:
+    """A bulk answer streamed as UTF-8 CSV with a BOM, so that spreadsheets read it right."""
 
     def stream() -> Iterator[bytes]:
-        yield "\ufeff".encode()  # so that spreadsheets open the UTF-8 right
+        yield "\ufeff".encode()
         for chunk in csv_chunks(table):
             yield chunk.encode()
 
@@ -147,7 +152,7 @@ def _csv(
         stream(),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": 'attachment; filename="grids.csv"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Gridgis-Version": loaded.info.name,
         },
     )
