@@ -11,12 +11,25 @@ from contextlib import asynccontextmanager
 
 import xstatic.pkg.leaflet as xleaflet
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.fastpath import FastLookupApp
-from api.routes import address, grids, health, layers, lookup, pages, versions
+from api.routes import (
+    address,
+    downloads,
+    embed,
+    grids,
+    health,
+    layers,
+    lookup,
+    ogc,
+    pages,
+    tiles,
+    versions,
+)
 from gridgis.address.book import AddressBook
 from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings, get_settings
@@ -56,9 +69,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, lookup, address, grids, versions, layers, pages):
+    routers = (
+        health,
+        lookup,
+        address,
+        grids,
+        versions,
+        layers,
+        pages,
+        tiles,
+        ogc,
+        embed,
+        downloads,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    if settings.cors_origins:  # deny by default: only the configured embedding origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "X-Gridgis-Version"],
+        )
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
 
     @app.get("/", include_in_schema=False)

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     max_bulk_points: int = Field(
         default=1_000_000, ge=1, description="Most points or addresses in one bulk request."
     )
+    tile_cache: bool = Field(
+        default=True, description="Keep rendered vector tiles in memory (0 for benchmarks)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Origins allowed to call the API from a browser, e.g. ["https://oa.example"]; '
+        "none by default.",
+    )
+    tianditu_key: str | None = Field(default=None, description="Key for Tianditu basemaps.")
+    amap_key: str | None = Field(default=None, description="Key for Amap (GCJ-02) basemaps.")
     index_refresh_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -1,0 +1,7 @@
+"""(embed: arriving with issue 6.)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
