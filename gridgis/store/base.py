@@ -15,6 +15,9 @@ from typing import Any, Literal
 import geopandas as gpd
 import pandas as pd
 
+from gridgis.tiles.layers import TileLayer
+from gridgis.tiles.tilemath import TileAddress
+
 BaseKind = Literal["communities", "streets", "compounds", "buildings", "addresses"]
 BASE_KINDS: tuple[BaseKind, ...] = ("communities", "streets", "compounds", "buildings", "addresses")
 LayerKind = Literal["department", "communities", "streets", "compounds", "buildings", "addresses"]
@@ -219,6 +222,14 @@ class Store(ABC):
 
     @abstractmethod
     def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame: ...
+
+    # --- tiles ----------------------------------------------------------------------------
+    @abstractmethod
+    def vector_tile(
+        self, layer: TileLayer, tile: TileAddress, version_id: int | None = None
+    ) -> bytes:
+        """The layer's features in one tile as a Mapbox Vector Tile (``b""`` when none);
+        ``version_id`` picks the grid version for versioned layers."""
 
     # --- audit ----------------------------------------------------------------------------
     @abstractmethod

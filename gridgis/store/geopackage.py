@@ -6,6 +6,7 @@ not cover DDL) so that a failed import or merge rolls back whole, migrations inc
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,11 @@ from numpy.typing import NDArray
 
 from gridgis.jsonio import json_dumps
 from gridgis.store import gpkg_codec, gpkg_meta
+from gridgis.store import schema as t
 from gridgis.store.sql import SqlStore
+from gridgis.tiles.layers import TileLayer
+from gridgis.tiles.render import TileSource
+from gridgis.tiles.tilemath import TileAddress
 
 
 def geopackage_engine(path: Path) -> sa.Engine:
@@ -48,6 +53,8 @@ class GeoPackageStore(SqlStore):
         super().__init__(geopackage_engine(path), str(path))
         self.path = path
         self._pending_bounds: dict[str, NDArray[np.float64]] = {}
+        self._tile_sources: dict[str, tuple[tuple[Any, ...], TileSource]] = {}
+        self._tile_lock = threading.Lock()
 
     def _encode(self, geoms: NDArray[np.object_]) -> list[Any]:
         return gpkg_codec.encode(geoms)
@@ -89,3 +96,47 @@ class GeoPackageStore(SqlStore):
             gpkg_meta.touch(conn, table.name, tuple(float(b) for b in bounds))  # type: ignore[arg-type]
         else:
             gpkg_meta.touch(conn, table.name, None)
+
+    # --- tiles ------------------------------------------------------------------------------
+    def vector_tile(
+        self, layer: TileLayer, tile: TileAddress, version_id: int | None = None
+    ) -> bytes:
+        """Rendered in Python from the layer held in memory (SQLite has no ST_AsMVT)."""
+        return self._tile_source(layer, version_id).render(tile)
+
+    def _tile_source(self, layer: TileLayer, version_id: int | None) -> TileSource:
+        table = getattr(t, layer.table)
+        with self.engine.connect() as conn:
+            key = self._content_key(conn, layer, table, version_id)
+            cached = self._tile_sources.get(layer.name)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            columns = [table.c[column] for _, column in layer.properties]
+            if "id" in table.c:
+                columns.insert(0, table.c.id)
+            query = sa.select(*columns, table.c.geom)
+            if layer.versioned:
+                query = query.where(table.c.version_id == version_id)
+            source = TileSource.from_frame(layer, self._read_frame(conn, query))
+        with self._tile_lock:
+            self._tile_sources[layer.name] = (key, source)  # one version per layer at a time
+        return source
+
+    @staticmethod
+    def _content_key(
+        conn: sa.Connection, layer: TileLayer, table: sa.Table, version_id: int | None
+    ) -> tuple[Any, ...]:
+        """What identifies the rows a layer has now: re-imports and new versions change it."""
+        if "id" not in table.c:  # communities/subdistricts: the current communities import
+            li = t.layer_imports
+            return (
+                conn.execute(
+                    sa.select(sa.func.max(li.c.id)).where(
+                        li.c.kind == "communities", li.c.is_current.is_(True)
+                    )
+                ).scalar(),
+            )
+        query = sa.select(sa.func.max(table.c.id), sa.func.count())
+        if layer.versioned:
+            query = query.where(table.c.version_id == version_id)
+        return (version_id, *conn.execute(query).one())

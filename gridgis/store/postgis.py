@@ -17,6 +17,8 @@ from gridgis.crs import CGCS2000
 from gridgis.jsonio import json_dumps
 from gridgis.store.schema import JSONType
 from gridgis.store.sql import SqlStore
+from gridgis.tiles.layers import TileLayer
+from gridgis.tiles.tilemath import BUFFER, EXTENT, TileAddress
 
 
 def postgis_engine(url: str) -> sa.Engine:
@@ -67,3 +69,40 @@ class PostGISStore(SqlStore):
             )
         finally:
             cursor.close()
+
+    # --- tiles ------------------------------------------------------------------------------
+    def vector_tile(
+        self, layer: TileLayer, tile: TileAddress, version_id: int | None = None
+    ) -> bytes:
+        """``ST_AsMVT`` over the rows whose boxes meet the tile grown by its buffer."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.text(_tile_sql(layer)),
+                {
+                    "z": tile.z,
+                    "x": tile.x,
+                    "y": tile.y,
+                    "margin": BUFFER / EXTENT,
+                    "version_id": version_id,
+                },
+            ).scalar()
+        return bytes(value) if value else b""
+
+
+def _tile_sql(layer: TileLayer) -> str:
+    """The tile query of a layer; names come from the fixed registry, values are bound."""
+    has_id = layer.table not in ("communities", "subdistricts")  # those are keyed by code
+    columns = [f't.{column} AS "{name}"' for name, column in layer.properties]
+    if has_id:
+        columns.insert(0, "t.id AS fid")
+    where = "t.version_id = :version_id AND " if layer.versioned else ""
+    id_arg = ", 'fid'" if has_id else ""
+    return (
+        "WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS merc, "
+        "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490) AS geo) "
+        f"SELECT ST_AsMVT(q, '{layer.name}', {EXTENT}, 'geom'{id_arg}) FROM ("
+        f"SELECT {', '.join(columns)}, "
+        f"ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.merc, {EXTENT}, {BUFFER}, true) AS geom "
+        f"FROM {layer.table} t, env WHERE {where}t.geom && env.geo"
+        ") q WHERE q.geom IS NOT NULL"
+    )

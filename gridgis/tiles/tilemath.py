@@ -1,0 +1,57 @@
+"""Web Mercator tile addresses ({z}/{x}/{y}, XYZ scheme as Leaflet, MapLibre and OpenLayers use)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gridgis.errors import InvalidValueError
+
+ORIGIN = 20037508.342789244  # half the Web Mercator world width, metres
+MAX_ZOOM = 24
+EXTENT = 4096  # tile coordinate units per side, as ST_AsMVT uses by default
+BUFFER = 64  # units drawn beyond the edge so that strokes join across tiles
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    z: int
+    x: int
+    y: int
+
+    @classmethod
+    def checked(cls, z: int, x: int, y: int) -> TileAddress:
+        if not 0 <= z <= MAX_ZOOM:
+            raise InvalidValueError(f"zoom {z} is outside 0…{MAX_ZOOM}")
+        last = 2**z - 1
+        if not (0 <= x <= last and 0 <= y <= last):
+            raise InvalidValueError(f"tile {z}/{x}/{y} does not exist: x and y run 0…{last}")
+        return cls(z, x, y)
+
+    def __str__(self) -> str:
+        return f"{self.z}/{self.x}/{self.y}"
+
+    @property
+    def mercator_bounds(self) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) in EPSG:3857 metres."""
+        size = 2 * ORIGIN / 2**self.z
+        minx = -ORIGIN + self.x * size
+        maxy = ORIGIN - self.y * size
+        return minx, maxy - size, minx + size, maxy
+
+    def lonlat_bounds(self, margin: float = 0.0) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees, grown by ``margin`` of the tile's size."""
+        n = 2**self.z
+
+        def lon(x: float) -> float:
+            return x / n * 360.0 - 180.0
+
+        def lat(y: float) -> float:
+            return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+
+        return (
+            lon(self.x - margin),
+            lat(min(self.y + 1 + margin, n)),
+            lon(self.x + 1 + margin),
+            lat(max(self.y - margin, 0)),
+        )
