@@ -357,7 +357,7 @@ def export_cmd(
             help="Layer: communities, streets, compounds, buildings, addresses, department/NAME."
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson or shp.")] = "gpkg",
+    fmt: Annotated[str, typer.Option("--format", help="gpkg, geojson, shp or csv (WKT).")] = "gpkg",
     crs: Annotated[str | None, typer.Option(help="Output CRS (default EPSG:4490).")] = None,
     encoding: Annotated[str, typer.Option(help="Shapefile .dbf encoding.")] = "UTF-8",
     as_json: JsonFlag = False,

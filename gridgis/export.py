@@ -1,13 +1,17 @@
-"""Give stored layers and versions back as GeoPackage, GeoJSON or Shapefile."""
+"""Give stored layers and versions back as GeoPackage, GeoJSON, Shapefile or CSV (WKT)."""
 
 from __future__ import annotations
 
+import io
+import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from gridgis import crs as crsmod
 from gridgis.errors import InputError, NotFoundError
@@ -17,7 +21,11 @@ FORMATS = {
     "gpkg": ("GPKG", ".gpkg"),
     "geojson": ("GeoJSON", ".geojson"),
     "shp": ("ESRI Shapefile", ".shp"),
+    "csv": ("CSV", ".csv"),
 }
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+#: Shapefile encodings offered: UTF-8 for today's tools, GBK for old desktop GIS.
+SHAPEFILE_ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "cp936": "GBK"}
 
 
 def version_frame(store: Store, name: str) -> gpd.GeoDataFrame:
@@ -101,8 +109,17 @@ def write_frame(
     frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=spec.epsg)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
+    if fmt == "csv":
+        # Spreadsheets and databases take WKT; the BOM makes Excel read the UTF-8 right.
+        table = pd.DataFrame(frame.drop(columns="geometry"))
+        table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=-1)
+        table.to_csv(out, index=False, encoding="utf-8-sig")
+        return out
     options: dict[str, str] = {}
     if fmt == "shp":
+        encoding = SHAPEFILE_ENCODINGS.get(encoding.lower(), "")
+        if not encoding:
+            raise InputError("shapefile encoding must be UTF-8 or GBK")
         options["encoding"] = encoding
         columns = [c for c in frame.columns if c != "geometry"]
         frame = frame.rename(columns=shapefile_field_names(columns, encoding))
@@ -111,3 +128,27 @@ def write_frame(
         warnings.filterwarnings("ignore", message=".*Normalized/laundered.*")
         pyogrio.write_dataframe(frame, out, layer=layer, driver=driver, **options)
     return out
+
+
+def export_archive(
+    frame: gpd.GeoDataFrame,
+    fmt: str,
+    layer: str,
+    *,
+    crs: str | None = None,
+    encoding: str = "UTF-8",
+) -> tuple[bytes, str]:
+    """The layer as one downloadable file's bytes and its name; a shapefile comes zipped
+    with its .shx, .dbf, .prj and .cpg (the .cpg names the .dbf's encoding)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in layer) or "layer"
+    with tempfile.TemporaryDirectory(prefix="gridgis-export-") as tmp:
+        written = write_frame(frame, fmt, Path(tmp) / safe, layer, crs=crs, encoding=encoding)
+        if fmt != "shp":
+            return written.read_bytes(), written.name
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for suffix in SHAPEFILE_PARTS:
+                part = written.with_suffix(suffix)
+                if part.exists():
+                    archive.write(part, part.name)
+        return buffer.getvalue(), f"{safe}.zip"
