@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     if settings.cors_origins:  # deny by default: only the configured embedding origins
+        app.cors = True
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,

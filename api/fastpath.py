@@ -27,8 +27,16 @@ JSON_HEADER = (b"content-type", b"application/json")
 class FastLookupApp(FastAPI):
     """The FastAPI app, with plain point lookups answered before the framework runs."""
 
+    #: With a CORS allow-list, cross-origin requests go through the CORS middleware.
+    cors: bool = False
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
+        if (
+            scope["type"] == "http"
+            and scope["path"] == PATH
+            and scope["method"] == "GET"
+            and not (self.cors and any(k == b"origin" for k, _ in scope["headers"]))
+        ):
             body = self._answer(scope)
             if body is not None:
                 await send(
