@@ -1,7 +1,173 @@
-"""(ogc: arriving with issue 6.)"""
+"""OGC API – Features at ``/ogc``: GDAL, QGIS and browsers read every layer from here.
+
+The route only negotiates the format, reads the query and wraps documents built by
+:mod:`gridgis.ogc` in responses. Query parameters are read by hand, not declared, so an
+unknown or malformed one is a 400 naming it (as the standard asks), not FastAPI's 422;
+they are documented through ``openapi_extra`` instead.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import threading
+from typing import Annotated, Any
 
-router = APIRouter()
+import numpy as np
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from gridgis.errors import NotFoundError
+from gridgis.jsonio import json_dumps
+from gridgis.ogc import OgcService, documents, html, media, openapi
+from gridgis.ogc.links import Urls
+from gridgis.ogc.query import check_params, parse_items_query, select
+
+router = APIRouter(tags=["ogc"])
+_create = threading.Lock()
+
+CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id.")]
+FeatureId = Annotated[str, Path(alias="featureId", description="A feature id.")]
+
+
+def _service(request: Request) -> OgcService:
+    """One service per app, made on first use: it holds the collection cache."""
+    state = request.app.state
+    with _create:
+        service: OgcService | None = getattr(state, "ogc", None)
+        if service is None:
+            service = OgcService(state.store, state.index)
+            state.ogc = service
+    return service
+
+
+class _Call:
+    """What every handler needs from the request: parameters, format, link builder."""
+
+    def __init__(self, request: Request, allowed: tuple[str, ...] | None) -> None:
+        self.params = request.query_params.multi_items()
+        if allowed is not None:  # items check theirs against the collection's properties
+            check_params(self.params, allowed)
+        self.fmt = media.negotiate(request.query_params.get("f"), request.headers.get("accept", ""))
+        self.urls = Urls(str(request.base_url))
+        self.version = request.query_params.get("version")
+
+
+def _json(doc: Any, media_type: str = media.JSON) -> Response:
+    return Response(json_dumps(doc), media_type=media_type)
+
+
+Responses = dict[int | str, dict[str, Any]]
+_ERRORS: Responses = {400: {"description": "Bad parameter"}, 404: {"description": "Not found"}}
+
+
+def _responses(*types: str) -> Responses:
+    return {200: {"content": {t: {} for t in types}}, **_ERRORS}
+
+
+_JSON = _responses(media.JSON, media.HTML)
+_GEOJSON = _responses(media.GEOJSON, media.HTML)
+_F = {"parameters": [openapi.FORMAT_PARAMETER]}
+_FV = {"parameters": [openapi.FORMAT_PARAMETER, openapi.VERSION_PARAMETER]}
+
+
+@router.get("/ogc", response_class=Response, responses=_JSON, openapi_extra=_F)
+def landing(request: Request) -> Response:
+    """Landing page: links to the API definition, conformance and the collections."""
+    call = _Call(request, ("f",))
+    doc = documents.landing(call.urls, call.fmt)
+    return HTMLResponse(html.landing(call.urls, doc)) if call.fmt == "html" else _json(doc)
+
+
+@router.get("/ogc/conformance", response_class=Response, responses=_JSON, openapi_extra=_F)
+def conformance(request: Request) -> Response:
+    """The conformance classes implemented: core, GeoJSON, HTML, OpenAPI 3.0."""
+    call = _Call(request, ("f",))
+    doc = documents.conformance(call.urls, call.fmt)
+    return HTMLResponse(html.conformance(call.urls, doc)) if call.fmt == "html" else _json(doc)
+
+
+@router.get(
+    "/ogc/api",
+    response_class=Response,
+    responses=_responses(media.OPENAPI),
+    openapi_extra=_F,
+)
+def api_definition(request: Request) -> Response:
+    """This service's OpenAPI 3.0 definition (``f=html`` goes to the interactive docs)."""
+    call = _Call(request, ("f",))
+    if call.fmt == "html":
+        return RedirectResponse(call.urls.to("/docs"))
+    entries = _service(request).entries()
+    doc = openapi.document(request.app.openapi(), str(request.base_url), entries)
+    return _json(doc, media.OPENAPI)
+
+
+@router.get(
+    "/ogc/collections",
+    response_class=Response,
+    responses=_JSON,
+    openapi_extra=_FV,
+)
+def collections(request: Request) -> Response:
+    """Every collection: grids, administrative and base layers, department layers."""
+    call = _Call(request, ("f", "version"))
+    entries = _service(request).entries(call.version)
+    doc = documents.collections(call.urls, entries, call.fmt, call.params)
+    return HTMLResponse(html.collections(call.urls, doc)) if call.fmt == "html" else _json(doc)
+
+
+@router.get(
+    "/ogc/collections/{collectionId}",
+    response_class=Response,
+    responses=_JSON,
+    openapi_extra=_FV,
+)
+def collection(request: Request, collection_id: CollectionId) -> Response:
+    """One collection: title, extent, properties and links to its items."""
+    call = _Call(request, ("f", "version"))
+    service = _service(request)
+    spec = service.spec(collection_id, call.version)
+    doc = documents.collection(call.urls, spec, service.data(spec), call.fmt)
+    return HTMLResponse(html.collection(call.urls, doc)) if call.fmt == "html" else _json(doc)
+
+
+@router.get(
+    "/ogc/collections/{collectionId}/items",
+    response_class=Response,
+    responses=_GEOJSON,
+    openapi_extra={"parameters": openapi.ITEMS_PARAMETERS},
+)
+def items(request: Request, collection_id: CollectionId) -> Response:
+    """Features, a page at a time, filtered by bbox and by exact property values."""
+    call = _Call(request, None)
+    service = _service(request)
+    spec = service.spec(collection_id, call.version)
+    data = service.data(spec)
+    query = parse_items_query(call.params, data.properties)
+    matched = select(data, query)
+    text = documents.items(call.urls, spec, data, query, matched, call.fmt, call.params)
+    if call.fmt == "html":
+        page = html.items(call.urls, spec.id, spec.title, json.loads(text), query.offset)
+        return HTMLResponse(page)
+    return Response(text, media_type=media.GEOJSON)
+
+
+@router.get(
+    "/ogc/collections/{collectionId}/items/{featureId}",
+    response_class=Response,
+    responses=_GEOJSON,
+    openapi_extra=_FV,
+)
+def item(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
+    """One feature by its id (a grid's or community's code, else the store id)."""
+    call = _Call(request, ("f", "version"))
+    service = _service(request)
+    spec = service.spec(collection_id, call.version)
+    data = service.data(spec)
+    found = np.flatnonzero(data.ids == feature_id)
+    if not len(found):
+        raise NotFoundError(f"no feature {feature_id!r} in collection {spec.id!r}")
+    doc = documents.item(call.urls, spec, data, int(found[0]), call.fmt)
+    if call.fmt == "html":
+        return HTMLResponse(html.item(call.urls, spec.id, spec.title, doc))
+    return _json(doc, media.GEOJSON)

@@ -1,0 +1,77 @@
+"""A collection as the catalog names it (:class:`CollectionSpec`) and as it is served.
+
+Reading a layer is the slow part at city scale, so a spec carries only what listing and
+caching need; :class:`CollectionData` is built once per content version from the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+Extent = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """One collection: its metadata, where its features come from, and its cache identity.
+
+    ``slot`` names the cache entry and ``content`` what is in it (an import id), so a
+    re-import replaces the entry instead of serving stale data. Grid versions each get
+    their own slot, marked ``versioned``, of which the cache keeps only the latest few.
+    ``version`` is set only when the caller pinned a grid version, for links to carry it.
+    """
+
+    id: str
+    title: str
+    description: str
+    id_field: str
+    slot: str
+    content: Hashable
+    load: Callable[[], gpd.GeoDataFrame] = field(compare=False, repr=False)
+    version: str | None = None
+    versioned: bool = False
+    item_type: str = "feature"
+
+
+@dataclass(frozen=True)
+class CollectionData:
+    """A collection's features ready to query: properties, string ids, a tree, the extent."""
+
+    frame: gpd.GeoDataFrame
+    id_field: str
+    properties: tuple[str, ...]
+    ids: NDArray[np.object_]
+    tree: shapely.STRtree
+    extent: Extent | None
+    geometry_type: str
+
+    @classmethod
+    def build(cls, frame: gpd.GeoDataFrame, id_field: str) -> CollectionData:
+        frame = frame.reset_index(drop=True)
+        geoms = frame.geometry.to_numpy()
+        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        extent: Extent | None = None
+        if present.any():
+            minx, miny, maxx, maxy = shapely.total_bounds(geoms[present]).tolist()
+            extent = (minx, miny, maxx, maxy)
+        kinds = sorted(set(frame.geom_type[present].tolist()))
+        geometry_type = "Unknown" if not kinds else kinds[0] if len(kinds) == 1 else "Geometry"
+        properties = tuple(str(c) for c in frame.columns if c != frame.geometry.name)
+        return cls(
+            frame=frame,
+            id_field=id_field,
+            properties=properties,
+            ids=frame[id_field].astype(str).to_numpy(dtype=object),
+            tree=shapely.STRtree(geoms),
+            extent=extent,
+            geometry_type=geometry_type,
+        )
+
+    def __len__(self) -> int:
+        return len(self.frame)
