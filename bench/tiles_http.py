@@ -1,0 +1,518 @@
+"""Vector tiles over HTTP with wrk: ``gridgis serve`` beside TiPg, on one PostGIS table.
+
+    .venv/bin/python bench/tiles_http.py [--rebuild] [--duration 15] [--connections 16]
+        [--threads 1] [--warmup 3] [--max-tiles 20000] [--explain] [--postgres URL]
+
+Goal (issue): uncached tiles z13–z16 over the city sample at ≥ 3× TiPg's throughput, p99
+stated; warm cached throughput stated too. The city sample (``bench/city_store.py``) is
+imported, merged and published once into the PostGIS database ``gridgis_bench_tiles``
+(kept and reused; ``--rebuild`` builds it afresh). TiPg runs from its own venv,
+``bench/out/tipg-venv`` (made here on first use: ``pip install tipg "uvicorn[standard]"``),
+served by uvicorn with httptools, on the same ``grids`` table with the same five properties,
+the same MVT extent (4096) and buffer (64). The database holds one grid version, so the
+whole table is the published version both serve.
+
+Every tile z13–z16 meeting the published grids' extent (or a seeded sample of
+``--max-tiles``), shuffled with a fixed seed, is the request list of both servers; wrk
+cycles through it against one server at a time: gridgis with its tile cache off
+(``GRIDGIS_TILE_CACHE=0``), TiPg (which caches no tiles), then gridgis with its cache on,
+filled by one pass through the list first. ``--explain`` adds ``EXPLAIN ANALYZE`` of both
+servers' tile SQL (TiPg's as it logs it) for the busiest z13 and z16 tiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mapbox_vector_tile
+import psycopg2
+import shapely
+import sqlalchemy as sa
+from psycopg2 import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.city_store import DEFAULT_DIR, VERSION, ensure_city  # noqa: E402
+from bench.lookup_http import (  # noqa: E402
+    ADMIN_URL,
+    VENV_BIN,
+    WrkResult,
+    admin_execute,
+    database_url,
+    free_port,
+    measure,
+    serving,
+    write_lua,
+)
+from gridgis.importer.pipeline import import_layer  # noqa: E402
+from gridgis.merge import run_merge  # noqa: E402
+from gridgis.samplecity.writer import read_manifest  # noqa: E402
+from gridgis.settings import Settings  # noqa: E402
+from gridgis.store import open_store  # noqa: E402
+from gridgis.store.postgis import _tile_sql  # noqa: E402  (our tile SQL, for --explain)
+from gridgis.tiles import TILE_LAYERS, TileAddress  # noqa: E402
+from gridgis.tiles.tilemath import BUFFER, EXTENT  # noqa: E402
+
+BENCH_DB = "gridgis_bench_tiles"
+TIPG_VENV = ROOT / "bench" / "out" / "tipg-venv"
+ZOOMS = (13, 14, 15, 16)
+GOAL_RATIO = 3.0
+LAYER = TILE_LAYERS["grids"]
+PROPERTIES = [name for name, _ in LAYER.properties]  # code, name, kind, community_code, …
+TIPG_TILE = "/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={props}"
+TIPG_LOG_CONFIG = {  # for --explain: TiPg logs each tile's SQL at DEBUG on logger "tipg"
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"err": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+    "loggers": {"tipg": {"handlers": ["err"], "level": "DEBUG", "propagate": False}},
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    label: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    paths: list[str]  # one per tile of the shared list, in the same order
+
+
+# --- the PostGIS database ------------------------------------------------------------------
+def database_exists(admin_url: str, name: str) -> bool:
+    with closing(psycopg2.connect(admin_url)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cur.fetchone() is not None
+
+
+def published_name(url: str) -> str | None:
+    """The published version of the store at ``url``; None when it has none (or no schema)."""
+    try:
+        store = open_store(Settings(database_url=url, actor="bench"))
+    except Exception:  # no schema yet, or an old one: build afresh
+        return None
+    try:
+        published = store.published_version()
+        return None if published is None else published.name
+    finally:
+        store.close()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    admin_execute(
+        admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    )
+
+
+def ensure_postgis(admin_url: str, data_dir: Path, rebuild: bool) -> str:
+    """URL of ``gridgis_bench_tiles`` holding the city sample, merged and published."""
+    url = database_url(admin_url, BENCH_DB)
+    if not rebuild and database_exists(admin_url, BENCH_DB) and published_name(url) == VERSION:
+        print(
+            f"reusing {BENCH_DB} (published {VERSION}; --rebuild to build afresh)", file=sys.stderr
+        )
+        return url
+    ensure_city(data_dir)  # writes the sample files once
+    sample = data_dir / "sample"
+    drop_database(admin_url, BENCH_DB)
+    admin_execute(admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+    settings = Settings(database_url=url, actor="bench")
+    store = open_store(settings, check=False)
+    try:
+        print(f"{BENCH_DB}: schema …", file=sys.stderr)
+        store.upgrade()
+        for entry in read_manifest(sample):
+            print(f"{BENCH_DB}: importing {entry.path.name} …", file=sys.stderr, flush=True)
+            import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
+        print(f"{BENCH_DB}: merging into {VERSION} …", file=sys.stderr, flush=True)
+        run_merge(store, VERSION, settings=settings)
+        store.publish(VERSION, "bench")
+    finally:
+        store.close()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with closing(conn), conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    print(f"{BENCH_DB}: published {VERSION}", file=sys.stderr)
+    return url
+
+
+def grids_extent(url: str) -> tuple[int, tuple[float, float, float, float]]:
+    """Number of grids and their (west, south, east, north); the table must hold one version."""
+    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), count(DISTINCT version_id), ST_XMin(ST_Extent(geom)), "
+            "ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom)) "
+            "FROM grids"
+        )
+        row = cur.fetchone()
+        if row is None or not row[0]:
+            raise SystemExit(f"{BENCH_DB}: no grids")
+        if row[1] != 1:
+            raise SystemExit(f"{BENCH_DB}: grids holds {row[1]} versions; run with --rebuild")
+        # read every page once (TOAST too), so neither server starts on a cold buffer cache
+        cur.execute("SELECT sum(ST_NPoints(geom)) FROM grids")
+        return int(row[0]), (float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+
+
+# --- the tile list -------------------------------------------------------------------------
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    rad = math.radians(lat)
+    y = int((1.0 - math.asinh(math.tan(rad)) / math.pi) / 2.0 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def tiles_over(
+    bounds: tuple[float, float, float, float], max_tiles: int, seed: int
+) -> list[TileAddress]:
+    """Every tile z13–z16 meeting ``bounds`` (a seeded sample if more), shuffled."""
+    west, south, east, north = bounds
+    tiles: list[TileAddress] = []
+    for z in ZOOMS:
+        x0, y0 = tile_xy(west, north, z)
+        x1, y1 = tile_xy(east, south, z)
+        tiles += [TileAddress(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    rng = random.Random(seed)
+    if len(tiles) > max_tiles:
+        tiles = rng.sample(tiles, max_tiles)  # in proportion to each zoom's share
+    rng.shuffle(tiles)
+    return tiles
+
+
+def busiest_tiles(url: str) -> list[TileAddress]:
+    """The z13 and the z16 tile holding the most grid centroids."""
+    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) AS c FROM grids) s")
+        points = [(float(x), float(y)) for x, y in cur.fetchall()]
+    return [
+        TileAddress(z, *Counter(tile_xy(x, y, z) for x, y in points).most_common(1)[0][0])
+        for z in (13, 16)
+    ]
+
+
+# --- fetching and decoding -----------------------------------------------------------------
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), bytes(exc.read())
+
+
+def tile_body(label: str, url: str) -> bytes:
+    """The MVT at ``url``, empty for an empty tile (204, 404 or a 200 with no body)."""
+    status, body = fetch(url)
+    if status in (204, 404):
+        return b""
+    if status != 200:
+        raise SystemExit(f"{label}: {url} gave {status}: {body[:300]!r}")
+    return body
+
+
+def features(body: bytes) -> dict[str, tuple[dict[str, Any], shapely.Geometry]]:
+    """Code → (properties less code, geometry in tile units) of the one layer of a tile."""
+    if not body:
+        return {}
+    layers = mapbox_vector_tile.decode(body, default_options={"y_coord_down": True})
+    if len(layers) != 1:
+        raise SystemExit(f"expected one layer, got {sorted(layers)}")
+    (layer,) = layers.values()
+    out: dict[str, tuple[dict[str, Any], shapely.Geometry]] = {}
+    for feature in layer["features"]:
+        props = dict(feature["properties"])
+        code = str(props.pop("code"))
+        out[code] = (props, shapely.geometry.shape(feature["geometry"]))
+    return out
+
+
+def inside(geom: shapely.Geometry) -> bool:
+    """Whether a feature covers some of the tile itself, not only its buffer."""
+    square = shapely.box(0, 0, EXTENT, EXTENT)
+    return bool(shapely.intersection(shapely.make_valid(geom), square).area > 0)
+
+
+def check_same_tiles(ours: Server, tipg: Server, bases: dict[str, str], sample: int) -> int:
+    """Both servers show the same grids with the same properties in ``sample`` tiles.
+
+    TiPg keeps the rows that intersect the tile itself, gridgis those whose boxes meet the
+    tile grown by its buffer: gridgis may add grids that lie wholly in the buffer. Returns
+    how many such buffer-only grids gridgis sent.
+    """
+    extra = 0
+    checked = {z: 0 for z in ZOOMS}
+    want = {z: math.ceil(sample / len(ZOOMS)) for z in ZOOMS}
+    empty = 0
+    for ours_path, tipg_path in zip(ours.paths, tipg.paths, strict=True):
+        z = int(ours_path.split("/")[3])
+        if checked[z] >= want[z]:
+            continue
+        mine = features(tile_body(ours.label, bases[ours.label] + ours_path))
+        theirs = features(tile_body(tipg.label, bases[tipg.label] + tipg_path))
+        if not mine and not theirs:
+            if empty >= 2:
+                continue  # a couple of empty tiles suffice: look for ones with grids
+            empty += 1
+        checked[z] += 1
+        missing = set(theirs) - set(mine)
+        if missing:
+            raise SystemExit(f"{ours_path}: grids {sorted(missing)[:5]} only in TiPg's tile")
+        for code in set(mine) - set(theirs):
+            if inside(mine[code][1]):
+                raise SystemExit(f"{ours_path}: grid {code} inside the tile is missing in TiPg's")
+            extra += 1
+        for code, (props, geom) in theirs.items():
+            if props != mine[code][0]:
+                raise SystemExit(f"{ours_path}: {code} {mine[code][0]} ≠ TiPg's {props}")
+            if inside(geom) != inside(mine[code][1]):
+                raise SystemExit(f"{ours_path}: {code} drawn differently by the two servers")
+        if sum(checked.values()) >= sample:
+            break
+    print(
+        f"checked {sum(checked.values())} tiles ({empty} empty on both): same grids and "
+        f"properties; {extra} grids lying wholly in the buffer only in gridgis' tiles",
+        file=sys.stderr,
+    )
+    return extra
+
+
+def average_bytes(label: str, base: str, paths: Iterable[str]) -> tuple[float, float, int]:
+    """Mean bytes over all tiles, mean over the non-empty ones, and how many were empty."""
+    sizes = [len(tile_body(label, base + p)) for p in paths]
+    full = [s for s in sizes if s]
+    return sum(sizes) / len(sizes), sum(full) / max(len(full), 1), len(sizes) - len(full)
+
+
+def one_pass(label: str, base: str, paths: list[str], workers: int) -> float:
+    """Request every tile once (fills gridgis' cache); seconds taken."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(lambda p: tile_body(label, base + p), paths):
+            pass
+    return time.perf_counter() - start
+
+
+# --- servers -------------------------------------------------------------------------------
+def ensure_tipg() -> str:
+    """TiPg's version, installing it into its own venv on first use."""
+    pip = TIPG_VENV / "bin" / "pip"
+    if not (TIPG_VENV / "bin" / "uvicorn").exists():
+        print(f"installing TiPg into {TIPG_VENV} …", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+        subprocess.run([str(pip), "install", "-q", "tipg", "uvicorn[standard]"], check=True)
+    python = TIPG_VENV / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-c", "import tipg, uvicorn; print(tipg.__version__, uvicorn.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tipg_version, uvicorn_version = done.stdout.split()
+    return f"TiPg {tipg_version} (uvicorn {uvicorn_version}, httptools)"
+
+
+def gridgis_server(url: str, tiles: list[TileAddress], cache: bool) -> Server:
+    port = free_port()
+    return Server(
+        label="gridgis",
+        argv=[str(VENV_BIN / "gridgis"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={"GRIDGIS_DATABASE_URL": url, "GRIDGIS_TILE_CACHE": "1" if cache else "0"},
+        port=port,
+        paths=[f"/tiles/grids/{t}.mvt" for t in tiles],
+    )
+
+
+TIPG_ENV = {
+    "TIPG_DB_SCHEMAS": '["public"]',
+    "TIPG_DB_TABLES": '["public.grids"]',  # only the grids table is a collection
+    "TIPG_TILE_RESOLUTION": str(EXTENT),
+    "TIPG_TILE_BUFFER": str(BUFFER),  # TiPg's default is 256; ours is 64
+    "TIPG_MAX_FEATURES_PER_TILE": "10000",  # its default; far more than a z13 tile holds
+    "TIPG_CATALOG_TTL": "0",  # no catalogue refresh in the middle of a run
+}
+
+
+def tipg_server(url: str, tiles: list[TileAddress], log_config: Path | None = None) -> Server:
+    port = free_port()
+    argv = [
+        str(TIPG_VENV / "bin" / "uvicorn"),
+        "tipg.main:app",
+        "--http",
+        "httptools",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    if log_config is not None:
+        argv += ["--log-config", str(log_config)]
+    props = ",".join(PROPERTIES)
+    return Server(
+        label="TiPg",
+        argv=argv,
+        env={"DATABASE_URL": url, **TIPG_ENV},
+        port=port,
+        paths=[TIPG_TILE.format(z=t.z, x=t.x, y=t.y, props=props) for t in tiles],
+    )
+
+
+# --- EXPLAIN ANALYZE -----------------------------------------------------------------------
+def explain(url: str, tiles: list[TileAddress], tipg_log: Path) -> None:
+    """Plans and timings of our tile SQL and of TiPg's (from its DEBUG log) for ``tiles``."""
+    logged = [line for line in tipg_log.read_text().splitlines() if "ST_AsMVT" in line]
+    if len(logged) < len(tiles):
+        raise SystemExit(f"TiPg logged {len(logged)} tile queries:\n{tipg_log.read_text()}")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    try:
+        with engine.connect() as conn:
+            version_id = conn.execute(sa.text("SELECT min(version_id) FROM grids")).scalar_one()
+            for tile, logged_line in zip(tiles, logged[-len(tiles) :], strict=True):
+                ours = _tile_sql(LAYER)
+                bind = {"z": tile.z, "x": tile.x, "y": tile.y, "margin": BUFFER / EXTENT}
+                theirs = logged_line[logged_line.index("WITH t AS") :]
+                for label, query in (("gridgis", ours), ("TiPg", theirs)):
+                    for _ in range(3):  # the last of three runs, on warm buffers
+                        if label == "gridgis":
+                            text = sa.text("EXPLAIN (ANALYZE, BUFFERS) " + query)
+                            rows = conn.execute(text, {**bind, "version_id": version_id})
+                        else:  # TiPg logs its SQL with the values in place
+                            rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + query)
+                        plan = [str(row[0]) for row in rows]
+                    print(f"\n--- {label} {tile}: {query}")
+                    print("\n".join(plan))
+    finally:
+        engine.dispose()
+
+
+# --- main ----------------------------------------------------------------------------------
+def report(label: str, r: WrkResult, width: int) -> None:
+    print(
+        f"  {label:<{width}} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
+        f"p99 {r.p99_ms:7.2f} ms  ({r.requests:,} requests)"
+    )
+
+
+def summary(
+    results: dict[str, WrkResult], sizes: dict[str, tuple[float, float, int]], tiles: int, n: int
+) -> None:
+    width = max(map(len, results))
+    print(f"grids tiles z13–z16, {tiles:,} tiles cycled by wrk:")
+    for label, result in results.items():
+        report(label, result, width)
+    for label, (mean, mean_full, empty) in sizes.items():
+        print(
+            f"  {label} tile size over the first {n} tiles: {mean:,.0f} B on average, "
+            f"{mean_full:,.0f} B over the {n - empty} non-empty ones"
+        )
+    ratio = results["gridgis (uncached)"].rps / results["TiPg"].rps
+    warm_ratio = results["gridgis (warm cache)"].rps / results["TiPg"].rps
+    print(f"  ratio gridgis/TiPg uncached: {ratio:.2f}×  (warm cache: {warm_ratio:.1f}×)")
+    met = "met" if ratio >= GOAL_RATIO else "MISSED"
+    print(f"  goal ≥ {GOAL_RATIO:g}× TiPg uncached: {met}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--rebuild", action="store_true", help=f"rebuild the {BENCH_DB} database")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds discarded first")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-tiles", type=int, default=20_000)
+    parser.add_argument("--check-tiles", type=int, default=20, help="compared tile by tile")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE both tile SQLs")
+    parser.add_argument("--postgres", default=ADMIN_URL, help="admin URL of the PostGIS server")
+    args = parser.parse_args()
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+    tipg_version = ensure_tipg()
+    url = ensure_postgis(args.postgres, args.data_dir, args.rebuild)
+    count, bounds = grids_extent(url)
+    tiles = tiles_over(bounds, args.max_tiles, args.seed)
+    per_zoom = ", ".join(f"z{z} {sum(t.z == z for t in tiles):,}" for z in ZOOMS)
+    print(
+        f"{count:,} grids of {VERSION} in PostGIS; {len(tiles):,} tiles ({per_zoom}); "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+        f"(after {args.warmup:g} s warm-up), one server at a time; {tipg_version}",
+        flush=True,
+    )
+
+    results: dict[str, WrkResult] = {}
+    sizes: dict[str, tuple[float, float, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="gridgis-tiles-") as tmp:
+        workdir = Path(tmp)
+        ours, tipg = gridgis_server(url, tiles, cache=False), tipg_server(url, tiles)
+        scripts = {}
+        for server in (ours, tipg):
+            (workdir / server.label).mkdir()
+            scripts[server.label] = write_lua(workdir / server.label, server.paths)
+        size_sample = slice(0, min(500, len(tiles)))
+
+        # the same grids in both: both servers up at once, for the checks only
+        bases: dict[str, str] = {}
+        with (
+            serving(ours.label, ours.argv, ours.env, ours.port, workdir / "ours.log") as b1,
+            serving(tipg.label, tipg.argv, tipg.env, tipg.port, workdir / "tipg.log") as b2,
+        ):
+            bases = {ours.label: b1, tipg.label: b2}
+            check_same_tiles(ours, tipg, bases, args.check_tiles)
+            for server in (ours, tipg):
+                sizes[server.label] = average_bytes(
+                    server.label, bases[server.label], server.paths[size_sample]
+                )
+
+        with serving(ours.label, ours.argv, ours.env, ours.port, workdir / "ours.log") as base:
+            results["gridgis (uncached)"] = measure(
+                "gridgis (uncached)", base, args, wrk, scripts[ours.label]
+            )
+        with serving(tipg.label, tipg.argv, tipg.env, tipg.port, workdir / "tipg.log") as base:
+            results["TiPg"] = measure("TiPg", base, args, wrk, scripts[tipg.label])
+
+        warm = gridgis_server(url, tiles, cache=True)
+        with serving(warm.label, warm.argv, warm.env, warm.port, workdir / "warm.log") as base:
+            took = one_pass(warm.label, base, warm.paths, args.connections)
+            print(f"gridgis: filled the tile cache in {took:.1f} s", file=sys.stderr)
+            results["gridgis (warm cache)"] = measure(
+                "gridgis (warm cache)", base, args, wrk, scripts[ours.label]
+            )
+
+        summary(results, sizes, len(tiles), size_sample.stop)
+        if args.explain:
+            config = workdir / "tipg-log.json"
+            config.write_text(json.dumps(TIPG_LOG_CONFIG))
+            probes = busiest_tiles(url)
+            logged = tipg_server(url, probes, log_config=config)
+            log = workdir / "tipg-debug.log"
+            with serving(logged.label, logged.argv, logged.env, logged.port, log) as base:
+                for path in logged.paths:
+                    tile_body(logged.label, base + path)
+            explain(url, probes, log)
+
+
+if __name__ == "__main__":
+    main()
