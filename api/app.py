@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.fastpath import FastLookupApp
+from api.fastpath import FastPathApp
 from api.routes import (
     address,
     downloads,
@@ -30,6 +30,7 @@ from api.routes import (
     tiles,
     versions,
 )
+from api.tileserve import TileServer
 from gridgis.address.book import AddressBook
 from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # at city scale, which requests would feel as a stall.
         app.state.addresses.refresh()
         app.state.addresses.start()
+        app.state.tiles = TileServer(store, app.state.index, settings.tile_cache)
         app.state.geojson_cache = {}
         app.state.page_cache = {}
         try:
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.addresses.stop()
             store.close()
 
-    app = FastLookupApp(
+    app = FastPathApp(
         title="gridgis",
         description="Comprehensive grid layers for grassroots governance: lookups, GeoJSON, "
         "versions and an offline map.",

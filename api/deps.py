@@ -1,4 +1,8 @@
-"""FastAPI dependencies: what a route may ask for. The app fills them at start-up."""
+"""FastAPI dependencies: what a route may ask for. The app fills them at start-up.
+
+They are ``async`` so that FastAPI calls them in the event loop: as plain functions each
+one cost a trip through the threadpool on every request.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,17 @@ from gridgis.settings import Settings
 from gridgis.store.base import Store
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_index(request: Request) -> PublishedIndex:
+async def get_index(request: Request) -> PublishedIndex:
     index: PublishedIndex = request.app.state.index
     return index
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

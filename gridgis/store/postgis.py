@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,20 @@ from gridgis.crs import CGCS2000
 from gridgis.jsonio import json_dumps
 from gridgis.store.schema import JSONType
 from gridgis.store.sql import SqlStore
-from gridgis.tiles.layers import TileLayer
+from gridgis.tiles.layers import TILE_LAYERS, TileLayer
 from gridgis.tiles.tilemath import BUFFER, EXTENT, TileAddress
+
+POOL_SIZE = 32
 
 
 def postgis_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=json_dumps)
+    # The server answers from up to 40 threads (FastAPI's threadpool): keep that many
+    # connections open rather than opening a backend (and loading PostGIS) per request.
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=8, json_serializer=json_dumps
+    )
 
 
 class PostGISStore(SqlStore):
@@ -76,33 +83,42 @@ class PostGISStore(SqlStore):
     ) -> bytes:
         """``ST_AsMVT`` over the rows whose boxes meet the tile grown by its buffer."""
         with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.text(_tile_sql(layer)),
-                {
-                    "z": tile.z,
-                    "x": tile.x,
-                    "y": tile.y,
-                    "margin": BUFFER / EXTENT,
-                    "version_id": version_id,
-                },
-            ).scalar()
+            value = (
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                .execute(
+                    _tile_sql(layer),
+                    {
+                        "z": tile.z,
+                        "x": tile.x,
+                        "y": tile.y,
+                        "margin": BUFFER / EXTENT,
+                        "version_id": version_id,
+                    },
+                )
+                .scalar()
+            )
         return bytes(value) if value else b""
 
 
-def _tile_sql(layer: TileLayer) -> str:
-    """The tile query of a layer; names come from the fixed registry, values are bound."""
+@lru_cache(maxsize=len(TILE_LAYERS))
+def _tile_sql(layer: TileLayer) -> sa.TextClause:
+    """The tile query of a layer; names come from the fixed registry, values are bound.
+
+    No ``WHERE geom IS NOT NULL`` outside: PostgreSQL would push it into the scan and
+    clip every row twice; ``ST_AsMVT`` leaves out the rows clipped away anyway.
+    """
     has_id = layer.table not in ("communities", "subdistricts")  # those are keyed by code
     columns = [f't.{column} AS "{name}"' for name, column in layer.properties]
     if has_id:
         columns.insert(0, "t.id AS fid")
     where = "t.version_id = :version_id AND " if layer.versioned else ""
     id_arg = ", 'fid'" if has_id else ""
-    return (
+    return sa.text(
         "WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS merc, "
         "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490) AS geo) "
         f"SELECT ST_AsMVT(q, '{layer.name}', {EXTENT}, 'geom'{id_arg}) FROM ("
         f"SELECT {', '.join(columns)}, "
         f"ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.merc, {EXTENT}, {BUFFER}, true) AS geom "
         f"FROM {layer.table} t, env WHERE {where}t.geom && env.geo"
-        ") q WHERE q.geom IS NOT NULL"
+        ") q"
     )
