@@ -162,6 +162,18 @@ def server(demo_settings: Settings) -> Iterator[Server]:
         yield srv
 
 
+#: Debian's Chromium as root, headless, kept from reaching for the internet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which("chromium")

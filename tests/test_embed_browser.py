@@ -26,17 +26,8 @@ from playwright.sync_api import Browser, Frame, Page, Route, sync_playwright
 from gridgis.crs import wgs84_to_shifted
 from gridgis.lookup import GridIndex
 from gridgis.store import SqlStore
-from tests.conftest import Server
+from tests.conftest import CHROMIUM_ARGS, Server
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SELECTED_COLOUR = "#d7301f"
 
 

@@ -9,18 +9,9 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from gridgis.store import SqlStore
-from tests.conftest import Server
+from tests.conftest import CHROMIUM_ARGS, Server
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.routes.lookup import JSON, AtQuery, csv_response, resolve_loaded
+from api.routes.lookup import JSON, AtQuery, csv_response, read_bulk_body, resolve_loaded
 from gridgis.address.book import (
     AddressBook,
     address_answer,
@@ -57,18 +57,10 @@ async def address_bulk(request: Request, at: AtQuery = None) -> Any:
     column as the body (text/csv) or a form file named ``file``: each row comes back with
     its match, score, flags and grid, or an error."""
     settings: Settings = request.app.state.settings
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InputError("send the CSV as a form file named 'file'")
-        data, name = await upload.read(), upload.filename or "upload.csv"
-        return await run_in_threadpool(_csv, request, data, name, at, settings)
-    body = await request.body()
-    if kind in ("text/csv", "text/plain", "application/csv"):
-        return await run_in_threadpool(_csv, request, body, "CSV", at, settings)
-    return await run_in_threadpool(_json, request, body, at, settings)
+    kind, data, source = await read_bulk_body(request)
+    if kind == "csv":
+        return await run_in_threadpool(_csv, request, data, source, at, settings)
+    return await run_in_threadpool(_json, request, data, at, settings)
 
 
 def _json(request: Request, body: bytes, at: str | None, settings: Settings) -> Response:

@@ -94,19 +94,26 @@ async def lookup_bulk(request: Request, crs: CrsQuery = "wgs84", at: AtQuery = N
     """Send ``{"points": [[x, y], …], "crs": …, "at": …}`` as JSON, or a CSV with lon,lat
     columns (as the body with Content-Type text/csv, or as a form file named ``file``)."""
     settings: Settings = request.app.state.settings
+    kind, data, source = await read_bulk_body(request)
+    if kind == "csv":
+        return await run_in_threadpool(_csv, request, data, source, crs, at, settings)
+    return await run_in_threadpool(_json, request, data, crs, at, settings)
+
+
+async def read_bulk_body(request: Request) -> tuple[str, bytes, str]:
+    """("csv" or "json", the bytes, a name for messages): a CSV comes as the body
+    (text/csv) or as a form file named ``file``; anything else is read as JSON."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise InputError("send the CSV as a form file named 'file'")
-        name = upload.filename or "upload.csv"
-        data = await upload.read()
-        return await run_in_threadpool(_csv, request, data, name, crs, at, settings)
+        return "csv", await upload.read(), upload.filename or "upload.csv"
     body = await request.body()
     if kind in ("text/csv", "text/plain", "application/csv"):
-        return await run_in_threadpool(_csv, request, body, "CSV", crs, at, settings)
-    return await run_in_threadpool(_json, request, body, crs, at, settings)
+        return "csv", body, "CSV"
+    return "json", body, "JSON"
 
 
 def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Settings) -> Response:
