@@ -47,9 +47,13 @@ def features(
     out = []
     for record, geom in zip(records, geoms, strict=True):
         props = {k: _clean(v) for k, v in record.items()}
-        ident = (
-            f'"id":{json.dumps(str(props[id_field]))},' if id_field and id_field in props else ""
-        )
+        ident = ""
+        if id_field and id_field in props:
+            value = props[id_field]
+            # Integer ids stay numbers, so that GDAL and QGIS take them as feature ids.
+            number = isinstance(value, int) and not isinstance(value, bool)
+            ident = f'"id":{value if number else json.dumps(str(value))},'
+
         out.append(
             f'{{"type":"Feature",{ident}"properties":{json_dumps(props)},"geometry":{geom}}}'
         )

@@ -404,3 +404,11 @@ def test_gdal_attribute_and_spatial_filters(server: Server, demo_store: SqlStore
     hits = shapely.intersects(streets.geometry.to_numpy(), shapely.box(*box)).sum()
     out = ogrinfo("-so", "-spat", *(repr(float(v)) for v in box), source, "streets")
     assert f"Feature Count: {int(hits)}" in out
+
+
+def test_gdal_fetches_one_feature_by_its_id(server: Server, demo_store: SqlStore) -> None:
+    buildings = demo_store.read_base_layer("buildings")
+    row = buildings.iloc[17]
+    out = ogrinfo("-q", f"OAPIF:{server.url}/ogc", "buildings", "-fid", str(int(row["id"])))
+    assert f"OGRFeature(buildings):{int(row['id'])}" in out
+    assert f"source_id (String) = {row['source_id']}" in out

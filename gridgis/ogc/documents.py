@@ -69,7 +69,8 @@ def collection(
         doc["extent"] = {"spatial": {"bbox": [list(data.extent)], "crs": media.CRS84}}
     doc["links"] = [
         *urls.formats(collection_path(spec.id), fmt, params=pinned),
-        link(urls.to(items, [*pinned, ("f", "json")]), "items", media.GEOJSON, "Features"),
+        # No ?f=json here: GDAL appends /{featureId} to this href to fetch one feature.
+        link(urls.to(items, pinned), "items", media.GEOJSON, "Features"),
         link(urls.to(items, [*pinned, ("f", "html")]), "items", media.HTML, "Features as HTML"),
     ]
     # Not in Part 1; lets people (and the HTML page) see the shape of a collection.
