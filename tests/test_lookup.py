@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import sqlalchemy as sa
 
 from gridgis.lookup import GridIndex, PublishedIndex
+from gridgis.settings import Settings
 from gridgis.store import SqlStore
 from tests.conftest import save_boxes
 
@@ -194,3 +197,44 @@ def test_time_travel_answers_from_the_version_in_force(store: SqlStore) -> None:
         published.resolve(parse_at("2025-12-30"))
     v1 = store.get_version("v1")
     assert v1.status == "archived" and v1.valid_to == store.get_version("v2").valid_from
+
+
+def test_a_version_published_again_keeps_its_first_period(store: SqlStore) -> None:
+    from gridgis.lookup.when import parse_at
+
+    cell = (104.39, 31.12, 104.40, 31.13)
+    save_boxes(store, "v1", {"510603001001001": cell})
+    save_boxes(store, "v2", {"510603001001002": cell})
+    store.publish("v1", "t", valid_from=parse_at("2026-01-01", day_start=True))
+    store.publish("v2", "t", valid_from=parse_at("2026-03-01", day_start=True))
+    store.publish("v1", "t", reason="roll back", valid_from=parse_at("2026-06-01", day_start=True))
+    published = PublishedIndex(store)
+    answers = {
+        day: published.resolve(parse_at(day)).info.name
+        for day in ("2026-02-01", "2026-04-01", "2026-07-01")
+    }
+    assert answers == {"2026-02-01": "v1", "2026-04-01": "v2", "2026-07-01": "v1"}
+    assert store.first_publication() == parse_at("2026-01-01", day_start=True)
+    assert store.get_version("v2").status == "archived"
+
+
+def test_upgrading_to_publications_keeps_what_was_in_force(settings: Settings) -> None:
+    from gridgis.store import open_store
+
+    old = open_store(settings, check=False)
+    old.upgrade("0001")
+    with old.engine.begin() as conn:  # a version published under the 0001 schema
+        conn.execute(
+            sa.text(
+                "INSERT INTO grid_versions (name, status, created_at, created_by, published_at,"
+                " valid_from, params, report) VALUES ('old', 'published', :t, 'x', :t, :t,"
+                " '{}', '{}')"
+            ),
+            {"t": "2026-01-05T00:00:00.000000Z" if old.kind == "geopackage" else "2026-01-05"},
+        )
+    old.upgrade()
+    info = old.version_at(datetime(2026, 2, 1, tzinfo=UTC))
+    assert info is not None and info.name == "old"
+    old.downgrade("0001")
+    assert old.schema_revision() == "0001"
+    old.close()

@@ -167,8 +167,7 @@ class PublishedIndex:
         """The version that was in force at ``when``."""
         info = self.store.version_at(when)
         if info is None:
-            published = [v for v in self.store.list_versions() if v.valid_from is not None]
-            first = min((v.valid_from for v in published if v.valid_from), default=None)
+            first = self.store.first_publication()
             hint = (
                 f"the first version came into force on {first.astimezone(when.tzinfo).date()}"
                 if first

@@ -214,7 +214,12 @@ class Store(ABC):
 
     @abstractmethod
     def version_at(self, when: datetime) -> VersionInfo | None:
-        """The version that was published and valid at ``when``."""
+        """The version that was in force at ``when`` (by its publications, so a version
+        published twice answers for both periods)."""
+
+    @abstractmethod
+    def first_publication(self) -> datetime | None:
+        """When the first version ever published came into force."""
 
     @abstractmethod
     def read_grids(self, version: str) -> gpd.GeoDataFrame:

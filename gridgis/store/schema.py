@@ -207,6 +207,23 @@ grid_versions = sa.Table(
     sa.Column("report", JSONType, nullable=False),
 )
 
+publications = sa.Table(
+    "publications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("grid_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("valid_from", Timestamp, nullable=False),
+    sa.Column("valid_to", Timestamp),  # open while the version is in force
+    sa.Column("published_at", Timestamp, nullable=False),
+    sa.Column("published_by", sa.Text, nullable=False),
+    sa.Index("ix_publications_valid_from", "valid_from"),
+)
+
 grids = sa.Table(
     "grids",
     metadata,

@@ -536,12 +536,10 @@ class SqlStore(Store):
                 raise InvalidValueError(
                     f"valid_from {start.isoformat()} is in the future: publish on the day"
                 )
+            pub = t.publications
             latest = as_utc(
                 conn.execute(
-                    sa.select(v.c.valid_from)
-                    .where(v.c.valid_from.is_not(None))
-                    .order_by(v.c.valid_from.desc())
-                    .limit(1)
+                    sa.select(pub.c.valid_from).order_by(pub.c.valid_from.desc()).limit(1)
                 ).scalar()
             )
             if latest is not None and start <= latest:
@@ -561,6 +559,17 @@ class SqlStore(Store):
                 v.update()
                 .where(v.c.id == target.id)
                 .values(status="published", published_at=now, valid_from=start, valid_to=None)
+            )
+            # The history of what was in force when: one row per publication.
+            conn.execute(pub.update().where(pub.c.valid_to.is_(None)).values(valid_to=start))
+            conn.execute(
+                pub.insert().values(
+                    version_id=target.id,
+                    valid_from=start,
+                    valid_to=None,
+                    published_at=now,
+                    published_by=actor,
+                )
             )
             self._audit(
                 conn,
@@ -589,19 +598,30 @@ class SqlStore(Store):
         return self._version_info(row) if row else None
 
     def version_at(self, when: datetime) -> VersionInfo | None:
-        v = t.grid_versions
+        pub = t.publications
         when = when.astimezone(UTC)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                self._version_query()
+            version_id = conn.execute(
+                sa.select(pub.c.version_id)
                 .where(
-                    v.c.valid_from.is_not(None),
-                    v.c.valid_from <= when,
-                    sa.or_(v.c.valid_to.is_(None), v.c.valid_to > when),
+                    pub.c.valid_from <= when,
+                    sa.or_(pub.c.valid_to.is_(None), pub.c.valid_to > when),
                 )
-                .order_by(v.c.valid_from.desc())
+                .order_by(pub.c.valid_from.desc())
+                .limit(1)
+            ).scalar()
+            if version_id is None:
+                return None
+            row = conn.execute(
+                self._version_query().where(t.grid_versions.c.id == version_id)
             ).first()
         return self._version_info(row) if row else None
+
+    def first_publication(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            pub = t.publications
+            first = sa.select(pub.c.valid_from).order_by(pub.c.valid_from).limit(1)
+            return as_utc(conn.execute(first).scalar())
 
     def read_grids(self, version: str) -> gpd.GeoDataFrame:
         g, c, s = t.grids, t.communities, t.subdistricts
