@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import xstatic.pkg.leaflet as xleaflet
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    # GeoJSON compresses about tenfold (the city's grids: 3.5 MB); small answers go as they are.
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
     if settings.cors_origins:  # deny by default: only the configured embedding origins
         app.cors = True
         app.add_middleware(

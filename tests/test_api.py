@@ -137,3 +137,12 @@ def test_crosswalk_as_json_and_csv(client: httpx.Client, demo_store: SqlStore) -
         == 404
     )
     assert client.get("/api/versions/nope/crosswalk").status_code == 404
+
+
+def test_big_answers_are_gzipped_when_the_client_asks(client: httpx.Client) -> None:
+    plain = client.get("/api/grids", headers={"Accept-Encoding": "identity"})
+    zipped = client.get("/api/grids", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json() == plain.json()
+    assert int(zipped.headers["content-length"]) * 4 < len(plain.content)

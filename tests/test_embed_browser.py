@@ -318,12 +318,14 @@ def test_the_search_box_finds_an_address_and_shows_its_grid(
     assert result.get_attribute("data-grid") == code
     text = result.inner_text()
     assert address in text and code in text and "网格员" in text
-    assert page.evaluate("() => gridgisEmbed.selected()") == code
+    # The grid lies in another community: the page fetches it, then selects it.
+    page.wait_for_function("code => gridgisEmbed.selected() === code", arg=code, timeout=10000)
     assert page.locator("path.gridgis-address").count() == 1
-    assert page.evaluate(
+    page.wait_for_function(  # and zooms to it (the view may still be moving)
         "(code) => gridgisEmbed.map.getBounds().contains("
         "gridgisEmbed.byCode.get(code).getBounds())",
-        code,
+        arg=code,
+        timeout=10000,
     )
     # Nonsense gets candidates, not an error.
     page.fill(".gridgis-search input", "沙河街999号不存在小区")
