@@ -38,7 +38,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy gridgis api
+	$(BIN)/mypy gridgis api tests
+	$(BIN)/mypy --explicit-package-bases bench
 
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q

@@ -388,7 +388,7 @@ def explain(url: str, tiles: list[TileAddress], tipg_log: Path) -> None:
         with engine.connect() as conn:
             version_id = conn.execute(sa.text("SELECT min(version_id) FROM grids")).scalar_one()
             for tile, logged_line in zip(tiles, logged[-len(tiles) :], strict=True):
-                ours = _tile_sql(LAYER)
+                ours = _tile_sql(LAYER).text
                 bind = {"z": tile.z, "x": tile.x, "y": tile.y, "margin": BUFFER / EXTENT}
                 theirs = logged_line[logged_line.index("WITH t AS") :]
                 for label, query in (("gridgis", ours), ("TiPg", theirs)):

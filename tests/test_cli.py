@@ -35,7 +35,7 @@ def run(settings: Settings, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def run_json(settings: Settings, *args: str) -> object:
+def run_json(settings: Settings, *args: str) -> Any:
     code, out, err = run(settings, *args, "--json")
     assert code == 0, err
     return json.loads(out)
@@ -44,34 +44,34 @@ def run_json(settings: Settings, *args: str) -> object:
 def test_the_whole_job_from_the_command_line(
     settings: Settings, sample_dir: Path, tmp_path: Path
 ) -> None:
-    assert run_json(settings, "db", "upgrade")["revision"] == "0002"  # type: ignore[index]
+    assert run_json(settings, "db", "upgrade")["revision"] == "0002"
     for entry in read_manifest(sample_dir):
         args = ["import", entry.kind, str(entry.path)]
         for option, value in entry.options().items():
             if value:
                 args += [f"--{option}", value]
         report = run_json(settings, *args)
-        assert report["status"] == "imported"  # type: ignore[index]
+        assert report["status"] == "imported"
     layers = run_json(settings, "layers")
-    assert len(layers) == len(read_manifest(sample_dir))  # type: ignore[arg-type]
+    assert len(layers) == len(read_manifest(sample_dir))
 
     merged = run_json(settings, "merge", "--version", "2026-11", "--note", "first")
-    assert merged["version"]["status"] == "draft"  # type: ignore[index]
-    assert merged["report"]["coverage_valid"] is True  # type: ignore[index]
+    assert merged["version"]["status"] == "draft"
+    assert merged["report"]["coverage_valid"] is True
     published = run_json(settings, "publish", "2026-11", "--reason", "initial")
-    assert published["status"] == "published"  # type: ignore[index]
+    assert published["status"] == "published"
     versions = run_json(settings, "versions")
-    assert [v["name"] for v in versions] == ["2026-11"]  # type: ignore[union-attr,index]
+    assert [v["name"] for v in versions] == ["2026-11"]
 
     out = tmp_path / "grids.gpkg"
     exported = run_json(
         settings, "export", "--version", "2026-11", "--format", "gpkg", "--out", str(out)
     )
     frame = pyogrio.read_dataframe(out)
-    assert len(frame) == exported["features"] == merged["report"]["grids"]  # type: ignore[index]
+    assert len(frame) == exported["features"] == merged["report"]["grids"]
     point = shapely.point_on_surface(frame.geometry.iloc[5])
     found = run_json(settings, "lookup", "--lon", str(point.x), "--lat", str(point.y))
-    assert found["code"] == frame["code"].iloc[5]  # type: ignore[index]
+    assert found["code"] == frame["code"].iloc[5]
 
     shp = run_json(
         settings,
@@ -83,7 +83,7 @@ def test_the_whole_job_from_the_command_line(
         "--out",
         str(tmp_path / "zz.shp"),
     )
-    back = pyogrio.read_dataframe(shp["path"])  # type: ignore[index]
+    back = pyogrio.read_dataframe(shp["path"])
     assert "网格员" in back.columns and back["网格员"].notna().all()
     addresses = run_json(
         settings,
@@ -95,13 +95,13 @@ def test_the_whole_job_from_the_command_line(
         "--out",
         str(tmp_path / "addresses.geojson"),
     )
-    assert pyogrio.read_dataframe(addresses["path"])["address"].str.contains("号").all()  # type: ignore[index]
+    assert pyogrio.read_dataframe(addresses["path"])["address"].str.contains("号").all()
 
     code, text, _ = run(settings, "lookup", "--lon", str(point.x), "--lat", str(point.y))
     assert code == 0 and frame["code"].iloc[5] in text
 
     walk = run_json(settings, "crosswalk", "2026-11", "--department", "综治")
-    assert walk and {r["department"] for r in walk} == {"综治"}  # type: ignore[union-attr,index]
+    assert walk and {r["department"] for r in walk} == {"综治"}
     code, text, _ = run(settings, "crosswalk", "2026-11", "--out", str(tmp_path / "cw.csv"))
     assert code == 0
     table = pd.read_csv(tmp_path / "cw.csv", encoding="utf-8-sig", dtype={"grid_code": str})
@@ -109,9 +109,9 @@ def test_the_whole_job_from_the_command_line(
 
     # A second merge is another draft; the published version stays as it was.
     again = run_json(settings, "merge", "--version", "2026-12")
-    assert again["version"]["status"] == "draft"  # type: ignore[index]
-    assert again["version"]["params"]["previous_version"] == "2026-11"  # type: ignore[index]
-    versions = {v["name"]: v["status"] for v in run_json(settings, "versions")}  # type: ignore[union-attr,index]
+    assert again["version"]["status"] == "draft"
+    assert again["version"]["params"]["previous_version"] == "2026-11"
+    versions = {v["name"]: v["status"] for v in run_json(settings, "versions")}
     assert versions == {"2026-11": "published", "2026-12": "draft"}
     second = pd.DataFrame(
         run_json(
@@ -126,7 +126,7 @@ def test_the_whole_job_from_the_command_line(
         ),
         index=[0],
     )
-    assert second["features"].iloc[0] == merged["report"]["grids"]  # type: ignore[index]
+    assert second["features"].iloc[0] == merged["report"]["grids"]
     assert (
         pyogrio.read_dataframe(tmp_path / "v2.geojson")["code"].tolist() == frame["code"].tolist()
     )  # same inputs, same grids, same codes
@@ -194,18 +194,18 @@ def test_lookups_from_the_command_line(
     one = run_json(
         demo_settings, "lookup", "--lon", str(gx[0]), "--lat", str(gy[0]), "--crs", "gcj02"
     )
-    assert one["code"] == codes[0]  # type: ignore[index]
+    assert one["code"] == codes[0]
     dated = run_json(
         demo_settings, "lookup", "--lon", str(lon[0]), "--lat", str(lat[0]), "--at", "2099-12-31"
     )
-    assert dated["version"] == "demo-v1"  # type: ignore[index]
+    assert dated["version"] == "demo-v1"
 
     rows = [f"{i},{x},{y}" for i, (x, y) in enumerate(zip(lon, lat, strict=True))]
     source = tmp_path / "cases.csv"
     source.write_text("case,经度,纬度\n" + "\n".join([*rows, "x,abc,31"]) + "\n", encoding="gbk")
     out = tmp_path / "answered.csv"
     summary = run_json(demo_settings, "lookup", "--csv", str(source), "--out", str(out))
-    assert summary == {  # type: ignore[comparison-overlap]
+    assert summary == {
         "version": "demo-v1",
         "rows": len(rows) + 1,
         "found": len(rows),
@@ -219,7 +219,7 @@ def test_lookups_from_the_command_line(
     base = demo_store.read_base_layer("addresses")
     row = base[base["building"].notna()].iloc[7]
     typed = f"{row['road']}{row['door_number']}号{row['compound']}{row['building']}"
-    found: dict[str, Any] = run_json(demo_settings, "lookup", "--address", typed)  # type: ignore[assignment]
+    found: dict[str, Any] = run_json(demo_settings, "lookup", "--address", typed)
     assert f"{row['compound']}{row['building']}" in found["match"]["address"]
     index = GridIndex(grids_all.geometry.to_numpy(), grids_all["code"].to_numpy())
     assert found["grid"]["code"] == index.lookup([row.geometry.x], [row.geometry.y])[0]
