@@ -110,7 +110,9 @@ def test_base_layers_are_tiled(client: httpx.Client, demo_store: SqlStore) -> No
         response = client.get(f"/tiles/{name}/{tile}.mvt")
         assert response.status_code == 200, (name, response.status_code)
         features = decode(response.content, name)
-        assert features and all("name" in f["properties"] for f in features), name
+        assert features, name
+        assert all(isinstance(f["properties"]["code"], str) for f in features), name
+        assert all("name" in f["properties"] for f in features), name
     local = to_tile_units(buildings.geometry.to_numpy(), tile)
     in_tile = shapely.intersects(local, shapely.box(0, 0, EXTENT, EXTENT))
     codes = {

@@ -108,7 +108,10 @@ def _tile_sql(layer: TileLayer) -> sa.TextClause:
     clip every row twice; ``ST_AsMVT`` leaves out the rows clipped away anyway.
     """
     has_id = layer.table not in ("communities", "subdistricts")  # those are keyed by code
-    columns = [f't.{column} AS "{name}"' for name, column in layer.properties]
+    columns = [
+        f't.{column}::text AS "{name}"' if name == "code" else f't.{column} AS "{name}"'
+        for name, column in layer.properties
+    ]
     if has_id:
         columns.insert(0, "t.id AS fid")
     where = "t.version_id = :version_id AND " if layer.versioned else ""

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TileLayer:
-    """``properties`` pairs each tile property with the table column it comes from."""
+    """``properties`` pairs each tile property with the table column it comes from; a
+    ``code`` is always text, whatever its column holds."""
 
     name: str
     description: str
@@ -81,7 +82,7 @@ TILE_LAYERS: dict[str, TileLayer] = {
             "streets",
             "Streets, lanes, rivers and railways",
             "streets",
-            (("name", "name"), ("class", "class")),
+            (("code", "id"), ("name", "name"), ("class", "class")),  # no road codes: the id
             11,
             20,
             "line",

@@ -44,6 +44,8 @@ class TileSource:
         table = frame[list(columns.values())].astype(object)
         table = table.where(table.notna(), None)
         table.columns = list(columns)
+        if "code" in table:
+            table["code"] = [None if v is None else str(v) for v in table["code"]]
         properties = table.to_dict("records")
         ids = frame["id"].to_numpy(dtype=np.int64) if "id" in frame else None
         return cls(layer, merc, properties, ids, shapely.STRtree(merc))
