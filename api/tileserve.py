@@ -14,13 +14,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from gridgis.errors import NotFoundError
 from gridgis.lookup import PublishedIndex
+from gridgis.lru import LRU
 from gridgis.store.base import Store
 from gridgis.tiles import TILE_LAYERS, TileAddress, TileLayer
-from gridgis.tiles.cache import TileCache
 
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=60"
 STAMP_SECONDS = 2.0  # how stale a base layer's import stamp may be
+TILE_CACHE_BYTES = 128 * 2**20
 
 
 def tile_layer(name: str) -> TileLayer:
@@ -44,7 +45,7 @@ class TileServer:
     store: Store
     index: PublishedIndex
     use_cache: bool
-    cache: TileCache = field(default_factory=TileCache)
+    cache: LRU[bytes] = field(default_factory=lambda: LRU(TILE_CACHE_BYTES, len))
     _stamps: dict[str, int] = field(default_factory=dict)
     _stamped: float = 0.0
     _published: int | None = None

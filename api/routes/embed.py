@@ -9,9 +9,8 @@ commercial basemaps (Amap); the page asks for that itself when its basemap needs
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import geopandas as gpd
@@ -40,6 +39,7 @@ from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
 from gridgis.lookup import LoadedVersion, PublishedIndex
 from gridgis.lookup.published import grid_answer
+from gridgis.lru import LRU
 from gridgis.services import grid_services
 from gridgis.store.base import GRID_PROPERTIES, BaseKind, Store
 
@@ -53,7 +53,6 @@ CONTEXT_PROPERTIES: dict[str, list[str]] = {
     "communities": ["code", "name"],
 }
 ContextKind = Literal["streets", "compounds", "communities"]
-T = TypeVar("T")
 
 VersionQuery = Annotated[
     str | None, Query(description="Version name; the published version when omitted.")
@@ -67,66 +66,32 @@ CommunityQuery = Annotated[
 ]
 
 
-class _Cache:
-    """A small LRU shared by the embed endpoints, kept on ``app.state``.
-
-    Values are built outside the lock (grids JSON) or under a per-cache build lock for the
-    expensive ones (department services), so two first clicks do not both build them.
-    """
+class _Cache(LRU[Any]):
+    """The embed endpoints' LRU, kept on ``app.state``; it can also build an entry in the
+    background (department services take seconds at city scale), once."""
 
     def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._build = threading.Lock()
+        super().__init__(size)
         self._warming: set[Hashable] = set()
+        self._warm_lock = threading.Lock()
 
     def warm(self, key: Hashable, make: Callable[[], object]) -> None:
         """Build ``key`` in a background thread unless it is there or on its way."""
-        with self._lock:
-            if key in self._items or key in self._warming:
+        with self._warm_lock:
+            if key in self or key in self._warming:
                 return
             self._warming.add(key)
 
         def run() -> None:
             try:
-                self.get_or_make(key, make, exclusive=True)
+                self.get_or_build(key, make)
             except Exception:  # a click will build it again and report the error then
                 pass
             finally:
-                with self._lock:
+                with self._warm_lock:
                     self._warming.discard(key)
 
         threading.Thread(target=run, name="gridgis-embed-warm", daemon=True).start()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def get_or_make(self, key: Hashable, make: Callable[[], T], *, exclusive: bool = False) -> T:
-        found = self.get(key)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        if not exclusive:
-            value = make()
-        else:
-            with self._build:
-                found = self.get(key)
-                if found is not None:
-                    return found  # type: ignore[no-any-return]
-                value = make()
-        self.put(key, value)
-        return value
 
 
 _cache_lock = threading.Lock()
@@ -315,7 +280,7 @@ def embed_grids(
         return _geojson(frame, list(GRID_PROPERTIES), shift, extra={"version": loaded.info.name})
 
     key = ("grids", _version_key(loaded), grid, None if grid else community, shift)
-    body = _cache(request).get_or_make(key, make)
+    body = _cache(request).get_or_build(key, make)
     return Response(body, media_type=GEOJSON)
 
 
@@ -330,10 +295,9 @@ def embed_grid_info(
 ) -> JSONResponse:
     loaded = _loaded(index, version)
     row = _grid_row(loaded, code)
-    services: dict[str, list[dict[str, Any]]] = _cache(request).get_or_make(
+    services: dict[str, list[dict[str, Any]]] = _cache(request).get_or_build(
         _services_key(loaded),
         lambda: grid_services(store, loaded, settings.metric_epsg),
-        exclusive=True,
     )
     body = {**grid_answer(row), "services": services.get(code, [])}
     return JSONResponse(body)
@@ -352,7 +316,7 @@ def _base_layer(
         frame.sindex  # noqa: B018 - build the index now, under the lock, not per request
         return frame
 
-    frame = _cache(request).get_or_make(("base", kind, import_id), make, exclusive=True)
+    frame = _cache(request).get_or_build(("base", kind, import_id), make)
     return import_id, frame
 
 
@@ -422,7 +386,7 @@ def embed_context(
         id_field = "code" if layer == "communities" else None
         return _geojson(chosen, properties, shift, id_field=id_field)
 
-    body = make() if key is None else _cache(request).get_or_make(key, make)
+    body = make() if key is None else _cache(request).get_or_build(key, make)
     return Response(body, media_type=GEOJSON)
 
 

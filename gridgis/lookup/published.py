@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from numpy.typing import NDArray
 
 from gridgis.errors import NotFoundError
 from gridgis.lookup.index import GridIndex
+from gridgis.lru import LRU
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
 from gridgis.watch import Watcher
 
@@ -106,8 +106,7 @@ class PublishedIndex:
         self._current: LoadedVersion | None = None
         self._loaded_once = False
         self._lock = threading.Lock()
-        self._others: OrderedDict[tuple[int, datetime], LoadedVersion] = OrderedDict()
-        self._cache_size = cache_size
+        self._others: LRU[LoadedVersion] = LRU(cache_size)
         self._watcher = Watcher(self.refresh, refresh_seconds, "gridgis-grid-index")
 
     # --- the published version -----------------------------------------------------------
@@ -149,16 +148,9 @@ class PublishedIndex:
         current = self.current()
         if current is not None and current.info.id == info.id:
             return current
-        key = (info.id, info.created_at)
-        with self._lock:
-            loaded = self._others.get(key)
-            if loaded is None:
-                loaded = LoadedVersion.load(self.store, info)
-                self._others[key] = loaded
-                while len(self._others) > self._cache_size:
-                    self._others.popitem(last=False)
-            self._others.move_to_end(key)
-            return loaded
+        return self._others.get_or_build(
+            (info.id, info.created_at), lambda: LoadedVersion.load(self.store, info)
+        )
 
     def named(self, name: str) -> LoadedVersion:
         return self.version(self.store.get_version(name))
