@@ -56,7 +56,7 @@ class TileServer:
             layers = await run_in_threadpool(self.store.list_layers)
             self._stamps = {x.kind: x.import_id for x in layers if x.kind != "department"}
             self._stamped = time.monotonic()
-        return self._stamps.get("communities" if layer.table == "subdistricts" else layer.table)
+        return self._stamps.get(layer.source_kind)
 
     async def answer(
         self,

@@ -107,7 +107,7 @@ class GeoPackageStore(SqlStore):
     def _tile_source(self, layer: TileLayer, version_id: int | None) -> TileSource:
         table = getattr(t, layer.table)
         with self.engine.connect() as conn:
-            key = self._content_key(conn, layer, table, version_id)
+            key = self._content_key(conn, layer, version_id)
             cached = self._tile_sources.get(layer.name)
             if cached is not None and cached[0] == key:
                 return cached[1]
@@ -124,19 +124,17 @@ class GeoPackageStore(SqlStore):
 
     @staticmethod
     def _content_key(
-        conn: sa.Connection, layer: TileLayer, table: sa.Table, version_id: int | None
+        conn: sa.Connection, layer: TileLayer, version_id: int | None
     ) -> tuple[Any, ...]:
-        """What identifies the rows a layer has now: re-imports and new versions change it."""
-        if "id" not in table.c:  # communities/subdistricts: the current communities import
-            li = t.layer_imports
-            return (
-                conn.execute(
-                    sa.select(sa.func.max(li.c.id)).where(
-                        li.c.kind == "communities", li.c.is_current.is_(True)
-                    )
-                ).scalar(),
-            )
-        query = sa.select(sa.func.max(table.c.id), sa.func.count())
+        """What identifies the rows a layer has now, found by key lookups (no table scan):
+        a grid version by its id and creation time (a replaced draft may reuse the id),
+        a base layer by its current import (subdistricts come with the communities)."""
         if layer.versioned:
-            query = query.where(table.c.version_id == version_id)
-        return (version_id, *conn.execute(query).one())
+            v = t.grid_versions
+            created = conn.execute(sa.select(v.c.created_at).where(v.c.id == version_id))
+            return (version_id, created.scalar())
+        li = t.layer_imports
+        current = sa.select(li.c.id).where(
+            li.c.kind == layer.source_kind, li.c.is_current.is_(True)
+        )
+        return (conn.execute(current).scalar(),)

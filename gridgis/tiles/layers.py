@@ -20,6 +20,12 @@ class TileLayer:
     versioned: bool = False  # grids: one layer per grid version
 
     @property
+    def source_kind(self) -> str:
+        """The import kind whose current layer holds the rows (subdistricts are derived
+        from the communities); grids come from versions instead."""
+        return "communities" if self.table == "subdistricts" else self.table
+
+    @property
     def fields(self) -> dict[str, str]:
         """TileJSON ``vector_layers`` fields: property → type."""
         return {name: "Number" if name == "households" else "String" for name, _ in self.properties}
