@@ -19,12 +19,13 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from api.tileserve import TileServer
+from gridgis.crs import parse_crs
 from gridgis.errors import GridgisError
 from gridgis.lookup import PublishedIndex
+from gridgis.lookup.coords import passes_through
 
 PATH = "/api/lookup"
 TILES = "/tiles/"
-PLAIN_CRS = ("wgs84", "cgcs2000", "4326", "4490", "epsg:4326", "epsg:4490")
 JSON_HEADER = (b"content-type", b"application/json")
 
 
@@ -93,10 +94,15 @@ class FastPathApp(FastAPI):
     def _answer(self, scope: Scope) -> bytes | None:
         """The grid's JSON for the plain case, or ``None`` to let the route decide."""
         params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
-        if len(params) != 2 and not (
-            len(params) == 3 and params.get("crs", "").lower() in PLAIN_CRS
-        ):
+        crs = params.get("crs")
+        if len(params) != (2 if crs is None else 3):
             return None
+        if crs is not None:
+            try:
+                if not passes_through(parse_crs(crs)):
+                    return None
+            except GridgisError:
+                return None
         try:
             lon, lat = float(params["lon"]), float(params["lat"])
         except (KeyError, ValueError):

@@ -18,6 +18,11 @@ FloatArray = NDArray[np.float64]
 PASS_THROUGH = (CGCS2000, WGS84)
 
 
+def passes_through(crs: CrsSpec) -> bool:
+    """Coordinates already usable as CGCS2000 lon/lat, untouched."""
+    return crs.epsg in PASS_THROUGH and crs.shift is None
+
+
 def _degree_problems(lon: FloatArray, lat: FloatArray) -> NDArray[np.object_]:
     """Per point: ``None`` or why the lon/lat pair is unusable."""
     problems = np.full(len(lon), None, dtype=object)
@@ -39,7 +44,7 @@ def to_lonlat(
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if crs.epsg in PASS_THROUGH and crs.shift is None:
+    if passes_through(crs):
         problems = _degree_problems(x, y)
         lon, lat = x.copy(), y.copy()
     else:
@@ -64,7 +69,7 @@ def to_lonlat(
 
 def one_to_lonlat(x: float, y: float, crs: CrsSpec) -> tuple[float, float]:
     """:func:`to_lonlat` for one point; a bad point raises :class:`InvalidValueError`."""
-    if crs.epsg in PASS_THROUGH and crs.shift is None:
+    if passes_through(crs):
         check_lonlat(x, y)
         return x, y
     lon, lat, problems = to_lonlat(np.array([x]), np.array([y]), crs)
