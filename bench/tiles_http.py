@@ -173,14 +173,6 @@ def grids_extent(url: str) -> tuple[int, tuple[float, float, float, float]]:
 
 
 # --- the tile list -------------------------------------------------------------------------
-def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180.0) / 360.0 * n)
-    rad = math.radians(lat)
-    y = int((1.0 - math.asinh(math.tan(rad)) / math.pi) / 2.0 * n)
-    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
-
-
 def tiles_over(
     bounds: tuple[float, float, float, float], max_tiles: int, seed: int
 ) -> list[TileAddress]:
@@ -188,9 +180,13 @@ def tiles_over(
     west, south, east, north = bounds
     tiles: list[TileAddress] = []
     for z in ZOOMS:
-        x0, y0 = tile_xy(west, north, z)
-        x1, y1 = tile_xy(east, south, z)
-        tiles += [TileAddress(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+        first = TileAddress.containing(west, north, z)
+        last = TileAddress.containing(east, south, z)
+        tiles += [
+            TileAddress(z, x, y)
+            for x in range(first.x, last.x + 1)
+            for y in range(first.y, last.y + 1)
+        ]
     rng = random.Random(seed)
     if len(tiles) > max_tiles:
         tiles = rng.sample(tiles, max_tiles)  # in proportion to each zoom's share
@@ -204,7 +200,7 @@ def busiest_tiles(url: str) -> list[TileAddress]:
         cur.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) AS c FROM grids) s")
         points = [(float(x), float(y)) for x, y in cur.fetchall()]
     return [
-        TileAddress(z, *Counter(tile_xy(x, y, z) for x, y in points).most_common(1)[0][0])
+        Counter(TileAddress.containing(x, y, z) for x, y in points).most_common(1)[0][0]
         for z in (13, 16)
     ]
 

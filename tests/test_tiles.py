@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,13 +25,6 @@ EXTENT = 4096
 def client(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60) as c:
         yield c
-
-
-def tile_of(lon: float, lat: float, z: int) -> TileAddress:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return TileAddress(z, x, y)
 
 
 def decode(body: bytes, layer: str) -> list[dict[str, Any]]:
@@ -77,7 +69,7 @@ def test_grid_tiles_hold_every_grid_with_its_shape(
     lon, lat = shapely.get_coordinates(shapely.centroid(grids.geometry.iloc[30]))[0]
     checked = 0
     for z in (14, 15, 16):
-        tile = tile_of(lon, lat, z)
+        tile = TileAddress.containing(lon, lat, z)
         response = client.get(f"/tiles/grids/{tile}.mvt")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
@@ -105,7 +97,7 @@ def test_grid_tiles_hold_every_grid_with_its_shape(
 def test_base_layers_are_tiled(client: httpx.Client, demo_store: SqlStore) -> None:
     buildings = demo_store.read_base_layer("buildings")
     lon, lat = shapely.get_coordinates(shapely.centroid(buildings.geometry.iloc[100]))[0]
-    tile = tile_of(lon, lat, 16)
+    tile = TileAddress.containing(lon, lat, 16)
     for name in TILE_LAYERS:
         response = client.get(f"/tiles/{name}/{tile}.mvt")
         assert response.status_code == 200, (name, response.status_code)
@@ -127,7 +119,7 @@ def test_etag_gives_304_and_bad_addresses_are_refused(
 ) -> None:
     grids = demo_store.read_grids("demo-v1")
     lon, lat = shapely.get_coordinates(shapely.centroid(grids.geometry.iloc[3]))[0]
-    path = f"/tiles/grids/{tile_of(lon, lat, 15)}.mvt"
+    path = f"/tiles/grids/{TileAddress.containing(lon, lat, 15)}.mvt"
     first = client.get(path)
     etag = first.headers["etag"]
     assert first.status_code == 200 and "max-age" in first.headers["cache-control"]
@@ -136,7 +128,9 @@ def test_etag_gives_304_and_bad_addresses_are_refused(
     assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
     assert client.get(path, params={"version": "demo-v1"}).headers["etag"] == etag
     assert client.get("/tiles/grids/15/0/0.mvt").status_code == 204  # empty: the Atlantic
-    assert client.get(f"/tiles/grids/{tile_of(lon, lat, 3)}.mvt").status_code == 204  # too far out
+    assert (
+        client.get(f"/tiles/grids/{TileAddress.containing(lon, lat, 3)}.mvt").status_code == 204
+    )  # too far out
     for bad, status in (
         ("/tiles/roads/15/1/1.mvt", 404),
         ("/tiles/grids/25/1/1.mvt", 422),
@@ -155,7 +149,7 @@ def test_publishing_invalidates_tiles(settings: Settings, store: SqlStore) -> No
     save_boxes(store, "v2", {"510603001001002": cell})
     store.publish("v1", "t")
     fast = settings.model_copy(update={"index_refresh_seconds": 0.05})
-    path = f"/tiles/grids/{tile_of(104.395, 31.125, 15)}.mvt"
+    path = f"/tiles/grids/{TileAddress.containing(104.395, 31.125, 15)}.mvt"
     with Server(fast) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
         before = http.get(path)
         assert [f["properties"]["code"] for f in decode(before.content, "grids")] == [

@@ -28,6 +28,14 @@ class TileAddress:
             raise InvalidValueError(f"tile {z}/{x}/{y} does not exist: x and y run 0…{last}")
         return cls(z, x, y)
 
+    @classmethod
+    def containing(cls, lon: float, lat: float, z: int) -> TileAddress:
+        """The tile at zoom ``z`` holding a lon/lat point (clamped to the Mercator world)."""
+        n = 2**z
+        x = int((lon + 180.0) / 360.0 * n)
+        y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+        return cls(z, min(max(x, 0), n - 1), min(max(y, 0), n - 1))
+
     def __str__(self) -> str:
         return f"{self.z}/{self.x}/{self.y}"
 
