@@ -72,10 +72,10 @@ class TileServer:
         headers = {"Cache-Control": CACHE_CONTROL}
         version_id: int | None = None
         if layer.versioned:
-            loaded = (
+            loaded = (  # a named version may need loading: off the event loop
                 self.index.resolve()
                 if version is None
-                else await run_in_threadpool(self.index.named, version)
+                else await run_in_threadpool(self.index.resolve, None, version)
             )
             version_id = loaded.info.id
             stamp: object = (version_id, loaded.info.created_at)

@@ -37,7 +37,7 @@ from gridgis.address.book import AddressBook, address_answer
 from gridgis.crs import NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
-from gridgis.lookup import LoadedVersion, PublishedIndex
+from gridgis.lookup import LoadedVersion
 from gridgis.lookup.published import grid_answer
 from gridgis.lru import LRU
 from gridgis.services import grid_services
@@ -104,10 +104,6 @@ def _cache(request: Request) -> _Cache:
         if cache is None:
             cache = state.embed_cache = _Cache()
     return cache
-
-
-def _loaded(index: PublishedIndex, version: str | None) -> LoadedVersion:
-    return index.resolve() if version is None else index.named(version)
 
 
 def _version_key(loaded: LoadedVersion) -> tuple[int, object]:
@@ -195,7 +191,7 @@ def embed_page(
     tiles = resolve_basemap(basemap, lang, settings)
     chosen = parse_layers(layers, tiles)
     target = parse_origin(origin)
-    loaded = _loaded(index, version)
+    loaded = index.resolve(name=version)
     scope = community
     if grid is not None:
         row = _grid_row(loaded, grid)
@@ -267,7 +263,7 @@ def embed_grids(
     version: VersionQuery = None,
     shift: ShiftQuery = "none",
 ) -> Response:
-    loaded = _loaded(index, version)
+    loaded = index.resolve(name=version)
 
     def make() -> bytes:
         if grid is not None:
@@ -293,7 +289,7 @@ def embed_grid_info(
     settings: SettingsDep,
     version: VersionQuery = None,
 ) -> JSONResponse:
-    loaded = _loaded(index, version)
+    loaded = index.resolve(name=version)
     row = _grid_row(loaded, code)
     services: dict[str, list[dict[str, Any]]] = _cache(request).get_or_build(
         _services_key(loaded),
@@ -368,7 +364,7 @@ def embed_context(
     box: tuple[float, ...] | None
     key: Hashable | None
     if community is not None:
-        loaded = _loaded(index, version)
+        loaded = index.resolve(name=version)
         box = tuple(float(v) for v in _community_grids(loaded, community).total_bounds)
         key = ("context", layer, import_id, _version_key(loaded), community, shift)
     elif bbox is not None:
@@ -406,7 +402,7 @@ def embed_address(
     shift: ShiftQuery = "none",
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> JSONResponse:
-    loaded = _loaded(index, version)
+    loaded = index.resolve(name=version)
     book: AddressBook = request.app.state.addresses
     result = book.matcher().match(q, limit=limit)
     body = address_answer(result, loaded)  # the grid is found from the unshifted point

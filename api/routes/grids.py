@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request, Response
 from api.deps import IndexDep
 from gridgis.errors import NotFoundError
 from gridgis.geojson import feature_collection, features
-from gridgis.lookup import LoadedVersion, PublishedIndex
 from gridgis.store.base import GRID_PROPERTIES
 
 router = APIRouter(prefix="/api", tags=["grids"])
@@ -19,13 +18,9 @@ VersionQuery = Annotated[
 ]
 
 
-def resolve_version(index: PublishedIndex, version: str | None) -> LoadedVersion:
-    return index.resolve() if version is None else index.named(version)
-
-
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 def list_grids(request: Request, index: IndexDep, version: VersionQuery = None) -> Response:
-    loaded = resolve_version(index, version)
+    loaded = index.resolve(name=version)
     cache: dict[tuple[int, object], bytes] = request.app.state.geojson_cache
     key = (loaded.info.id, loaded.info.published_at)
     body = cache.get(key)
@@ -40,7 +35,7 @@ def list_grids(request: Request, index: IndexDep, version: VersionQuery = None) 
 
 @router.get("/grids/{code}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 def get_grid(code: str, index: IndexDep, version: VersionQuery = None) -> Response:
-    loaded = resolve_version(index, version)
+    loaded = index.resolve(name=version)
     match = loaded.grids[loaded.grids["code"] == code]
     if match.empty:
         raise NotFoundError(f"no grid {code} in version {loaded.info.name}")

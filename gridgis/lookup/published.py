@@ -168,8 +168,11 @@ class PublishedIndex:
             raise NotFoundError(f"no version was in force at {when.isoformat()}: {hint}")
         return self.version(info)
 
-    def resolve(self, when: datetime | None = None) -> LoadedVersion:
-        """The version to answer from: in force at ``when``, or the published one."""
+    def resolve(self, when: datetime | None = None, name: str | None = None) -> LoadedVersion:
+        """The version to answer from: the one ``name``d, the one in force at ``when``,
+        or the published one."""
+        if name is not None:
+            return self.named(name)
         if when is not None:
             return self.at(when)
         current = self.current()
