@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import psycopg2
 import pytest
 import uvicorn
@@ -160,6 +161,13 @@ class Server:
 def server(demo_settings: Settings) -> Iterator[Server]:
     with Server(demo_settings) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def client(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client of the demo server (both stores)."""
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
 
 
 #: Debian's Chromium as root, headless, kept from reaching for the internet.

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from gridgis.lookup import GridIndex
 from gridgis.store import SqlStore
-from tests.conftest import Server
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

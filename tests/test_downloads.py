@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,13 +15,6 @@ import shapely
 from gridgis.export import shapefile_field_names
 from gridgis.store import SqlStore
 from gridgis.store.base import GRID_PROPERTIES
-from tests.conftest import Server
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
 
 
 def test_a_version_in_every_format(

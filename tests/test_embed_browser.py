@@ -40,12 +40,6 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def grids(demo_store: SqlStore) -> gpd.GeoDataFrame:
     published = demo_store.published_version()
     assert published is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -19,12 +18,6 @@ from gridgis.store import SqlStore
 from tests.conftest import Server, save_boxes
 
 Inside = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

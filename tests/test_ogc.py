@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -29,12 +28,6 @@ CONFORMANCE = {
     for c in ("core", "geojson", "html", "oas30")
 }
 BASE = ("communities", "compounds", "buildings", "streets", "addresses")
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

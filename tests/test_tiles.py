@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,12 +18,6 @@ from gridgis.tiles import TILE_LAYERS, TileAddress
 from tests.conftest import Server, save_boxes
 
 EXTENT = 4096
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
 
 
 def decode(body: bytes, layer: str) -> list[dict[str, Any]]:
