@@ -38,7 +38,6 @@ from gridgis.crs import NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
 from gridgis.lookup import LoadedVersion
-from gridgis.lookup.published import grid_answer
 from gridgis.lru import LRU
 from gridgis.services import grid_services
 from gridgis.store.base import GRID_PROPERTIES, BaseKind, Store
@@ -141,7 +140,7 @@ def _community_grids(loaded: LoadedVersion, community: str) -> gpd.GeoDataFrame:
 
 
 def _grid_row(loaded: LoadedVersion, code: str) -> dict[str, Any]:
-    row = loaded.properties.get(code)
+    row = loaded.answer(code)
     if row is None:
         raise NotFoundError(f"no grid {code} in version {loaded.info.name}")
     return row
@@ -295,7 +294,7 @@ def embed_grid_info(
         _services_key(loaded),
         lambda: grid_services(store, loaded, settings.metric_epsg),
     )
-    body = {**grid_answer(row), "services": services.get(code, [])}
+    body = {**row, "services": services.get(code, [])}
     return JSONResponse(body)
 
 

@@ -18,16 +18,17 @@ from gridgis.lru import LRU
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
 from gridgis.watch import Watcher
 
-#: Columns a bulk answer (CSV) carries for each point, beside the caller's own.
-ANSWER_COLUMNS = (
-    "grid_code",
-    "grid_name",
-    "community_code",
-    "community_name",
-    "subdistrict_name",
-    "officer_name",
-    "officer_phone",
-)
+#: Columns a bulk answer (CSV) carries for each point, beside the caller's own, and the
+#: grid property each comes from.
+ANSWER_COLUMNS = {
+    "grid_code": "code",
+    "grid_name": "name",
+    "community_code": "community_code",
+    "community_name": "community_name",
+    "subdistrict_name": "subdistrict_name",
+    "officer_name": "officer_name",
+    "officer_phone": "officer_phone",
+}
 
 
 def grid_answer(grid: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +52,7 @@ class LoadedVersion:
     info: VersionInfo
     index: GridIndex
     grids: gpd.GeoDataFrame
-    properties: dict[str, dict[str, Any]]
+    positions: dict[str, int] = field(repr=False)  # code → index position
     answers: list[dict[str, Any]] = field(repr=False)
     answer_bytes: list[bytes] = field(repr=False)
     columns: dict[str, NDArray[np.object_]] = field(repr=False)
@@ -62,27 +63,21 @@ class LoadedVersion:
         index = GridIndex(grids.geometry.to_numpy(), grids["code"].to_numpy())
         columns = list(GRID_PROPERTIES)
         records = grids[columns].astype(object).where(grids[columns].notna(), None)
-        properties = {
-            row["code"]: {**row, "version": info.name} for row in records.to_dict("records")
-        }
-        answers = [grid_answer(properties[code]) for code in index.codes]
-        encoded = [json.dumps(a, ensure_ascii=False).encode() for a in answers]
         by_code = records.set_index(records["code"]).reindex(index.codes)
-        table = {
-            "grid_code": by_code["code"],
-            "grid_name": by_code["name"],
-            "community_code": by_code["community_code"],
-            "community_name": by_code["community_name"],
-            "subdistrict_name": by_code["subdistrict_name"],
-            "officer_name": by_code["officer_name"],
-            "officer_phone": by_code["officer_phone"],
-        }
+        answers = [grid_answer({**row, "version": info.name}) for row in by_code.to_dict("records")]
+        encoded = [json.dumps(a, ensure_ascii=False).encode() for a in answers]
         # One extra row at the end answers index -1 (no grid) with empty cells.
         column_arrays = {
-            name: np.append(values.fillna("").astype(str).to_numpy(dtype=object), "")
-            for name, values in table.items()
+            name: np.append(by_code[prop].fillna("").astype(str).to_numpy(dtype=object), "")
+            for name, prop in ANSWER_COLUMNS.items()
         }
-        return cls(info, index, grids, properties, answers, encoded, column_arrays)
+        positions = {code: i for i, code in enumerate(index.codes)}
+        return cls(info, index, grids, positions, answers, encoded, column_arrays)
+
+    def answer(self, code: str) -> dict[str, Any] | None:
+        """The grid with this code, as :func:`grid_answer` gives it."""
+        position = self.positions.get(code)
+        return None if position is None else self.answers[position]
 
     def grid_at(self, lon: float, lat: float) -> dict[str, Any] | None:
         """The grid holding a CGCS2000 lon/lat point, as :func:`grid_answer` gives it."""
