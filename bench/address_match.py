@@ -38,11 +38,8 @@ from bench.city_store import ensure_published  # noqa: E402
 from gridgis.address import AddressError, AddressMatch, AddressMatcher  # noqa: E402
 from gridgis.address.normalize import normalize  # noqa: E402
 from gridgis.address.text import canon_name  # noqa: E402
-from gridgis.importer.pipeline import import_layer  # noqa: E402
+from gridgis.demo import run_demo  # noqa: E402
 from gridgis.lookup import GridIndex  # noqa: E402
-from gridgis.merge import run_merge  # noqa: E402
-from gridgis.samplecity.generate import generate  # noqa: E402
-from gridgis.samplecity.writer import MANIFEST, read_manifest, write_city  # noqa: E402
 from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
 
@@ -261,19 +258,13 @@ _TEXT_KINDS: dict[str, Callable[[VariantMaker, str, Parts], str]] = {
 }
 
 
-def prepare_store(sample: Path, scale: str, seed: int, work: Path) -> Settings:
+def prepare_store(sample: Path, scale: str, work: Path) -> Settings:
     """An embedded store with the sample imported and merged (reused when already there)."""
     settings = Settings(data_dir=work / "store", actor="bench")
-    if not (sample / MANIFEST).exists():
-        print(f"generating the {scale} sample city into {sample} …", file=sys.stderr)
-        write_city(generate(scale, seed), sample, seed=seed, scale=scale)
     store = open_store(settings)
     try:
-        if not any(v.name == VERSION for v in store.list_versions()):
-            print("importing and merging the sample city …", file=sys.stderr)
-            for entry in read_manifest(sample):
-                import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
-            run_merge(store, VERSION, settings=settings)
+        print("importing and merging the sample city …", file=sys.stderr)
+        run_demo(store, settings, sample, scale=scale, version_name=VERSION)
     finally:
         store.close()
     return settings
@@ -297,7 +288,7 @@ def main() -> None:
         sample = args.sample_dir or (
             ROOT / "shapefiles" if args.scale == "small" else work / "sample"
         )
-        run(prepare_store(sample, args.scale, args.seed, work), args, VERSION)
+        run(prepare_store(sample, args.scale, work), args, VERSION)
 
 
 def run(settings: Settings, args: argparse.Namespace, version: str) -> None:

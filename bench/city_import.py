@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,13 +22,13 @@ import uuid
 import warnings
 from pathlib import Path
 
-import psycopg2
 import pyogrio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gridgis.importer.pipeline import import_layer  # noqa: E402
+from bench.postgres import ADMIN_URL, create_database, drop_database  # noqa: E402
+from gridgis.demo import import_sample_city  # noqa: E402
 from gridgis.samplecity.generate import generate, layout_summary  # noqa: E402
 from gridgis.samplecity.writer import (  # noqa: E402
     DEFAULT_DELIVERY,
@@ -39,10 +38,6 @@ from gridgis.samplecity.writer import (  # noqa: E402
 )
 from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
-
-ADMIN_URL = os.environ.get(
-    "GRIDGIS_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
-)
 
 
 def timed(label: str, results: dict[str, float]):  # type: ignore[no-untyped-def]
@@ -61,12 +56,10 @@ def timed(label: str, results: dict[str, float]):  # type: ignore[no-untyped-def
 def gridgis_import(settings: Settings, sample: Path) -> int:
     store = open_store(settings, check=False)
     store.upgrade()
-    rows = 0
-    for entry in read_manifest(sample):
-        report = import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
-        rows += report.rows_imported
-    store.close()
-    return rows
+    try:
+        return sum(r.rows_imported for r in import_sample_city(store, settings, sample))
+    finally:
+        store.close()
 
 
 def gdal_path(path: Path) -> str:
@@ -127,31 +120,6 @@ def gdal_copy_postgis(sample: Path, url: str) -> list[str]:
     return failed
 
 
-def create_database() -> tuple[str, str]:
-    name = f"gridgis_bench_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    base, _, _ = ADMIN_URL.rpartition("/")
-    db = psycopg2.connect(f"{base}/{name}")
-    db.autocommit = True
-    with db.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")  # ogr2ogr needs it in place
-    db.close()
-    base, _, _ = ADMIN_URL.rpartition("/")
-    return name, f"{base}/{name}"
-
-
-def drop_database(name: str) -> None:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="city")
@@ -173,21 +141,22 @@ def main() -> None:
         with timed("GDAL copy → GeoPackage (baseline)", results):
             gdal_copy_gpkg(sample, Path(tmp) / "copy.gpkg")
 
-        name, url = create_database()
+        name = f"gridgis_bench_{uuid.uuid4().hex[:8]}"
+        url = create_database(ADMIN_URL, name, postgis=True)  # ogr2ogr needs it in place
         try:
             with timed("gridgis import → PostGIS", results):
                 gridgis_import(Settings(database_url=url, actor="bench"), sample)
         finally:
-            drop_database(name)
+            drop_database(ADMIN_URL, name)
         if shutil.which("ogr2ogr"):
-            name, url = create_database()
+            url = create_database(ADMIN_URL, name, postgis=True)
             try:
                 with timed("ogr2ogr → PostGIS (baseline)", results):
                     failed = gdal_copy_postgis(sample, url)
                 if failed:
                     print(f"ogr2ogr could not load {len(failed)} file(s): {', '.join(failed)}")
             finally:
-                drop_database(name)
+                drop_database(ADMIN_URL, name)
     print(f"rows imported: {rows}")
     gp = results["gridgis import → GeoPackage"] / results["GDAL copy → GeoPackage (baseline)"]
     print(f"ratio gridgis/GDAL, GeoPackage: {gp:.2f}×")

@@ -12,10 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gridgis.importer.pipeline import import_layer  # noqa: E402
+from gridgis.demo import ensure_sample_city, import_sample_city  # noqa: E402
 from gridgis.merge import run_merge  # noqa: E402
-from gridgis.samplecity.generate import generate  # noqa: E402
-from gridgis.samplecity.writer import read_manifest, write_city  # noqa: E402
 from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
 
@@ -23,18 +21,24 @@ DEFAULT_DIR = ROOT / "bench" / "out" / "city"
 VERSION = "city-v1"
 
 
+def ensure_sample(data_dir: Path = DEFAULT_DIR) -> Path:
+    """The city-scale sample's files under ``data_dir/sample``, written once."""
+    sample = data_dir / "sample"
+    if ensure_sample_city(sample, "city"):
+        print(f"wrote the city-scale sample into {sample}", file=sys.stderr)
+    return sample
+
+
 def ensure_city(data_dir: Path = DEFAULT_DIR) -> Settings:
     """Settings of an embedded store holding the imported city sample."""
     settings = Settings(data_dir=data_dir / "store", actor="bench")
     if settings.gpkg_path.exists():
         return settings
-    sample = data_dir / "sample"
-    print("generating and importing the city-scale sample (once) …", file=sys.stderr)
-    write_city(generate("city", 7), sample, seed=7, scale="city")
+    sample = ensure_sample(data_dir)
+    print("importing the city-scale sample (once) …", file=sys.stderr)
     store = open_store(settings)
     try:
-        for entry in read_manifest(sample):
-            import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
+        import_sample_city(store, settings, sample)
     finally:
         store.close()
     return settings

@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 import psycopg2
 import shapely
-from psycopg2 import sql
 from sqlalchemy import create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,12 +43,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench.city_store import DEFAULT_DIR, VERSION, ensure_published  # noqa: E402
 from bench.naive_lookup_app import COLUMNS, DATABASE_URL_ENV  # noqa: E402
+from bench.postgres import (  # noqa: E402
+    ADMIN_URL,
+    create_database,
+    database_url,
+    drop_database,
+)
 from gridgis.lookup import GridIndex  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "GRIDGIS_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
-)
 BENCH_DB = "gridgis_bench_http"
 VENV_BIN = Path(sys.executable).parent
 GOAL_RPS = 5_000.0
@@ -103,37 +105,9 @@ def write_lua(workdir: Path, paths: list[str]) -> Path:
 
 
 # --- PostGIS -------------------------------------------------------------------------------
-def database_url(admin_url: str, name: str) -> str:
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{name}"
-
-
-def admin_execute(admin_url: str, *statements: sql.Composable) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with closing(conn), conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-
-
-def drop_database(admin_url: str) -> None:
-    name = sql.Literal(BENCH_DB)
-    admin_execute(
-        admin_url,
-        sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {}").format(
-            name
-        ),
-        sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(BENCH_DB)),
-    )
-
-
 def load_postgis(grids: gpd.GeoDataFrame, admin_url: str, url: str) -> None:
     """A fresh ``grids`` table with a GiST index on ``geom`` (SRID 4490), analysed."""
-    drop_database(admin_url)
-    admin_execute(admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION postgis")
-        conn.commit()
+    create_database(admin_url, BENCH_DB, postgis=True)
     table = grids[[*COLUMNS, "geometry"]].rename_geometry("geom")
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     try:
@@ -161,6 +135,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def gridgis_argv(port: int) -> list[str]:
+    """``gridgis serve`` on loopback, one process, as shipped."""
+    return [str(VENV_BIN / "gridgis"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def uvicorn_argv(uvicorn: list[str], app: str, port: int, *extra: str) -> list[str]:
+    """Serve ``app`` on loopback as ``gridgis serve`` does: httptools, quiet logs."""
+    return [
+        *uvicorn,
+        app,
+        "--http",
+        "httptools",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *extra,
+    ]
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:
@@ -321,33 +317,22 @@ def main() -> None:
             load_postgis(grids, args.postgres, url)
 
             port = free_port()
-            ours = [str(VENV_BIN / "gridgis"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            ours = gridgis_argv(port)
             env = {"GRIDGIS_DATA_DIR": str(settings.data_dir)}
             with serving("gridgis", ours, env, port, workdir / "gridgis.log") as base:
                 check_answers("gridgis", base, sample, expected)
                 results["gridgis"] = measure("gridgis", base, args, wrk, script)
 
             port = free_port()
-            naive = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.naive_lookup_app:app",
-                "--http",
-                "httptools",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ]
+            naive = uvicorn_argv(
+                [sys.executable, "-m", "uvicorn"], "bench.naive_lookup_app:app", port
+            )
             env = {DATABASE_URL_ENV: url}
             with serving("naive", naive, env, port, workdir / "naive.log") as base:
                 check_answers("naive", base, sample, expected)
                 results["naive"] = measure("naive", base, args, wrk, script)
         finally:
-            drop_database(args.postgres)
+            drop_database(args.postgres, BENCH_DB)
 
     ours_r, naive_r = results["gridgis"], results["naive"]
     labels = {"gridgis": "gridgis", "naive": "naive PostGIS ST_Contains"}

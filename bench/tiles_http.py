@@ -45,26 +45,27 @@ import mapbox_vector_tile
 import psycopg2
 import shapely
 import sqlalchemy as sa
-from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.city_store import DEFAULT_DIR, VERSION, ensure_city  # noqa: E402
+from bench.city_store import DEFAULT_DIR, VERSION, ensure_sample  # noqa: E402
 from bench.lookup_http import (  # noqa: E402
-    ADMIN_URL,
-    VENV_BIN,
     WrkResult,
-    admin_execute,
-    database_url,
     free_port,
+    gridgis_argv,
     measure,
     serving,
+    uvicorn_argv,
     write_lua,
 )
-from gridgis.importer.pipeline import import_layer  # noqa: E402
-from gridgis.merge import run_merge  # noqa: E402
-from gridgis.samplecity.writer import read_manifest  # noqa: E402
+from bench.postgres import (  # noqa: E402
+    ADMIN_URL,
+    create_database,
+    database_exists,
+    database_url,
+)
+from gridgis.demo import run_demo  # noqa: E402
 from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
 from gridgis.store.postgis import _tile_sql  # noqa: E402  (our tile SQL, for --explain)
@@ -96,12 +97,6 @@ class Server:
 
 
 # --- the PostGIS database ------------------------------------------------------------------
-def database_exists(admin_url: str, name: str) -> bool:
-    with closing(psycopg2.connect(admin_url)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return cur.fetchone() is not None
-
-
 def published_name(url: str) -> str | None:
     """The published version of the store at ``url``; None when it has none (or no schema)."""
     try:
@@ -115,12 +110,6 @@ def published_name(url: str) -> str | None:
         store.close()
 
 
-def drop_database(admin_url: str, name: str) -> None:
-    admin_execute(
-        admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    )
-
-
 def ensure_postgis(admin_url: str, data_dir: Path, rebuild: bool) -> str:
     """URL of ``gridgis_bench_tiles`` holding the city sample, merged and published."""
     url = database_url(admin_url, BENCH_DB)
@@ -129,21 +118,14 @@ def ensure_postgis(admin_url: str, data_dir: Path, rebuild: bool) -> str:
             f"reusing {BENCH_DB} (published {VERSION}; --rebuild to build afresh)", file=sys.stderr
         )
         return url
-    ensure_city(data_dir)  # writes the sample files once
-    sample = data_dir / "sample"
-    drop_database(admin_url, BENCH_DB)
-    admin_execute(admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+    sample = ensure_sample(data_dir)
+    create_database(admin_url, BENCH_DB)
     settings = Settings(database_url=url, actor="bench")
     store = open_store(settings, check=False)
     try:
-        print(f"{BENCH_DB}: schema …", file=sys.stderr)
+        print(f"{BENCH_DB}: schema, import, merge …", file=sys.stderr, flush=True)
         store.upgrade()
-        for entry in read_manifest(sample):
-            print(f"{BENCH_DB}: importing {entry.path.name} …", file=sys.stderr, flush=True)
-            import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
-        print(f"{BENCH_DB}: merging into {VERSION} …", file=sys.stderr, flush=True)
-        run_merge(store, VERSION, settings=settings)
-        store.publish(VERSION, "bench")
+        run_demo(store, settings, sample, scale="city", version_name=VERSION)
     finally:
         store.close()
     conn = psycopg2.connect(url)
@@ -329,7 +311,7 @@ def gridgis_server(url: str, tiles: list[TileAddress], cache: bool) -> Server:
     port = free_port()
     return Server(
         label="gridgis",
-        argv=[str(VENV_BIN / "gridgis"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        argv=gridgis_argv(port),
         env={"GRIDGIS_DATABASE_URL": url, "GRIDGIS_TILE_CACHE": "1" if cache else "0"},
         port=port,
         paths=[f"/tiles/grids/{t}.mvt" for t in tiles],
@@ -348,19 +330,9 @@ TIPG_ENV = {
 
 def tipg_server(url: str, tiles: list[TileAddress], log_config: Path | None = None) -> Server:
     port = free_port()
-    argv = [
-        str(TIPG_VENV / "bin" / "uvicorn"),
-        "tipg.main:app",
-        "--http",
-        "httptools",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    argv = uvicorn_argv(
+        [str(TIPG_VENV / "bin" / "uvicorn")], "tipg.main:app", port, "--no-access-log"
+    )
     if log_config is not None:
         argv += ["--log-config", str(log_config)]
     props = ",".join(PROPERTIES)

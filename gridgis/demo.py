@@ -1,4 +1,7 @@
-"""The demo job: sample city → import → merge → publish, reusing whatever already exists."""
+"""The demo job: sample city → import → merge → publish, reusing whatever already exists.
+
+The benchmarks build their city-scale stores the same way (``scale="city"``).
+"""
 
 from __future__ import annotations
 
@@ -27,12 +30,27 @@ class DemoResult:
     merged: bool = False
 
 
-def ensure_sample_city(sample_dir: Path) -> bool:
-    """Write the small sample city unless it is already there; True when written now."""
+def ensure_sample_city(sample_dir: Path, scale: str = "small", seed: int = DEMO_SEED) -> bool:
+    """Write the sample city unless it is already there; True when written now."""
     if (sample_dir / MANIFEST).exists():
         return False
-    write_city(generate("small", DEMO_SEED), sample_dir, seed=DEMO_SEED, scale="small")
+    write_city(generate(scale, seed), sample_dir, seed=seed, scale=scale)
     return True
+
+
+def import_sample_city(
+    store: Store,
+    settings: Settings,
+    sample_dir: Path,
+    say: Callable[[str], None] = lambda _m: None,
+) -> list[ImportReport]:
+    """Import every file of the sample's manifest (a file imported before is a no-op)."""
+    reports = []
+    for entry in read_manifest(sample_dir):
+        report = import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
+        reports.append(report)
+        say(report.summary())
+    return reports
 
 
 def run_demo(
@@ -40,26 +58,26 @@ def run_demo(
     settings: Settings,
     sample_dir: Path,
     say: Callable[[str], None] = lambda _m: None,
+    *,
+    scale: str = "small",
+    version_name: str = DEMO_VERSION,
 ) -> DemoResult:
-    result = DemoResult(sample_dir, ensure_sample_city(sample_dir))
+    result = DemoResult(sample_dir, ensure_sample_city(sample_dir, scale))
     say(("wrote" if result.generated else "using") + f" the sample city in {sample_dir}")
-    for entry in read_manifest(sample_dir):
-        report = import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
-        result.imports.append(report)
-        say(report.summary())
+    result.imports = import_sample_city(store, settings, sample_dir, say)
     try:
-        version = store.get_version(DEMO_VERSION)
+        version = store.get_version(version_name)
     except NotFoundError:
         version, merge = run_merge(
-            store, DEMO_VERSION, settings=settings, note="gridgis demo: merged from the sample city"
+            store, version_name, settings=settings, note="gridgis demo: merged from the sample city"
         )
         result.merged = True
         say(
-            f"merged {DEMO_VERSION}: {merge.report['grids']} grids, "
+            f"merged {version_name}: {merge.report['grids']} grids, "
             f"{merge.report['households']} households"
         )
     if version.status != "published" and store.published_version() is None:
-        version = store.publish(DEMO_VERSION, settings.actor, reason="demo")
-        say(f"published {DEMO_VERSION}")
+        version = store.publish(version_name, settings.actor, reason="demo")
+        say(f"published {version_name}")
     result.version = version
     return result
