@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from api.deps import IndexDep
+from api.deps import IndexDep, StoreDep
 from api.tileserve import MVT, TileServer, tile_layer
 from gridgis.lookup import PublishedIndex
 from gridgis.tiles import TILE_LAYERS, TileLayer
@@ -78,11 +78,11 @@ def _tilejson(
 
 @router.get("/{layer}.json", summary="TileJSON 3.0 of a layer")
 def tilejson(
-    request: Request, index: IndexDep, layer: str, version: VersionQuery = None
+    request: Request, index: IndexDep, store: StoreDep, layer: str, version: VersionQuery = None
 ) -> dict[str, Any]:
     spec = tile_layer(layer)
     if version is not None and spec.versioned:
-        index.named(version)  # 404 for a version that does not exist
+        store.get_version(version)  # 404 for a version that does not exist (without loading it)
     return _tilejson(request, index, spec, version)
 
 
