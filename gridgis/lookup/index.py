@@ -3,10 +3,10 @@
 The layer's extent is cut into square cells (about 10 m at city scale). A cell that no
 grid border passes through lies wholly inside one grid, or outside all of them, and
 answers at once from a small integer raster; only points in the few cells a border
-crosses (a few per cent) go to an exact test. How the raster is built: the borders are
-sampled at a third of a cell and the cells they touch are marked, then grown by one cell
-so that no corner clip is missed; the unmarked cells fall into connected regions
-(``scipy.ndimage.label``), and one exact test per region names its grid.
+crosses (1.5% of the city's) go to an exact test, against just the grids that cell meets.
+How the raster is built: the borders are sampled at a third of a cell and every cell they
+pass through is marked (see :meth:`GridIndex._border_cells`); the unmarked cells fall into
+connected regions (``scipy.ndimage.label``), and one exact test per region names its grid.
 
 Border rule: a point on the border shared by several grids belongs to the grid whose code
 sorts first (a point on a grid's outer edge belongs to it). The rule is total and
@@ -130,15 +130,7 @@ class GridIndex:
     def _exact(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
         """GEOS: the lowest-code grid that holds (or has on its edge) each point."""
         out = np.full(len(x), OUTSIDE, dtype=np.int64)
-        if len(x) == 0:
-            return out
-        if len(x) > 64:
-            # Many points: put them in a tree and query it with the (prepared) polygons.
-            g_idx, p_idx = shapely.STRtree(shapely.points(x, y)).query(
-                self.geometries, predicate="intersects"
-            )
-        else:
-            p_idx, g_idx = self._tree.query(shapely.points(x, y), predicate="intersects")
+        p_idx, g_idx = self._tree.query(shapely.points(x, y), predicate="intersects")
         return self._first_hit(out, p_idx, g_idx)
 
     @staticmethod
