@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.routes.lookup import JSON, AtQuery, csv_response, read_bulk_body, resolve_loaded
+from api.routes.lookup import (
+    JSON,
+    AtQuery,
+    csv_response,
+    decode_json,
+    read_bulk_body,
+    resolve_loaded,
+)
 from gridgis.address.book import (
     AddressBook,
     address_answer,
@@ -64,10 +71,7 @@ async def address_bulk(request: Request, at: AtQuery = None) -> Any:
 
 
 def _json(request: Request, body: bytes, at: str | None, settings: Settings) -> Response:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"the body is not JSON: {exc}") from None
+    payload = decode_json(body)
     addresses = payload.get("addresses") if isinstance(payload, dict) else None
     if not isinstance(addresses, list):
         raise InputError('send {"addresses": ["…", …]} (optionally "at")')

@@ -116,11 +116,16 @@ async def read_bulk_body(request: Request) -> tuple[str, bytes, str]:
     return "json", body, "JSON"
 
 
-def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Settings) -> Response:
+def decode_json(body: bytes) -> Any:
+    """A bulk request's JSON body (decoded in the threadpool: it may be tens of MB)."""
     try:
-        payload = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"the body is not JSON: {exc}") from None
+
+
+def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Settings) -> Response:
+    payload = decode_json(body)
     if not isinstance(payload, dict) or "points" not in payload:
         raise InputError('send {"points": [[x, y], …]} (optionally "crs" and "at")')
     spec = parse_crs(payload.get("crs") or crs)
