@@ -30,6 +30,14 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_actor(request: Request) -> str:
+    """Who a write made by this request is audited as: the caller, never the server's own
+    ``GRIDGIS_ACTOR``. Until API keys and accounts arrive, the client's address."""
+    client = request.client
+    return f"http:{client.host if client else 'unknown'}"
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 IndexDep = Annotated[PublishedIndex, Depends(get_index)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ActorDep = Annotated[str, Depends(get_actor)]

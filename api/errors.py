@@ -1,4 +1,10 @@
-"""Errors as JSON: ``{"error": message, ...}`` with the status the error carries."""
+"""Errors as JSON, one shape for every route: ``{"error": message, "code": name, ...}``.
+
+The library's errors carry meaning, not statuses; this module says which status each
+kind of error answers with (the way TiPg maps its exceptions). ``code`` is a stable
+machine name that pages translate into the user's language; ``param`` names the
+request field at fault, ``source`` the file.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,52 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gridgis.errors import GridgisError
+from gridgis.errors import (
+    ConflictError,
+    GridgisError,
+    InvalidValueError,
+    NotFoundError,
+    TooLargeError,
+)
+
+#: The status of each library error class; the first class in an error's MRO that is
+#: listed wins, so subclasses inherit their parent's status unless listed themselves.
+STATUS: dict[type[GridgisError], int] = {
+    InvalidValueError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    TooLargeError: 413,
+    GridgisError: 400,
+}
+
+#: Machine codes for the framework's own HTTP errors (unknown route, wrong method, …).
+HTTP_CODES: dict[int, str] = {
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def status_of(exc: GridgisError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The one error shape; ``None`` extras are left out."""
+    body: dict[str, Any] = {"error": message, "code": code}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def gridgis_error_body(exc: GridgisError) -> dict[str, Any]:
+    return error_body(exc.message, exc.code, param=exc.param, source=exc.source)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -18,10 +68,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(GridgisError)
     async def _gridgis(_request: Request, exc: GridgisError) -> JSONResponse:
-        body: dict[str, Any] = {"error": exc.message}
-        if exc.source:
-            body["source"] = exc.source
-        return JSONResponse(body, status_code=exc.status)
+        return JSONResponse(gridgis_error_body(exc), status_code=status_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -30,4 +77,14 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        return JSONResponse({"error": text, "problems": problems}, status_code=422)
+        first = problems[0]["field"] if problems else None
+        body = error_body(text, "invalid_value", param=first, problems=problems)
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse(
+            error_body(message, code), status_code=exc.status_code, headers=exc.headers
+        )

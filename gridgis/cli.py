@@ -47,10 +47,16 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except GridgisError as exc:
-            err.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
+            err.print(Text.assemble(("error:", "bold red"), " ", cli_message(exc)), soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def cli_message(exc: GridgisError) -> str:
+    """The error in the command line's words: the option at fault as ``--name``."""
+    text = str(exc)
+    return f"{text} (--{exc.param.replace('_', '-')})" if exc.param else text
 
 
 def _settings(**overrides: Any) -> Settings:

@@ -1,19 +1,33 @@
-"""User-facing errors: one clear line that names the file, row or field at fault."""
+"""User-facing errors: one clear line that names the file, row or field at fault.
+
+The library says what went wrong, never how a caller reached it: no HTTP statuses (the
+API maps classes to statuses in ``api/errors.py``) and no command-line syntax in the
+text. Where the fix is "give this option", the error names it in ``param`` and each
+front end says it its own way (``--encoding`` on the command line, the ``encoding``
+field over HTTP). ``code`` is a stable machine name a page can translate.
+"""
 
 from __future__ import annotations
 
 
 class GridgisError(Exception):
-    """An error caused by input or state the user can fix; shown without a traceback.
+    """An error caused by input or state the user can fix; shown without a traceback."""
 
-    ``status`` is the HTTP status the API answers with.
-    """
+    code: str = "invalid_input"
 
-    status: int = 400
-
-    def __init__(self, message: str, *, source: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
         self.message = message
         self.source = source
+        self.param = param
+        if code is not None:
+            self.code = code
         super().__init__(f"{source}: {message}" if source else message)
 
 
@@ -22,18 +36,18 @@ class InputError(GridgisError):
 
 
 class InvalidValueError(InputError):
-    """A parameter value out of range or not a number (HTTP 422, like schema errors)."""
+    """A parameter value out of range or not a number (like a schema error)."""
 
-    status = 422
+    code = "invalid_value"
 
 
 class NotFoundError(GridgisError):
-    status = 404
+    code = "not_found"
 
 
 class ConflictError(GridgisError):
-    status = 409
+    code = "conflict"
 
 
 class TooLargeError(GridgisError):
-    status = 413
+    code = "too_large"
