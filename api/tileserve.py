@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from fastapi.concurrency import run_in_threadpool
 
+from api.headers import header_text
 from gridgis.errors import NotFoundError
 from gridgis.lookup import PublishedIndex
 from gridgis.lru import LRU
@@ -21,13 +22,15 @@ from gridgis.tiles import TILE_LAYERS, TileAddress, TileLayer
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=60"
 STAMP_SECONDS = 2.0  # how stale a base layer's import stamp may be
-TILE_CACHE_BYTES = 128 * 2**20
 
 
 def tile_layer(name: str) -> TileLayer:
     layer = TILE_LAYERS.get(name)
     if layer is None:
-        raise NotFoundError(f"no tile layer {name!r}: the layers are {', '.join(TILE_LAYERS)}")
+        raise NotFoundError(
+            f"no tile layer {name!r}: the layers are {', '.join(TILE_LAYERS)}",
+            code="tile_layer_not_found",
+        )
     return layer
 
 
@@ -40,21 +43,24 @@ class TileAnswer:
 
 @dataclass
 class TileServer:
-    """One per app: the cache, and what each layer shows now."""
+    """One per app: what each layer shows now, and the cache (``None``: render each time).
+
+    A tile's cache key and ETag come from the content key of what its layer shows (the
+    grid version's, or the base layer's current import), so they agree across workers
+    and restarts, and a publish, re-import or replaced draft can never serve old tiles.
+    """
 
     store: Store
     index: PublishedIndex
-    use_cache: bool
-    cache: LRU[bytes] = field(default_factory=lambda: LRU(TILE_CACHE_BYTES, len))
-    _stamps: dict[str, int] = field(default_factory=dict)
+    cache: LRU[bytes] | None
+    _stamps: dict[str, str] = field(default_factory=dict)
     _stamped: float = 0.0
-    _published: int | None = None
 
-    async def _stamp(self, layer: TileLayer) -> int | None:
-        """The current import of a base layer, looked up at most every few seconds."""
+    async def _stamp(self, layer: TileLayer) -> str | None:
+        """The content key of a base layer, looked up at most every few seconds."""
         if time.monotonic() - self._stamped > STAMP_SECONDS:
             layers = await run_in_threadpool(self.store.list_layers)
-            self._stamps = {x.kind: x.import_id for x in layers if x.kind != "department"}
+            self._stamps = {x.kind: x.content_key for x in layers if x.kind != "department"}
             self._stamped = time.monotonic()
         return self._stamps.get(layer.source_kind)
 
@@ -71,6 +77,7 @@ class TileServer:
         tile = TileAddress.checked(z, x, y)
         headers = {"Cache-Control": CACHE_CONTROL}
         version_id: int | None = None
+        content: str | None
         if layer.versioned:
             loaded = (  # a named version may need loading: off the event loop
                 self.index.resolve()
@@ -78,26 +85,21 @@ class TileServer:
                 else await run_in_threadpool(self.index.resolve, None, version)
             )
             version_id = loaded.info.id
-            stamp: object = (version_id, loaded.info.created_at)
-            headers["X-Gridgis-Version"] = loaded.info.name
+            content = loaded.info.content_key
+            headers["X-Gridgis-Version"] = header_text(loaded.info.name)
         else:
-            stamp = await self._stamp(layer)
-        published = self.index.current()
-        published_id = None if published is None else published.info.id
-        if published_id != self._published:  # a publish: what was cached is history
-            self.cache.clear()
-            self._published = published_id
-        key = (layer.name, str(stamp), str(tile))
+            content = await self._stamp(layer)
+        key = ("tile", layer.name, content, tile.z, tile.x, tile.y)
         etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
         headers["ETag"] = etag
         if if_none_match is not None and etag in (t.strip() for t in if_none_match.split(",")):
             return TileAnswer(304, headers)
-        if not layer.minzoom <= z <= layer.maxzoom:
+        if not layer.minzoom <= z <= layer.maxzoom or content is None:
             return TileAnswer(204, headers)
-        body = self.cache.get(key) if self.use_cache else None
+        body = self.cache.get(key) if self.cache is not None else None
         if body is None:
-            body = await run_in_threadpool(self.store.vector_tile, layer, tile, version_id)
-            if self.use_cache:
+            body = await run_in_threadpool(self.store.vector_tile, layer, tile, version_id, content)
+            if self.cache is not None:
                 self.cache.put(key, body)
         if not body:
             return TileAnswer(204, headers)

@@ -51,7 +51,7 @@ def ensure_published(data_dir: Path = DEFAULT_DIR) -> Settings:
     try:
         if not any(v.name == VERSION for v in store.list_versions()):
             print(f"merging the city sample into {VERSION} (once) …", file=sys.stderr)
-            run_merge(store, VERSION, settings=settings)
+            run_merge(store, VERSION, settings=settings, actor="bench")
         published = store.published_version()
         if published is None or published.name != VERSION:
             store.publish(VERSION, "bench")

@@ -195,6 +195,7 @@ def import_cmd(
             encoding=encoding,
             crs=crs,
             layer=layer,
+            actor=settings.actor,
             field_overrides=overrides,
             dry_run=dry_run,
             progress=tick,
@@ -269,6 +270,7 @@ def merge_cmd(
             store,
             version,
             settings=settings,
+            actor=settings.actor,
             previous=previous,
             note=note,
             replace=replace,
@@ -599,7 +601,7 @@ def demo_cmd(
     store = _store(settings, check=False)
     store.upgrade()
     out.print(f"store: {store.kind} at {store.location}")
-    run_demo(store, settings, sample_dir, say=lambda m: out.print(m))
+    run_demo(store, settings, sample_dir, say=lambda m: out.print(m), actor=settings.actor)
     store.close()
     if serve:
         serve_cmd(host=settings.host, port=settings.port)

@@ -18,6 +18,7 @@ from gridgis.settings import Settings
 from gridgis.store.base import Store, VersionInfo
 
 DEMO_VERSION = "demo-v1"
+DEMO_ACTOR = "demo"  # who the demo job is recorded as, unless its caller says
 DEMO_SEED = 7
 
 
@@ -43,11 +44,15 @@ def import_sample_city(
     settings: Settings,
     sample_dir: Path,
     say: Callable[[str], None] = lambda _m: None,
+    *,
+    actor: str = DEMO_ACTOR,
 ) -> list[ImportReport]:
     """Import every file of the sample's manifest (a file imported before is a no-op)."""
     reports = []
     for entry in read_manifest(sample_dir):
-        report = import_layer(store, entry.kind, entry.path, settings=settings, **entry.options())
+        report = import_layer(
+            store, entry.kind, entry.path, settings=settings, actor=actor, **entry.options()
+        )
         reports.append(report)
         say(report.summary())
     return reports
@@ -61,15 +66,20 @@ def run_demo(
     *,
     scale: str = "small",
     version_name: str = DEMO_VERSION,
+    actor: str = DEMO_ACTOR,
 ) -> DemoResult:
     result = DemoResult(sample_dir, ensure_sample_city(sample_dir, scale))
     say(("wrote" if result.generated else "using") + f" the sample city in {sample_dir}")
-    result.imports = import_sample_city(store, settings, sample_dir, say)
+    result.imports = import_sample_city(store, settings, sample_dir, say, actor=actor)
     try:
         version = store.get_version(version_name)
     except NotFoundError:
         version, merge = run_merge(
-            store, version_name, settings=settings, note="gridgis demo: merged from the sample city"
+            store,
+            version_name,
+            settings=settings,
+            actor=actor,
+            note="gridgis demo: merged from the sample city",
         )
         result.merged = True
         say(
@@ -77,7 +87,7 @@ def run_demo(
             f"{merge.report['households']} households"
         )
     if version.status != "published" and store.published_version() is None:
-        version = store.publish(version_name, settings.actor, reason="demo")
+        version = store.publish(version_name, actor, reason="demo")
         say(f"published {version_name}")
     result.version = version
     return result

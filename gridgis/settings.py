@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     tile_cache: bool = Field(
         default=True, description="Keep rendered vector tiles in memory (0 for benchmarks)."
     )
+    cache_mb: int = Field(
+        default=1024,
+        ge=16,
+        description="Memory for data built from the store: older versions, OGC collections, "
+        "department services, layers held for tiles.",
+    )
+    answer_cache_mb: int = Field(
+        default=256, ge=1, description="Memory for encoded answers: tiles, GeoJSON, pages."
+    )
+    fast_path: bool = Field(
+        default=True,
+        description="Answer plain lookups and tiles before the framework (0 sends every "
+        "request through the routes, to compare the two).",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description='Origins allowed to call the API from a browser, e.g. ["https://oa.example"]; '

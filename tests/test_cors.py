@@ -44,4 +44,5 @@ def test_only_the_configured_origins_are_allowed(demo_settings: Settings) -> Non
             f"{srv.url}/api/lookup",
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
-        assert refused.status_code == 400
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "cors_origin_not_allowed"

@@ -35,7 +35,7 @@ def import_sample(
     for entry in read_manifest(sample_dir):
         if only is None or (entry.department or entry.kind) in only:
             reports[entry.department or entry.kind] = import_layer(
-                store, entry.kind, entry.path, settings=settings, **entry.options()
+                store, entry.kind, entry.path, settings=settings, actor="test", **entry.options()
             )
     return reports
 
@@ -115,15 +115,19 @@ def test_reimporting_the_same_file_is_a_no_op(
     store: SqlStore, settings: Settings, sample_dir: Path
 ) -> None:
     path = sample_dir / "departments" / "综治网格.shp"
-    first = import_layer(store, "department", path, settings=settings, department="综治")
-    again = import_layer(store, "department", path, settings=settings, department="综治")
+    first = import_layer(
+        store, "department", path, settings=settings, actor="test", department="综治"
+    )
+    again = import_layer(
+        store, "department", path, settings=settings, actor="test", department="综治"
+    )
     assert again.status == "unchanged" and again.import_id == first.import_id
     assert len(store.read_audit()) == 1
 
 
 def test_dry_run_writes_nothing(store: SqlStore, settings: Settings, sample_dir: Path) -> None:
     path = sample_dir / "base" / "buildings.shp"
-    report = import_layer(store, "buildings", path, settings=settings, dry_run=True)
+    report = import_layer(store, "buildings", path, settings=settings, actor="test", dry_run=True)
     assert report.status == "dry-run" and report.rows_imported == report.rows_read
     assert snapshot(store) == []
 
@@ -135,7 +139,9 @@ def test_cpg_that_lies_is_corrected(
     path = tmp_path / "utf8.shp"
     pyogrio.write_dataframe(frame, path, encoding="UTF-8")
     path.with_suffix(".cpg").write_text("GBK")
-    report = import_layer(store, "department", path, settings=settings, department="综治")
+    report = import_layer(
+        store, "department", path, settings=settings, actor="test", department="综治"
+    )
     assert (report.encoding, report.encoding_how) == ("UTF-8", "cpg-corrected")
     stored = store.read_department_layer("综治")
     # UTF-8 needs 12 bytes for 网格名称: the .dbf's 10-byte limit cut it mid-character.
@@ -177,7 +183,7 @@ def test_crs_from_prj_inference_or_flag_lands_in_place(
     spec = crs.parse_crs(source)
     path = _department_in(tmp_path, sample_dir, spec, prj=how == "file")
     report = import_layer(
-        store, "department", path, settings=settings, department="城管", crs=given
+        store, "department", path, settings=settings, actor="test", department="城管", crs=given
     )
     assert report.crs_how == how
     original = shapely.make_valid(
@@ -195,7 +201,7 @@ def _assert_refused(
 ) -> None:
     before = snapshot(store)
     with pytest.raises(InputError) as caught:
-        import_layer(store, kind, path, settings=settings, **kwargs)  # type: ignore[arg-type]
+        import_layer(store, kind, path, settings=settings, actor="test", **kwargs)  # type: ignore[arg-type]
     assert expected in str(caught.value)
     assert snapshot(store) == before
 
@@ -309,7 +315,9 @@ def test_oversized_upload(seeded: SqlStore, settings: Settings, sample_dir: Path
     tiny = settings.model_copy(update={"max_upload_mb": 0})
     before = snapshot(seeded)
     with pytest.raises(TooLargeError):
-        import_layer(seeded, "streets", sample_dir / "base" / "streets.shp", settings=tiny)
+        import_layer(
+            seeded, "streets", sample_dir / "base" / "streets.shp", settings=tiny, actor="test"
+        )
     assert snapshot(seeded) == before
 
 
@@ -330,6 +338,7 @@ def test_bad_values_name_the_row(
         "buildings",
         path,
         settings=settings,
+        actor="test",
         field_overrides={"households": "层数"},
         dry_run=True,
     )

@@ -9,7 +9,7 @@ from gridgis.lru import LRU
 
 
 def test_a_count_bound_drops_the_least_recently_used() -> None:
-    cache: LRU[str] = LRU(2)
+    cache: LRU[str] = LRU(2, lambda _: 1)
     cache.put("a", "A")
     cache.put("b", "B")
     assert cache.get("a") == "A"  # a is now more recent than b
@@ -29,7 +29,7 @@ def test_a_size_bound_counts_bytes_and_keeps_empty_values() -> None:
 
 
 def test_concurrent_asks_build_once() -> None:
-    cache: LRU[int] = LRU(4)
+    cache: LRU[int] = LRU(4, lambda _: 1)
     builds: list[int] = []
 
     def build() -> int:

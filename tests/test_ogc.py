@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import geopandas as gpd
@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import shapely
 
-from gridgis.ogc import CollectionData, CollectionSpec
+from gridgis.lookup import PublishedIndex
+from gridgis.lru import LRU
+from gridgis.ogc import CollectionData, CollectionSpec, OgcService
 from gridgis.ogc import html as ogc_html
-from gridgis.ogc.cache import CollectionCache
 from gridgis.ogc.links import Urls
 from gridgis.ogc.query import parse_items_query, select
 from gridgis.store import SqlStore
@@ -326,30 +327,25 @@ def test_bbox_across_the_antimeridian() -> None:
     assert data.ids[select(data, query)].tolist() == ["1", "2"]
 
 
-def test_cache_loads_once_per_content_and_keeps_few_versions() -> None:
+def test_collections_load_once_per_content_within_the_cache_budget() -> None:
     loads: list[str] = []
 
-    def spec(slot: str, content: int, versioned: bool = False) -> CollectionSpec:
+    def spec(slot: str, content: str) -> CollectionSpec:
         def load() -> gpd.GeoDataFrame:
             loads.append(f"{slot}:{content}")
             return gpd.GeoDataFrame({"id": [content]}, geometry=[shapely.Point(0, 0)])
 
-        return CollectionSpec(slot, slot, "", "id", slot, content, load, versioned=versioned)
+        return CollectionSpec(slot, slot, "", "id", slot, content, load)
 
-    cache = CollectionCache(max_versions=2)
-    assert cache.get(spec("buildings", 1)).ids.tolist() == ["1"]
-    cache.get(spec("buildings", 1))
-    assert cache.get(spec("buildings", 2)).ids.tolist() == ["2"]  # re-imported
-    for version in (1, 2, 3, 1):
-        cache.get(spec(f"grids@{version}", version, versioned=True))
-    assert loads == [
-        "buildings:1",
-        "buildings:2",
-        "grids@1:1",
-        "grids@2:2",
-        "grids@3:3",
-        "grids@1:1",
-    ]
+    service = OgcService(
+        cast(SqlStore, None), cast(PublishedIndex, None), LRU(2, lambda _: 1)
+    )  # room for two collections
+    assert service.data(spec("buildings", "a")).ids.tolist() == ["a"]
+    service.data(spec("buildings", "a"))
+    assert service.data(spec("buildings", "b")).ids.tolist() == ["b"]  # re-imported
+    for version in ("1", "2", "3", "1"):
+        service.data(spec("grids", version))
+    assert loads == ["buildings:a", "buildings:b", "grids:1", "grids:2", "grids:3", "grids:1"]
 
 
 # --- GDAL ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from api.deps import ServicesDep
 from api.routes.lookup import (
     JSON,
     AtQuery,
@@ -17,8 +18,8 @@ from api.routes.lookup import (
     read_bulk_body,
     resolve_loaded,
 )
+from api.state import Services
 from gridgis.address.book import (
-    AddressBook,
     address_answer,
     address_column,
     address_table,
@@ -26,14 +27,8 @@ from gridgis.address.book import (
 )
 from gridgis.errors import InputError
 from gridgis.lookup.bulk import check_count, decode_csv, read_table
-from gridgis.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["address"])
-
-
-def _book(request: Request) -> AddressBook:
-    book: AddressBook = request.app.state.addresses
-    return book
 
 
 @router.get(
@@ -44,50 +39,50 @@ def _book(request: Request) -> AddressBook:
     },
 )
 def address(
-    request: Request,
+    services: ServicesDep,
     q: Annotated[str, Query(description="The address as typed, e.g. 旌阳区文昌社区沙河街37号")],
     at: AtQuery = None,
     limit: Annotated[int, Query(ge=1, le=20, description="How many candidates.")] = 5,
 ) -> Any:
-    loaded = resolve_loaded(request, at)
-    result = _book(request).matcher().match(q, limit=limit)
+    loaded = resolve_loaded(services, at)
+    result = services.addresses.matcher().match(q, limit=limit)
     body = address_answer(result, loaded)
     if result.match is None:
         body["error"] = f"no address in the base is close enough to {q!r}"
+        body["code"] = "no_address_match"
         return JSONResponse(body, status_code=404)
     return body
 
 
 @router.post("/address")
-async def address_bulk(request: Request, at: AtQuery = None) -> Any:
+async def address_bulk(request: Request, services: ServicesDep, at: AtQuery = None) -> Any:
     """``{"addresses": ["…", …], "at": …}`` as JSON, or a CSV with an ``address`` (地址)
     column as the body (text/csv) or a form file named ``file``: each row comes back with
     its match, score, flags and grid, or an error."""
-    settings: Settings = request.app.state.settings
     kind, data, source = await read_bulk_body(request)
     if kind == "csv":
-        return await run_in_threadpool(_csv, request, data, source, at, settings)
-    return await run_in_threadpool(_json, request, data, at, settings)
+        return await run_in_threadpool(_csv, services, data, source, at)
+    return await run_in_threadpool(_json, services, data, at)
 
 
-def _json(request: Request, body: bytes, at: str | None, settings: Settings) -> Response:
+def _json(services: Services, body: bytes, at: str | None) -> Response:
     payload = decode_json(body)
     addresses = payload.get("addresses") if isinstance(payload, dict) else None
     if not isinstance(addresses, list):
         raise InputError('send {"addresses": ["…", …]} (optionally "at")')
-    check_count(len(addresses), settings.max_bulk_points, "addresses")
+    check_count(len(addresses), services.settings.max_bulk_points, "addresses")
     when = payload.get("at") or at
-    loaded = resolve_loaded(request, None if when is None else str(when))
-    results = _book(request).matcher().match_many(addresses, limit=1)
+    loaded = resolve_loaded(services, None if when is None else str(when))
+    results = services.addresses.matcher().match_many(addresses, limit=1)
     answer = bulk_address_answer(results, loaded)
     return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
 
 
-def _csv(
-    request: Request, data: bytes, source: str, at: str | None, settings: Settings
-) -> StreamingResponse:
-    loaded = resolve_loaded(request, at)
-    matcher = _book(request).matcher()
-    frame = read_table(decode_csv(data, source), settings.max_bulk_points, source, "address")
+def _csv(services: Services, data: bytes, source: str, at: str | None) -> StreamingResponse:
+    loaded = resolve_loaded(services, at)
+    matcher = services.addresses.matcher()
+    frame = read_table(
+        decode_csv(data, source), services.settings.max_bulk_points, source, "address"
+    )
     table = address_table(frame, address_column(list(frame.columns), source), matcher, loaded)
     return csv_response(table, "addresses.csv", loaded)

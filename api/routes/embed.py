@@ -8,18 +8,17 @@ commercial basemaps (Amap); the page asks for that itself when its basemap needs
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from api.deps import IndexDep, SettingsDep, StoreDep
+from api.deps import ServicesDep
 from api.embedpage import (
     ASSET_DIR,
     ASSETS,
@@ -33,14 +32,12 @@ from api.embedpage import (
     render_embed,
     resolve_basemap,
 )
-from gridgis.address.book import AddressBook, address_answer
-from gridgis.crs import NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
+from gridgis.address.book import address_answer
+from gridgis.crs import CGCS2000, NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
 from gridgis.lookup import LoadedVersion
-from gridgis.lru import LRU
-from gridgis.services import grid_services
-from gridgis.store.base import GRID_PROPERTIES, BaseKind, Store
+from gridgis.store.base import GRID_PROPERTIES
 
 router = APIRouter(tags=["embed"])
 GEOJSON = "application/geo+json"
@@ -65,52 +62,8 @@ CommunityQuery = Annotated[
 ]
 
 
-class _Cache(LRU[Any]):
-    """The embed endpoints' LRU, kept on ``app.state``; it can also build an entry in the
-    background (department services take seconds at city scale), once."""
-
-    def __init__(self, size: int = 64) -> None:
-        super().__init__(size)
-        self._warming: set[Hashable] = set()
-        self._warm_lock = threading.Lock()
-
-    def warm(self, key: Hashable, make: Callable[[], object]) -> None:
-        """Build ``key`` in a background thread unless it is there or on its way."""
-        with self._warm_lock:
-            if key in self or key in self._warming:
-                return
-            self._warming.add(key)
-
-        def run() -> None:
-            try:
-                self.get_or_build(key, make)
-            except Exception:  # a click will build it again and report the error then
-                pass
-            finally:
-                with self._warm_lock:
-                    self._warming.discard(key)
-
-        threading.Thread(target=run, name="gridgis-embed-warm", daemon=True).start()
-
-
-_cache_lock = threading.Lock()
-
-
-def _cache(request: Request) -> _Cache:
-    state = request.app.state
-    with _cache_lock:
-        cache: _Cache | None = getattr(state, "embed_cache", None)
-        if cache is None:
-            cache = state.embed_cache = _Cache()
-    return cache
-
-
-def _version_key(loaded: LoadedVersion) -> tuple[int, object]:
-    return (loaded.info.id, loaded.info.created_at)
-
-
-def _services_key(loaded: LoadedVersion) -> Hashable:
-    return ("services", _version_key(loaded))
+def _version_key(loaded: LoadedVersion) -> str:
+    return loaded.info.content_key
 
 
 def _shifted(frame: gpd.GeoDataFrame, shift: Shift) -> gpd.GeoDataFrame:
@@ -135,14 +88,17 @@ def _geojson(
 def _community_grids(loaded: LoadedVersion, community: str) -> gpd.GeoDataFrame:
     grids = loaded.grids[loaded.grids["community_code"] == community]
     if grids.empty:
-        raise NotFoundError(f"no community {community} in version {loaded.info.name}")
+        raise NotFoundError(
+            f"no community {community} in version {loaded.info.name}",
+            code="community_not_found",
+        )
     return grids
 
 
 def _grid_row(loaded: LoadedVersion, code: str) -> dict[str, Any]:
     row = loaded.answer(code)
     if row is None:
-        raise NotFoundError(f"no grid {code} in version {loaded.info.name}")
+        raise NotFoundError(f"no grid {code} in version {loaded.info.name}", code="grid_not_found")
     return row
 
 
@@ -154,10 +110,7 @@ def _query(values: dict[str, str | None]) -> str:
 # --- the page --------------------------------------------------------------------------------
 @router.get("/embed", response_class=HTMLResponse, summary="The embeddable map (for iframes)")
 def embed_page(
-    request: Request,
-    store: StoreDep,
-    index: IndexDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     grid: Annotated[
         str | None, Query(description="Grid code: highlight it and zoom to it.")
     ] = None,
@@ -187,10 +140,10 @@ def embed_page(
         Query(description="Override the shift the basemap implies (for GCJ-02 custom templates)."),
     ] = None,
 ) -> HTMLResponse:
-    tiles = resolve_basemap(basemap, lang, settings)
+    tiles = resolve_basemap(basemap, lang, services.settings)
     chosen = parse_layers(layers, tiles)
     target = parse_origin(origin)
-    loaded = index.resolve(name=version)
+    loaded = services.index.resolve(name=version)
     scope = community
     if grid is not None:
         row = _grid_row(loaded, grid)
@@ -202,9 +155,7 @@ def embed_page(
     elif community is not None:
         _community_grids(loaded, community)
     # Services take seconds to gather at city scale: start now, before the first click.
-    _cache(request).warm(
-        _services_key(loaded), lambda: grid_services(store, loaded, settings.metric_epsg)
-    )
+    services.warm_department_services(loaded)
     use_shift: Shift = shift or (tiles.shift if tiles is not None else "none")
     common = {"version": version, "shift": use_shift}
     title = f"gridgis · {LABELS[lang]['title']}"
@@ -255,14 +206,13 @@ def embed_asset(name: str, v: str | None = None) -> FileResponse:
     summary="Grids for the embedded map: one community, one grid, or all",
 )
 def embed_grids(
-    request: Request,
-    index: IndexDep,
+    services: ServicesDep,
     community: CommunityQuery = None,
     grid: Annotated[str | None, Query(description="Just this grid.")] = None,
     version: VersionQuery = None,
     shift: ShiftQuery = "none",
 ) -> Response:
-    loaded = index.resolve(name=version)
+    loaded = services.index.resolve(name=version)
 
     def make() -> bytes:
         if grid is not None:
@@ -274,47 +224,20 @@ def embed_grids(
             frame = loaded.grids
         return _geojson(frame, list(GRID_PROPERTIES), shift, extra={"version": loaded.info.name})
 
-    key = ("grids", _version_key(loaded), grid, None if grid else community, shift)
-    body = _cache(request).get_or_build(key, make)
+    key = ("embed-grids", _version_key(loaded), grid, None if grid else community, shift)
+    body = services.caches.answers.get_or_build(key, make)
     return Response(body, media_type=GEOJSON)
 
 
 @router.get("/embed/grids/{code}.json", summary="One grid's details and department services")
-def embed_grid_info(
-    request: Request,
-    code: str,
-    store: StoreDep,
-    index: IndexDep,
-    settings: SettingsDep,
-    version: VersionQuery = None,
-) -> JSONResponse:
-    loaded = index.resolve(name=version)
+def embed_grid_info(code: str, services: ServicesDep, version: VersionQuery = None) -> JSONResponse:
+    loaded = services.index.resolve(name=version)
     row = _grid_row(loaded, code)
-    services: dict[str, list[dict[str, Any]]] = _cache(request).get_or_build(
-        _services_key(loaded),
-        lambda: grid_services(store, loaded, settings.metric_epsg),
-    )
-    body = {**row, "services": services.get(code, [])}
+    body = {**row, "services": services.department_services(loaded).get(code, [])}
     return JSONResponse(body)
 
 
 # --- context: streets, compounds, community outlines ---------------------------------------------
-def _base_layer(
-    request: Request, store: Store, kind: BaseKind
-) -> tuple[int | None, gpd.GeoDataFrame]:
-    """The whole base layer, with its spatial index, cached until it is re-imported."""
-    layer = next((x for x in store.list_layers() if x.kind == kind), None)
-    import_id = None if layer is None else layer.import_id
-
-    def make() -> gpd.GeoDataFrame:
-        frame = store.read_base_layer(kind)
-        frame.sindex  # noqa: B018 - build the index now, under the lock, not per request
-        return frame
-
-    frame = _cache(request).get_or_build(("base", kind, import_id), make)
-    return import_id, frame
-
-
 def _parse_bbox(text: str, shift: Shift) -> tuple[float, float, float, float]:
     try:
         minx, miny, maxx, maxy = (float(v) for v in text.split(","))
@@ -341,9 +264,7 @@ def _parse_bbox(text: str, shift: Shift) -> tuple[float, float, float, float]:
     summary="Streets, compounds or community outlines around a community or in a box",
 )
 def embed_context(
-    request: Request,
-    store: StoreDep,
-    index: IndexDep,
+    services: ServicesDep,
     layer: Annotated[ContextKind, Query(description="Which base layer.")],
     community: Annotated[
         str | None, Query(description="Features around this community's grids.")
@@ -358,30 +279,35 @@ def embed_context(
     version: VersionQuery = None,
     shift: ShiftQuery = "none",
 ) -> Response:
-    import_id, frame = _base_layer(request, store, layer)
+    found = services.ogc.layer_data(layer)  # the whole layer and its tree, shared with /ogc
+    content, data = (None, None) if found is None else found
     properties = CONTEXT_PROPERTIES[layer]
     box: tuple[float, ...] | None
     key: Hashable | None
     if community is not None:
-        loaded = index.resolve(name=version)
+        loaded = services.index.resolve(name=version)
         box = tuple(float(v) for v in _community_grids(loaded, community).total_bounds)
-        key = ("context", layer, import_id, _version_key(loaded), community, shift)
+        key = ("embed-context", layer, content, _version_key(loaded), community, shift)
     elif bbox is not None:
         box, key = _parse_bbox(bbox, shift), None
     elif layer == "communities":  # outlines are few even for a whole city
-        box, key = None, ("context", layer, import_id, None, None, shift)
+        box, key = None, ("embed-context", layer, content, None, None, shift)
     else:
-        raise InvalidValueError(f"layer={layer} needs community= or bbox= (it is city-sized)")
+        raise InvalidValueError(
+            f"layer={layer} needs community or bbox (it is city-sized)", param="bbox"
+        )
 
     def make() -> bytes:
-        chosen = frame
-        if box is not None and not frame.empty:
-            hits = np.sort(frame.sindex.query(shapely.box(*box), predicate="intersects"))
-            chosen = frame.iloc[hits]
+        if data is None:
+            return _geojson(gpd.GeoDataFrame(geometry=[], crs=CGCS2000), [], shift, None)
+        chosen = data.frame
+        if box is not None:
+            hits = np.sort(data.tree.query(shapely.box(*box), predicate="intersects"))
+            chosen = data.frame.iloc[hits]
         id_field = "code" if layer == "communities" else None
         return _geojson(chosen, properties, shift, id_field=id_field)
 
-    body = make() if key is None else _cache(request).get_or_build(key, make)
+    body = make() if key is None else services.caches.answers.get_or_build(key, make)
     return Response(body, media_type=GEOJSON)
 
 
@@ -394,16 +320,14 @@ def embed_context(
     },
 )
 def embed_address(
-    request: Request,
-    index: IndexDep,
+    services: ServicesDep,
     q: Annotated[str, Query(min_length=1, description="The address as typed.")],
     version: VersionQuery = None,
     shift: ShiftQuery = "none",
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> JSONResponse:
-    loaded = index.resolve(name=version)
-    book: AddressBook = request.app.state.addresses
-    result = book.matcher().match(q, limit=limit)
+    loaded = services.index.resolve(name=version)
+    result = services.addresses.matcher().match(q, limit=limit)
     body = address_answer(result, loaded)  # the grid is found from the unshifted point
     points = [body["match"], *body["candidates"]] if body["match"] else body["candidates"]
     if shift != "none" and points:
@@ -414,5 +338,6 @@ def embed_address(
             p["lon"], p["lat"] = round(float(x), 7), round(float(y), 7)
     if result.match is None:
         body["error"] = f"no address in the base is close enough to {q!r}"
+        body["code"] = "no_address_match"
         return JSONResponse(body, status_code=404)
     return JSONResponse(body)

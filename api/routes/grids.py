@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from api.deps import IndexDep
+from api.deps import IndexDep, ServicesDep
 from gridgis.errors import NotFoundError
 from gridgis.geojson import feature_collection, features
 from gridgis.store.base import GRID_PROPERTIES
@@ -19,17 +19,14 @@ VersionQuery = Annotated[
 
 
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def list_grids(request: Request, index: IndexDep, version: VersionQuery = None) -> Response:
-    loaded = index.resolve(name=version)
-    cache: dict[tuple[int, object], bytes] = request.app.state.geojson_cache
-    key = (loaded.info.id, loaded.info.published_at)
-    body = cache.get(key)
-    if body is None:
-        body = feature_collection(
+def list_grids(services: ServicesDep, version: VersionQuery = None) -> Response:
+    loaded = services.index.resolve(name=version)
+    body = services.caches.answers.get_or_build(
+        ("grids-geojson", loaded.info.content_key),
+        lambda: feature_collection(
             loaded.grids, list(GRID_PROPERTIES), extra={"version": loaded.info.name}
-        ).encode()
-        cache.clear()  # keep one version's text, not every version ever served
-        cache[key] = body
+        ).encode(),
+    )
     return Response(body, media_type=GEOJSON)
 
 
@@ -38,5 +35,5 @@ def get_grid(code: str, index: IndexDep, version: VersionQuery = None) -> Respon
     loaded = index.resolve(name=version)
     match = loaded.grids[loaded.grids["code"] == code]
     if match.empty:
-        raise NotFoundError(f"no grid {code} in version {loaded.info.name}")
+        raise NotFoundError(f"no grid {code} in version {loaded.info.name}", code="grid_not_found")
     return Response(features(match, list(GRID_PROPERTIES))[0], media_type=GEOJSON)

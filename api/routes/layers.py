@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import SettingsDep, StoreDep
+from api.deps import ActorDep, SettingsDep, StoreDep
 from gridgis.errors import InputError, TooLargeError
 from gridgis.importer.pipeline import import_layer
 from gridgis.importer.sources import SUFFIX_DRIVER
@@ -79,6 +79,7 @@ def _save(files: list[UploadFile], folder: Path, max_bytes: int) -> Path:
 def upload_layer(
     store: StoreDep,
     settings: SettingsDep,
+    actor: ActorDep,
     files: Annotated[list[UploadFile], File(description="The dataset and its parts.")],
     kind: Annotated[str, Form(description="department, communities, streets, …")],
     department: Annotated[str | None, Form()] = None,
@@ -109,6 +110,7 @@ def upload_layer(
             field_overrides=overrides,
             dry_run=dry_run,
             display_name=path.name,
+            actor=actor,
         )
     body: dict[str, Any] = report.to_dict()
     return JSONResponse(body, status_code=201 if report.status == "imported" else 200)

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from api.deps import ServicesDep
+from api.headers import content_disposition, header_text
+from api.state import Services
 from gridgis.crs import CrsSpec, parse_crs
 from gridgis.errors import InputError, NotFoundError
-from gridgis.lookup import PublishedIndex
 from gridgis.lookup.bulk import (
     csv_chunks,
     decode_csv,
@@ -26,7 +28,6 @@ from gridgis.lookup.bulk import (
 from gridgis.lookup.coords import one_to_lonlat
 from gridgis.lookup.published import LoadedVersion
 from gridgis.lookup.when import parse_at
-from gridgis.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["lookup"])
 JSON = "application/json"
@@ -43,13 +44,11 @@ AtQuery = Annotated[
 ]
 
 
-def resolve_loaded(request: Request, at: str | None) -> LoadedVersion:
+def resolve_loaded(services: Services, at: str | None) -> LoadedVersion:
     """The version to answer from: in force at ``at``, or the published one."""
-    index: PublishedIndex = request.app.state.index
     if at is None:
-        return index.resolve()
-    settings: Settings = request.app.state.settings
-    return index.resolve(parse_at(at, settings.timezone))
+        return services.index.resolve()
+    return services.index.resolve(parse_at(at, services.settings.timezone))
 
 
 @router.get(
@@ -58,7 +57,7 @@ def resolve_loaded(request: Request, at: str | None) -> LoadedVersion:
     responses={200: {"content": {JSON: {}}, "description": "The grid holding the point."}},
 )
 async def lookup(
-    request: Request,
+    services: ServicesDep,
     lon: Annotated[float, Query(description="x: longitude, or easting in a projected CRS.")],
     lat: Annotated[float, Query(description="y: latitude, or northing in a projected CRS.")],
     crs: CrsQuery = "wgs84",
@@ -68,14 +67,15 @@ async def lookup(
     x, y = one_to_lonlat(lon, lat, spec)
     # The store is only asked for time travel; the common case never leaves memory.
     loaded = (
-        resolve_loaded(request, None)
+        resolve_loaded(services, None)
         if at is None
-        else await run_in_threadpool(resolve_loaded, request, at)
+        else await run_in_threadpool(resolve_loaded, services, at)
     )
     position = loaded.index.lookup_one(x, y)
     if position < 0:
         raise NotFoundError(
-            f"no grid contains ({lon}, {lat}) ({crs}) in version {loaded.info.name}"
+            f"no grid contains ({lon}, {lat}) ({crs}) in version {loaded.info.name}",
+            code="no_grid_here",
         )
     return Response(loaded.answer_bytes[position], media_type=JSON)
 
@@ -90,14 +90,15 @@ async def lookup(
         }
     },
 )
-async def lookup_bulk(request: Request, crs: CrsQuery = "wgs84", at: AtQuery = None) -> Any:
+async def lookup_bulk(
+    request: Request, services: ServicesDep, crs: CrsQuery = "wgs84", at: AtQuery = None
+) -> Any:
     """Send ``{"points": [[x, y], …], "crs": …, "at": …}`` as JSON, or a CSV with lon,lat
     columns (as the body with Content-Type text/csv, or as a form file named ``file``)."""
-    settings: Settings = request.app.state.settings
     kind, data, source = await read_bulk_body(request)
     if kind == "csv":
-        return await run_in_threadpool(_csv, request, data, source, crs, at, settings)
-    return await run_in_threadpool(_json, request, data, crs, at, settings)
+        return await run_in_threadpool(_csv, services, data, source, crs, at)
+    return await run_in_threadpool(_json, services, data, crs, at)
 
 
 async def read_bulk_body(request: Request) -> tuple[str, bytes, str]:
@@ -108,7 +109,7 @@ async def read_bulk_body(request: Request) -> tuple[str, bytes, str]:
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise InputError("send the CSV as a form file named 'file'")
+            raise InputError("send the CSV as a form file named 'file'", param="file")
         return "csv", await upload.read(), upload.filename or "upload.csv"
     body = await request.body()
     if kind in ("text/csv", "text/plain", "application/csv"):
@@ -124,30 +125,25 @@ def decode_json(body: bytes) -> Any:
         raise InputError(f"the body is not JSON: {exc}") from None
 
 
-def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Settings) -> Response:
+def _json(services: Services, body: bytes, crs: str, at: str | None) -> Response:
     payload = decode_json(body)
     if not isinstance(payload, dict) or "points" not in payload:
         raise InputError('send {"points": [[x, y], …]} (optionally "crs" and "at")')
     spec = parse_crs(payload.get("crs") or crs)
     when = payload.get("at") or at
-    loaded = resolve_loaded(request, None if when is None else str(when))
-    x, y, problems = points_from_json(payload["points"], settings.max_bulk_points)
+    loaded = resolve_loaded(services, None if when is None else str(when))
+    x, y, problems = points_from_json(payload["points"], services.settings.max_bulk_points)
     answer = json_answer(lookup_points(loaded, x, y, spec, problems), spec)
     return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
 
 
 def _csv(
-    request: Request,
-    data: bytes,
-    source: str,
-    crs: str,
-    at: str | None,
-    settings: Settings,
+    services: Services, data: bytes, source: str, crs: str, at: str | None
 ) -> StreamingResponse:
     spec: CrsSpec = parse_crs(crs)
-    loaded = resolve_loaded(request, at)
+    loaded = resolve_loaded(services, at)
     frame, x_col, y_col = read_point_table(
-        decode_csv(data, source), settings.max_bulk_points, source
+        decode_csv(data, source), services.settings.max_bulk_points, source
     )
     return csv_response(lookup_table(frame, x_col, y_col, loaded, spec), "grids.csv", loaded)
 
@@ -164,7 +160,7 @@ def csv_response(table: pd.DataFrame, filename: str, loaded: LoadedVersion) -> S
         stream(),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Gridgis-Version": loaded.info.name,
+            "Content-Disposition": content_disposition(filename),
+            "X-Gridgis-Version": header_text(loaded.info.name),
         },
     )

@@ -9,35 +9,23 @@ they are documented through ``openapi_extra`` instead.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.deps import ServicesDep
 from gridgis.errors import NotFoundError
 from gridgis.jsonio import json_dumps
-from gridgis.ogc import OgcService, documents, html, media, openapi
+from gridgis.ogc import documents, html, media, openapi
 from gridgis.ogc.links import Urls
 from gridgis.ogc.query import check_params, parse_items_query, select
 
 router = APIRouter(tags=["ogc"])
-_create = threading.Lock()
 
 CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id.")]
 FeatureId = Annotated[str, Path(alias="featureId", description="A feature id.")]
-
-
-def _service(request: Request) -> OgcService:
-    """One service per app, made on first use: it holds the collection cache."""
-    state = request.app.state
-    with _create:
-        service: OgcService | None = getattr(state, "ogc", None)
-        if service is None:
-            service = OgcService(state.store, state.index)
-            state.ogc = service
-    return service
 
 
 class _Call:
@@ -92,12 +80,12 @@ def conformance(request: Request) -> Response:
     responses=_responses(media.OPENAPI),
     openapi_extra=_F,
 )
-def api_definition(request: Request) -> Response:
+def api_definition(request: Request, services: ServicesDep) -> Response:
     """This service's OpenAPI 3.0 definition (``f=html`` goes to the interactive docs)."""
     call = _Call(request, ("f",))
     if call.fmt == "html":
         return RedirectResponse(call.urls.to("/docs"))
-    entries = _service(request).entries()
+    entries = services.ogc.entries()
     doc = openapi.document(request.app.openapi(), str(request.base_url), entries)
     return _json(doc, media.OPENAPI)
 
@@ -108,10 +96,10 @@ def api_definition(request: Request) -> Response:
     responses=_JSON,
     openapi_extra=_FV,
 )
-def collections(request: Request) -> Response:
+def collections(request: Request, services: ServicesDep) -> Response:
     """Every collection: grids, administrative and base layers, department layers."""
     call = _Call(request, ("f", "version"))
-    entries = _service(request).entries(call.version)
+    entries = services.ogc.entries(call.version)
     doc = documents.collections(call.urls, entries, call.fmt, call.params)
     return HTMLResponse(html.collections(call.urls, doc)) if call.fmt == "html" else _json(doc)
 
@@ -122,10 +110,10 @@ def collections(request: Request) -> Response:
     responses=_JSON,
     openapi_extra=_FV,
 )
-def collection(request: Request, collection_id: CollectionId) -> Response:
+def collection(request: Request, services: ServicesDep, collection_id: CollectionId) -> Response:
     """One collection: title, extent, properties and links to its items."""
     call = _Call(request, ("f", "version"))
-    service = _service(request)
+    service = services.ogc
     spec = service.spec(collection_id, call.version)
     doc = documents.collection(call.urls, spec, service.data(spec), call.fmt)
     return HTMLResponse(html.collection(call.urls, doc)) if call.fmt == "html" else _json(doc)
@@ -137,10 +125,10 @@ def collection(request: Request, collection_id: CollectionId) -> Response:
     responses=_GEOJSON,
     openapi_extra={"parameters": openapi.ITEMS_PARAMETERS},
 )
-def items(request: Request, collection_id: CollectionId) -> Response:
+def items(request: Request, services: ServicesDep, collection_id: CollectionId) -> Response:
     """Features, a page at a time, filtered by bbox and by exact property values."""
     call = _Call(request, None)
-    service = _service(request)
+    service = services.ogc
     spec = service.spec(collection_id, call.version)
     data = service.data(spec)
     query = parse_items_query(call.params, data.properties)
@@ -158,15 +146,19 @@ def items(request: Request, collection_id: CollectionId) -> Response:
     responses=_GEOJSON,
     openapi_extra=_FV,
 )
-def item(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
+def item(
+    request: Request, services: ServicesDep, collection_id: CollectionId, feature_id: FeatureId
+) -> Response:
     """One feature by its id (a grid's or community's code, else the store id)."""
     call = _Call(request, ("f", "version"))
-    service = _service(request)
+    service = services.ogc
     spec = service.spec(collection_id, call.version)
     data = service.data(spec)
     found = np.flatnonzero(data.ids == feature_id)
     if not len(found):
-        raise NotFoundError(f"no feature {feature_id!r} in collection {spec.id!r}")
+        raise NotFoundError(
+            f"no feature {feature_id!r} in collection {spec.id!r}", code="feature_not_found"
+        )
     doc = documents.item(call.urls, spec, data, int(found[0]), call.fmt)
     if call.fmt == "html":
         return HTMLResponse(html.item(call.urls, spec.id, spec.title, doc))

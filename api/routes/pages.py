@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from api.deps import IndexDep, StoreDep
+from api.deps import ServicesDep
 from api.mappage import render_map
 from gridgis.errors import NotFoundError
 
@@ -13,15 +13,14 @@ router = APIRouter(tags=["pages"])
 
 
 @router.get("/map", response_class=HTMLResponse)
-def map_page(request: Request, store: StoreDep, index: IndexDep) -> HTMLResponse:
-    loaded = index.current()
+def map_page(services: ServicesDep) -> HTMLResponse:
+    loaded = services.index.current()
     if loaded is None:
-        raise NotFoundError("no published version yet: run `gridgis publish NAME`")
-    cache: dict[tuple[int, object], str] = request.app.state.page_cache
-    key = (loaded.info.id, loaded.info.published_at)
-    html = cache.get(key)
-    if html is None:
-        html = render_map(store, loaded)
-        cache.clear()
-        cache[key] = html
+        raise NotFoundError(
+            "no published version yet: publish one first", code="no_published_version"
+        )
+    html = services.caches.answers.get_or_build(
+        ("map-page", loaded.info.content_key),
+        lambda: render_map(services.store, loaded).encode(),
+    )
     return HTMLResponse(html)

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from api.deps import IndexDep, StoreDep
-from api.tileserve import MVT, TileServer, tile_layer
+from api.deps import IndexDep, ServicesDep, StoreDep
+from api.tileserve import MVT, tile_layer
 from gridgis.lookup import PublishedIndex
 from gridgis.tiles import TILE_LAYERS, TileLayer
 
@@ -32,7 +32,7 @@ VersionQuery = Annotated[
     },
 )
 async def tile(
-    request: Request,
+    services: ServicesDep,
     layer: Annotated[str, Path(description=f"One of {', '.join(TILE_LAYERS)}.")],
     z: int,
     x: int,
@@ -40,8 +40,7 @@ async def tile(
     version: VersionQuery = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    server: TileServer = request.app.state.tiles
-    answer = await server.answer(layer, z, x, y, version, if_none_match)
+    answer = await services.tiles.answer(layer, z, x, y, version, if_none_match)
     return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 

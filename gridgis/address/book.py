@@ -45,7 +45,8 @@ class AddressBook:
         matcher = self._matcher if self._loaded_once else self.refresh()
         if matcher is None:
             raise NotFoundError(
-                "no standard address base yet: import one with `gridgis import addresses FILE`"
+                "no standard address base yet: import an addresses layer first",
+                code="no_address_base",
             )
         return matcher
 

@@ -116,6 +116,7 @@ def import_layer(
     path: Path,
     *,
     settings: Settings,
+    actor: str,
     department: str | None = None,
     encoding: str | None = None,
     crs: str | None = None,
@@ -126,7 +127,9 @@ def import_layer(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import ``path`` as a ``kind`` layer; ``field_overrides`` maps our names to fields
-    (``households``, ``name``, ``code``, … and ``source_id`` for a department's grid id)."""
+    (``households``, ``name``, ``code``, … and ``source_id`` for a department's grid id).
+    ``actor`` is who the import is recorded as: the command line's user or the API's
+    caller."""
     started = time.perf_counter()
     tick = progress or (lambda _stage, _done, _total: None)
     if kind not in LAYER_KINDS:
@@ -209,7 +212,7 @@ def import_layer(
         source_sha256=source.sha256,
         crs=resolved.spec.label,
         row_count=len(out),
-        imported_by=settings.actor,
+        imported_by=actor,
         encoding=report.encoding,
         department=department,
         repairs=report.repairs,

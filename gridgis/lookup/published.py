@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +14,12 @@ from numpy.typing import NDArray
 
 from gridgis.errors import NotFoundError
 from gridgis.lookup.index import GridIndex
-from gridgis.lru import LRU
+from gridgis.lru import LRU, frame_nbytes
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
 from gridgis.watch import Watcher
+
+#: What older versions may hold in memory when no shared cache is given.
+VERSIONS_BYTES = 256 * 2**20
 
 #: Columns a bulk answer (CSV) carries for each point, beside the caller's own, and the
 #: grid property each comes from.
@@ -74,6 +77,16 @@ class LoadedVersion:
         positions = {code: i for i, code in enumerate(index.codes)}
         return cls(info, index, grids, positions, answers, encoded, column_arrays)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held: the index, the grids (geometry by coordinates), the answers."""
+        answers = sum(len(b) for b in self.answer_bytes)
+        return self.index.nbytes + frame_nbytes(self.grids) + 3 * answers
+
+    def with_info(self, info: VersionInfo) -> LoadedVersion:
+        """The same content under fresher metadata (a status or period that changed)."""
+        return self if info == self.info else replace(self, info=info)
+
     def answer(self, code: str) -> dict[str, Any] | None:
         """The grid with this code, as :func:`grid_answer` gives it."""
         position = self.positions.get(code)
@@ -92,31 +105,33 @@ class PublishedIndex:
     the new index beside the old one; requests keep answering from the old one until the
     new one replaces it in a single assignment, so there is no window without an index
     and no request ever waits for a rebuild. Other versions (time travel, by name) load
-    on demand into a small LRU cache.
+    on demand into ``cache``, the server's one LRU. Everything is keyed on the version's
+    content key, so a draft replaced under the same name is loaded afresh.
     """
 
-    def __init__(self, store: Store, refresh_seconds: float = 2.0, cache_size: int = 4) -> None:
+    def __init__(
+        self, store: Store, refresh_seconds: float = 2.0, cache: LRU[Any] | None = None
+    ) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._current: LoadedVersion | None = None
         self._loaded_once = False
         self._lock = threading.Lock()
-        self._others: LRU[LoadedVersion] = LRU(cache_size)
+        self._cache: LRU[Any] = cache if cache is not None else LRU(VERSIONS_BYTES)
         self._watcher = Watcher(self.refresh, refresh_seconds, "gridgis-grid-index")
 
     # --- the published version -----------------------------------------------------------
     def refresh(self) -> LoadedVersion | None:
-        """Check the store now and rebuild if the published version changed."""
+        """Check the store now and rebuild if the published version's content changed."""
         with self._lock:
             info = self.store.published_version()
             current = self._current
             if info is None:
                 self._current = None
-            elif current is None or (current.info.id, current.info.published_at) != (
-                info.id,
-                info.published_at,
-            ):
+            elif current is None or current.info.content_key != info.content_key:
                 self._current = LoadedVersion.load(self.store, info)
+            else:
+                self._current = current.with_info(info)
             self._loaded_once = True
             return self._current
 
@@ -139,13 +154,14 @@ class PublishedIndex:
 
     # --- other versions --------------------------------------------------------------------
     def version(self, info: VersionInfo) -> LoadedVersion:
-        """Any version, from the cache or loaded now."""
+        """Any version, from memory or loaded now, with ``info`` as its metadata."""
         current = self.current()
-        if current is not None and current.info.id == info.id:
-            return current
-        return self._others.get_or_build(
-            (info.id, info.created_at), lambda: LoadedVersion.load(self.store, info)
+        if current is not None and current.info.content_key == info.content_key:
+            return current.with_info(info)
+        loaded: LoadedVersion = self._cache.get_or_build(
+            ("version", info.content_key), lambda: LoadedVersion.load(self.store, info)
         )
+        return loaded.with_info(info)
 
     def named(self, name: str) -> LoadedVersion:
         return self.version(self.store.get_version(name))
@@ -160,7 +176,9 @@ class PublishedIndex:
                 if first
                 else "no version has been published yet"
             )
-            raise NotFoundError(f"no version was in force at {when.isoformat()}: {hint}")
+            raise NotFoundError(
+                f"no version was in force at {when.isoformat()}: {hint}", code="no_version_then"
+            )
         return self.version(info)
 
     def resolve(self, when: datetime | None = None, name: str | None = None) -> LoadedVersion:
@@ -172,5 +190,7 @@ class PublishedIndex:
             return self.at(when)
         current = self.current()
         if current is None:
-            raise NotFoundError("no published version yet: run `gridgis publish NAME` first")
+            raise NotFoundError(
+                "no published version yet: publish one first", code="no_published_version"
+            )
         return current

@@ -37,11 +37,13 @@ def run_merge(
     version: str,
     *,
     settings: Settings,
+    actor: str,
     previous: str | None = None,
     note: str | None = None,
     replace: bool = False,
     progress: Progress | None = None,
 ) -> tuple[VersionInfo, MergeResult]:
+    """Merge the current layers into draft ``version``, recorded as made by ``actor``."""
     result = compute_merge(read_inputs(store, previous), settings=settings, progress=progress)
     info = store.save_version(
         version,
@@ -49,7 +51,7 @@ def run_merge(
         result.crosswalk,
         params=result.params,
         report=result.report,
-        actor=settings.actor,
+        actor=actor,
         note=note,
         replace=replace,
     )

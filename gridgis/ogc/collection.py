@@ -14,6 +14,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gridgis.lru import frame_nbytes, nbytes
+
 Extent = tuple[float, float, float, float]
 
 
@@ -21,9 +23,9 @@ Extent = tuple[float, float, float, float]
 class CollectionSpec:
     """One collection: its metadata, where its features come from, and its cache identity.
 
-    ``slot`` names the cache entry and ``content`` what is in it (an import id), so a
-    re-import replaces the entry instead of serving stale data. Grid versions each get
-    their own slot, marked ``versioned``, of which the cache keeps only the latest few.
+    ``slot`` names what the collection shows and ``content`` the content key of what it
+    holds now (a version's or an import's), so a re-import or a replaced draft is a new
+    cache entry instead of stale data. Grid versions are marked ``versioned``.
     ``version`` is set only when the caller pinned a grid version, for links to carry it.
     """
 
@@ -75,3 +77,8 @@ class CollectionData:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held: the frame, the ids and the tree (about 100 bytes a node)."""
+        return frame_nbytes(self.frame) + nbytes(self.ids) + 100 * len(self.frame)

@@ -44,7 +44,7 @@ def grids_spec(loaded: LoadedVersion, pinned: bool) -> CollectionSpec:
         f"{info.grid_count} grids, with their community, subdistrict and officer.",
         id_field="code",
         slot=f"grids@{info.id}",
-        content=(info.id, info.created_at),
+        content=info.content_key,
         load=lambda: loaded.grids[[*GRID_PROPERTIES, loaded.grids.geometry.name]],
         version=info.name if pinned else None,
         versioned=True,
@@ -60,7 +60,7 @@ def base_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
         description=f"{description} Imported from {layer.source_name}.",
         id_field="code" if kind == "communities" else "id",
         slot=kind,
-        content=layer.import_id,
+        content=layer.content_key,
         load=lambda: store.read_base_layer(kind),
     )
 
@@ -72,7 +72,7 @@ def subdistricts_spec(store: Store, communities: LayerInfo) -> CollectionSpec:
         description="Subdistricts and towns (街道/乡镇), each the union of its communities.",
         id_field="code",
         slot="subdistricts",
-        content=communities.import_id,
+        content=communities.content_key,
         load=lambda: read_subdistricts(store),
     )
 
@@ -87,7 +87,7 @@ def department_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
         "the department's own fields are properties.",
         id_field="id",
         slot=DEPARTMENT_PREFIX + name,
-        content=layer.import_id,
+        content=layer.content_key,
         load=lambda: read_department(store, name),
     )
 

@@ -7,6 +7,7 @@ layers). Every write is one transaction: it lands whole or not at all.
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,8 +81,16 @@ class ImportRecord:
     fields: list[str] = field(default_factory=list)  # source field names, in file order
 
 
+def new_content_key() -> str:
+    """A fresh content key: random, so no reused id or equal timestamp can repeat one."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class LayerInfo:
+    """A current layer. ``content_key`` identifies what it holds: every cache, ETag and
+    index keyed on it sees a re-import as new content."""
+
     kind: str
     name: str
     rows: int
@@ -92,10 +101,15 @@ class LayerInfo:
     encoding: str | None
     imported_at: datetime
     imported_by: str
+    content_key: str = ""
 
 
 @dataclass(frozen=True)
 class VersionInfo:
+    """A grid version. ``content_key`` is the one identity of its content: it changes
+    whenever the grids or their answers change (a draft replaced under the same name, a
+    rename), never on a mere change of status; caches, ETags and index swaps key on it."""
+
     id: int
     name: str
     status: VersionStatus
@@ -108,6 +122,7 @@ class VersionInfo:
     note: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    content_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,10 +246,15 @@ class Store(ABC):
     # --- tiles ----------------------------------------------------------------------------
     @abstractmethod
     def vector_tile(
-        self, layer: TileLayer, tile: TileAddress, version_id: int | None = None
+        self,
+        layer: TileLayer,
+        tile: TileAddress,
+        version_id: int | None = None,
+        content_key: str | None = None,
     ) -> bytes:
         """The layer's features in one tile as a Mapbox Vector Tile (``b""`` when none);
-        ``version_id`` picks the grid version for versioned layers."""
+        ``version_id`` picks the grid version for versioned layers. ``content_key``, when
+        the caller knows it, names what the layer holds (the version's or the import's)."""
 
     # --- audit ----------------------------------------------------------------------------
     @abstractmethod

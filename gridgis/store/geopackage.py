@@ -6,7 +6,6 @@ not cover DDL) so that a failed import or merge rolls back whole, migrations inc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,16 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from gridgis.jsonio import json_dumps
+from gridgis.lru import LRU
 from gridgis.store import gpkg_codec, gpkg_meta
 from gridgis.store import schema as t
 from gridgis.store.sql import SqlStore
 from gridgis.tiles.layers import TileLayer
 from gridgis.tiles.render import TileSource
 from gridgis.tiles.tilemath import TileAddress
+
+#: Memory for layers held to render tiles (the city's buildings take about 60 MB).
+TILE_SOURCES_BYTES = 512 * 2**20
 
 
 def geopackage_engine(path: Path) -> sa.Engine:
@@ -48,13 +51,13 @@ def geopackage_engine(path: Path) -> sa.Engine:
 class GeoPackageStore(SqlStore):
     kind = "geopackage"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache: LRU[Any] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(geopackage_engine(path), str(path))
         self.path = path
         self._pending_bounds: dict[str, NDArray[np.float64]] = {}
-        self._tile_sources: dict[str, tuple[tuple[Any, ...], TileSource]] = {}
-        self._tile_lock = threading.Lock()
+        #: Layers held in memory for tiles, by content key (one LRU, like every cache).
+        self.tile_sources: LRU[Any] = cache if cache is not None else LRU(TILE_SOURCES_BYTES)
 
     def _encode(self, geoms: NDArray[np.object_]) -> list[Any]:
         return gpkg_codec.encode(geoms)
@@ -99,42 +102,48 @@ class GeoPackageStore(SqlStore):
 
     # --- tiles ------------------------------------------------------------------------------
     def vector_tile(
-        self, layer: TileLayer, tile: TileAddress, version_id: int | None = None
+        self,
+        layer: TileLayer,
+        tile: TileAddress,
+        version_id: int | None = None,
+        content_key: str | None = None,
     ) -> bytes:
         """Rendered in Python from the layer held in memory (SQLite has no ST_AsMVT)."""
-        return self._tile_source(layer, version_id).render(tile)
+        return self._tile_source(layer, version_id, content_key).render(tile)
 
-    def _tile_source(self, layer: TileLayer, version_id: int | None) -> TileSource:
-        table = getattr(t, layer.table)
-        with self.engine.connect() as conn:
-            key = self._content_key(conn, layer, version_id)
-            cached = self._tile_sources.get(layer.name)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            columns = [table.c[column] for _, column in layer.properties]
-            if "id" in table.c:
-                columns.insert(0, table.c.id)
-            query = sa.select(*columns, table.c.geom)
-            if layer.versioned:
-                query = query.where(table.c.version_id == version_id)
-            source = TileSource.from_frame(layer, self._read_frame(conn, query))
-        with self._tile_lock:
-            self._tile_sources[layer.name] = (key, source)  # one version per layer at a time
+    def _tile_source(
+        self, layer: TileLayer, version_id: int | None, content_key: str | None
+    ) -> TileSource:
+        if content_key is None:
+            with self.engine.connect() as conn:
+                content_key = self._content_key(conn, layer, version_id)
+        source: TileSource = self.tile_sources.get_or_build(
+            ("tile-source", layer.name, content_key),
+            lambda: self._read_tile_source(layer, version_id),
+        )
         return source
 
+    def _read_tile_source(self, layer: TileLayer, version_id: int | None) -> TileSource:
+        table = getattr(t, layer.table)
+        columns = [table.c[column] for _, column in layer.properties]
+        if "id" in table.c:
+            columns.insert(0, table.c.id)
+        query = sa.select(*columns, table.c.geom)
+        if layer.versioned:
+            query = query.where(table.c.version_id == version_id)
+        with self.engine.connect() as conn:
+            return TileSource.from_frame(layer, self._read_frame(conn, query))
+
     @staticmethod
-    def _content_key(
-        conn: sa.Connection, layer: TileLayer, version_id: int | None
-    ) -> tuple[Any, ...]:
-        """What identifies the rows a layer has now, found by key lookups (no table scan):
-        a grid version by its id and creation time (a replaced draft may reuse the id),
-        a base layer by its current import (subdistricts come with the communities)."""
+    def _content_key(conn: sa.Connection, layer: TileLayer, version_id: int | None) -> str:
+        """What a layer holds now, by key lookups (no table scan): the version's content
+        key, or the current import's (subdistricts come with the communities)."""
         if layer.versioned:
             v = t.grid_versions
-            created = conn.execute(sa.select(v.c.created_at).where(v.c.id == version_id))
-            return (version_id, created.scalar())
+            found = conn.execute(sa.select(v.c.content_key).where(v.c.id == version_id))
+            return str(found.scalar())
         li = t.layer_imports
-        current = sa.select(li.c.id).where(
+        current = sa.select(li.c.content_key).where(
             li.c.kind == layer.source_kind, li.c.is_current.is_(True)
         )
-        return (conn.execute(current).scalar(),)
+        return str(conn.execute(current).scalar())

@@ -79,7 +79,11 @@ class PostGISStore(SqlStore):
 
     # --- tiles ------------------------------------------------------------------------------
     def vector_tile(
-        self, layer: TileLayer, tile: TileAddress, version_id: int | None = None
+        self,
+        layer: TileLayer,
+        tile: TileAddress,
+        version_id: int | None = None,
+        content_key: str | None = None,
     ) -> bytes:
         """``ST_AsMVT`` over the rows whose boxes meet the tile grown by its buffer."""
         with self.engine.connect() as conn:

@@ -131,6 +131,7 @@ layer_imports = sa.Table(
     sa.Column("imported_at", Timestamp, nullable=False),
     sa.Column("imported_by", sa.Text, nullable=False),
     sa.Column("is_current", sa.Boolean, nullable=False),
+    sa.Column("content_key", sa.String(32), nullable=False),  # see gridgis.store.base
 )
 
 streets = sa.Table(
@@ -205,6 +206,7 @@ grid_versions = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("params", JSONType, nullable=False),
     sa.Column("report", JSONType, nullable=False),
+    sa.Column("content_key", sa.String(32), nullable=False),  # see gridgis.store.base
 )
 
 publications = sa.Table(

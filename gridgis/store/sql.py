@@ -36,6 +36,7 @@ from gridgis.store.base import (
     LayerInfo,
     Store,
     VersionInfo,
+    new_content_key,
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -217,6 +218,7 @@ class SqlStore(Store):
             encoding=m["encoding"],
             imported_at=imported_at,
             imported_by=m["imported_by"],
+            content_key=m["content_key"],
         )
 
     def find_import(self, sha256: str, kind: str, department: str | None) -> LayerInfo | None:
@@ -254,6 +256,7 @@ class SqlStore(Store):
                     imported_at=utcnow(),
                     imported_by=record.imported_by,
                     is_current=True,
+                    content_key=new_content_key(),
                 )
                 .returning(li.c.id)
             ).scalar_one()
@@ -373,7 +376,9 @@ class SqlStore(Store):
         with self.engine.connect() as conn:
             found = conn.execute(current).first()
             if found is None:
-                raise NotFoundError(f"no department layer named {department!r}")
+                raise NotFoundError(
+                    f"no department layer named {department!r}", code="layer_not_found"
+                )
             query = (
                 sa.select(
                     dg.c.id,
@@ -433,12 +438,13 @@ class SqlStore(Store):
             note=m["note"],
             params=m["params"] or {},
             report=m["report"] or {},
+            content_key=m["content_key"],
         )
 
     def _get_version(self, conn: sa.Connection, name: str) -> VersionInfo:
         row = conn.execute(self._version_query().where(t.grid_versions.c.name == name)).first()
         if row is None:
-            raise NotFoundError(f"no grid version named {name!r}")
+            raise NotFoundError(f"no grid version named {name!r}", code="version_not_found")
         return self._version_info(row)
 
     def save_version(
@@ -480,6 +486,7 @@ class SqlStore(Store):
                         note=note,
                         params=params,
                         report=report,
+                        content_key=new_content_key(),
                     )
                     .returning(v.c.id)
                 ).scalar_one()

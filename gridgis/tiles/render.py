@@ -15,6 +15,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000, transformer
+from gridgis.lru import geometry_nbytes, nbytes
 from gridgis.tiles.layers import TileLayer
 from gridgis.tiles.mvt import encode_layer
 from gridgis.tiles.tilemath import BUFFER, EXTENT, TileAddress
@@ -31,6 +32,12 @@ class TileSource:
     properties: list[dict[str, Any]]
     ids: NDArray[np.int64] | None  # None: features without ids (layers keyed by code)
     tree: shapely.STRtree
+
+    @property
+    def nbytes(self) -> int:
+        return (
+            geometry_nbytes(self.geometries) + nbytes(self.properties) + 100 * len(self.geometries)
+        )
 
     @classmethod
     def from_frame(cls, layer: TileLayer, frame: gpd.GeoDataFrame) -> TileSource:
