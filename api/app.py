@@ -33,6 +33,7 @@ from api.routes import (
     versions,
 )
 from api.state import Services
+from api.tileserve import MVT
 from gridgis.settings import Settings, get_settings
 
 ROUTERS = (health, lookup, address, grids, versions, layers, pages, tiles, ogc, embed, downloads)
@@ -63,8 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     docs.install(app)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
-    # GeoJSON compresses about tenfold (the city's grids: 3.5 MB); small answers go as they are.
-    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    # GeoJSON compresses about tenfold (the city's grids: 3.5 MB); small answers go as they
+    # are. Tiles go as rendered on both paths (the fast path never meets this middleware).
+    app.add_middleware(
+        GZipMiddleware, minimum_size=4096, compresslevel=5, exclude_content_types=(MVT,)
+    )
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
 
     @app.get("/", include_in_schema=False)

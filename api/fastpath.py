@@ -45,7 +45,8 @@ def services_of(scope: Scope) -> Services | None:
 async def _send_all(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
-    headers.append((b"content-length", b"%d" % len(body)))
+    if status not in (204, 304):  # those have no body, and say no length (RFC 9110)
+        headers.append((b"content-length", b"%d" % len(body)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -563,25 +563,25 @@ def serve_cmd(
     ] = 1,
 ) -> None:
     """Serve the API and the map (uvicorn with httptools)."""
-    import uvicorn
-
     settings = _settings(host=host, port=port)
     _store(settings).close()  # fail early, with a clear message, if the store is not ready
-    out.print(f"gridgis serving at http://{settings.host}:{settings.port}/map")
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "http": "httptools",
-        "log_level": "warning",
-        "access_log": False,
-    }
-    if workers > 1:
-        # Worker processes build the app themselves, from the same GRIDGIS_* environment.
-        uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
-    else:
-        from api.app import create_app
+    server = _http_server()
+    out.print(f"gridgis serving at http://{settings.host}:{settings.port}/map (Ctrl-C stops)")
+    server(settings, workers)
 
-        uvicorn.run(create_app(settings), **options)
+
+def _http_server() -> Callable[[Settings, int], None]:
+    """The HTTP app's entry point (``api.serve:run``), found by name: the library and its
+    command line import nothing of the app."""
+    from importlib.metadata import entry_points
+
+    from gridgis.errors import GridgisError
+
+    found = entry_points(group="gridgis.server", name="uvicorn")
+    if not found:
+        raise GridgisError("the HTTP server is not installed: pip install -e . in the project")
+    run: Callable[[Settings, int], None] = next(iter(found)).load()
+    return run
 
 
 @app.command("demo")
