@@ -139,3 +139,26 @@ def test_big_answers_are_gzipped_when_the_client_asks(client: httpx.Client) -> N
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.json() == plain.json()
     assert int(zipped.headers["content-length"]) * 4 < len(plain.content)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/no/such/route", 404, "not_found"),
+        ("DELETE", "/api/grids", 405, "method_not_allowed"),
+        ("GET", "/api/lookup?lon=x&lat=31", 422, "invalid_value"),
+        ("GET", "/api/grids?version=nope", 404, "version_not_found"),
+        ("GET", "/api/lookup?lon=100&lat=40", 404, "no_grid_here"),
+        ("GET", "/api/lookup?lon=104&lat=31&crs=EPSG:999999", 400, "invalid_input"),
+        ("GET", "/tiles/nothing/14/13000/6000.mvt", 404, "tile_layer_not_found"),
+    ],
+)
+def test_every_error_has_one_shape_with_a_machine_code(
+    client: httpx.Client, method: str, path: str, status: int, code: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    body = response.json()
+    assert body["code"] == code
+    assert isinstance(body["error"], str) and body["error"]
+    assert "detail" not in body
