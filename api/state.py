@@ -96,5 +96,12 @@ class Services:
         self.caches.data.warm(*self._services_entry(loaded))
 
     def _services_entry(self, loaded: LoadedVersion) -> tuple[Any, Any]:
-        key = ("department-services", loaded.info.content_key)
+        """Keyed on the version and every department layer: a re-imported layer's units
+        and attributes are what a click shows next."""
+        departments = tuple(
+            sorted(
+                (x.name, x.content_key) for x in self.store.list_layers() if x.kind == "department"
+            )
+        )
+        key = ("department-services", loaded.info.content_key, departments)
         return key, lambda: grid_services(self.store, loaded, self.settings.metric_epsg)

@@ -26,7 +26,9 @@ def layers(client: httpx.Client) -> list[tuple[str, str, int]]:
     return [(la["kind"], la["name"], la["rows"]) for la in client.get("/api/layers").json()]
 
 
-def test_upload_a_zipped_shapefile_then_again(client: httpx.Client, sample_dir: Path) -> None:
+def test_upload_a_zipped_shapefile_then_again(
+    client: httpx.Client, sample_dir: Path, store: SqlStore
+) -> None:
     path = sample_dir / "departments" / "供水服务区.zip"
     form = {"kind": "department", "department": "供水"}
     first = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
@@ -34,6 +36,8 @@ def test_upload_a_zipped_shapefile_then_again(client: httpx.Client, sample_dir: 
     report = first.json()
     assert report["status"] == "imported" and report["encoding"] == "GBK"
     assert ("department", "供水", report["rows_imported"]) in layers(client)
+    # Audited as the HTTP caller, not as the server's own GRIDGIS_ACTOR (the settings say "test").
+    assert [(e.action, e.actor) for e in store.read_audit()] == [("import", "http:127.0.0.1")]
     again = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
     assert again.status_code == 200 and again.json()["status"] == "unchanged"
 
