@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from fastapi.concurrency import run_in_threadpool
 
+from api.headers import text_header
 from gridgis.errors import NotFoundError
 from gridgis.lookup import PublishedIndex
 from gridgis.lru import LRU
@@ -79,7 +80,7 @@ class TileServer:
             )
             version_id = loaded.info.id
             stamp: object = (version_id, loaded.info.created_at)
-            headers["X-Gridgis-Version"] = loaded.info.name
+            headers["X-Gridgis-Version"] = text_header(loaded.info.name)
         else:
             stamp = await self._stamp(layer)
         published = self.index.current()

@@ -142,6 +142,8 @@ def test_the_whole_job_from_the_command_line(
         (["lookup", "--lon", "200", "--lat", "31"], "lon 200.0 is outside"),
         (["export", "--out", "x.gpkg"], "exactly one of --version NAME or --layer"),
         (["merge", "--version", "v"], "no communities in the store"),
+        (["merge", "--version", ""], "the version name is empty"),  # before any merging
+        (["merge", "--version", "2026/Q1"], "contains '/'"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(

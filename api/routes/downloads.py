@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import StoreDep
+from api.headers import attachment
 from gridgis.export import FORMATS, export_archive, layer_frame, version_frame
 
 router = APIRouter(prefix="/api", tags=["downloads"])
@@ -29,7 +29,7 @@ def _download(body: bytes, filename: str, fmt: str) -> Response:
     return Response(
         body,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        headers={"Content-Disposition": attachment(filename)},
     )
 
 

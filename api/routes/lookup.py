@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from api.headers import text_header
 from gridgis.crs import CrsSpec, parse_crs
 from gridgis.errors import InputError, NotFoundError
 from gridgis.lookup import PublishedIndex
@@ -165,6 +166,6 @@ def csv_response(table: pd.DataFrame, filename: str, loaded: LoadedVersion) -> S
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Gridgis-Version": loaded.info.name,
+            "X-Gridgis-Version": text_header(loaded.info.name),
         },
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from api.deps import StoreDep
+from api.headers import attachment
 from gridgis.export import crosswalk_frame
 
 router = APIRouter(prefix="/api", tags=["versions"])
@@ -36,11 +37,10 @@ def get_crosswalk(
     frame = crosswalk_frame(store, name, department, grid)
     if format == "csv":
         body = frame.to_csv(index=False).encode("utf-8-sig")
-        filename = f"crosswalk-{name}.csv"
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={"Content-Disposition": attachment(f"crosswalk-{name}.csv")},
         )
     cleaned = frame.astype(object).where(frame.notna(), None)
     return [{str(k): v for k, v in row.items()} for row in cleaned.to_dict("records")]

@@ -37,6 +37,7 @@ from gridgis.store.base import (
     Store,
     VersionInfo,
 )
+from gridgis.versions import check_version_name
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -453,6 +454,7 @@ class SqlStore(Store):
         note: str | None = None,
         replace: bool = False,
     ) -> VersionInfo:
+        check_version_name(name)
         v = t.grid_versions
         with self._write() as conn:
             existing = conn.execute(sa.select(v.c.id, v.c.status).where(v.c.name == name)).first()
