@@ -8,7 +8,8 @@ import httpx
 import mapbox_vector_tile
 import pytest
 
-from gridgis.errors import InvalidValueError
+from gridgis.errors import ConflictError, InvalidValueError, NotFoundError
+from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
 from gridgis.versions import MAX_VERSION_NAME, check_version_name
@@ -98,3 +99,109 @@ def test_names_in_chinese_work_in_every_url(settings: Settings, store: SqlStore)
         )
         assert answered.status_code == 200, answered.text
         assert unquote(answered.headers["x-gridgis-version"]) == published
+
+
+# --- deleting and renaming drafts ----------------------------------------------------------
+def save_with_crosswalk(store: SqlStore, name: str) -> None:
+    """A draft of two grids whose crosswalk points at a department layer's grids."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from gridgis.store.base import ImportRecord
+
+    if not store.list_layers():
+        layer = gpd.GeoDataFrame(
+            {"source_id": ["G1"], "attributes": [{"网格员": "张三"}]},
+            geometry=[shapely.box(*CELL)],
+            crs=4490,
+        )
+        record = ImportRecord(
+            "department", "zz.shp", "a" * 64, "EPSG:4490", 1, "test", None, "综治"
+        )
+        store.replace_department_layer(layer, record)
+    department_grid = int(store.read_department_layer("综治")["id"].iloc[0])
+    codes = ["510603001001001", "510603001001002"]
+    save_boxes(store, name, {codes[0]: CELL, codes[1]: (104.40, 31.12, 104.41, 31.13)})
+    grids = store.read_grids(name)
+    crosswalk = pd.DataFrame(
+        {
+            "grid_code": codes,
+            "department_grid_id": department_grid,
+            "area_share": 0.5,
+            "household_share": 0.5,
+        }
+    )
+    store.save_version(name, grids, crosswalk, params={}, report={}, actor="test", replace=True)
+
+
+def rows(store: SqlStore, table: str) -> int:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_a_draft_is_deleted_whole_and_audited(store: SqlStore) -> None:
+    save_with_crosswalk(store, "草稿")
+    save_boxes(store, "kept", {"510603001001009": CELL})
+    assert (rows(store, "grids"), rows(store, "crosswalk")) == (3, 2)
+    deleted = store.delete_version("草稿", "http:10.0.0.7")
+    assert (deleted.name, deleted.status, deleted.grid_count) == ("草稿", "draft", 2)
+    assert [v.name for v in store.list_versions()] == ["kept"]
+    assert (rows(store, "grids"), rows(store, "crosswalk")) == (1, 0)
+    entry = store.read_audit()[0]
+    assert (entry.action, entry.target, entry.actor) == ("delete", "version/草稿", "http:10.0.0.7")
+    assert entry.detail["grids"] == 2
+    with pytest.raises(NotFoundError):
+        store.delete_version("草稿", "test")
+    save_boxes(store, "草稿", {"510603001001001": CELL})  # the name is free again
+
+
+def test_a_draft_is_renamed_with_its_grids_and_crosswalk(store: SqlStore) -> None:
+    save_with_crosswalk(store, "v1")
+    save_boxes(store, "v2", {"510603001001009": CELL})
+    index = PublishedIndex(store)
+    assert index.named("v1").grid_at(104.395, 31.125)["version"] == "v1"  # type: ignore[index]
+    renamed = store.rename_version("v1", "2026年第一季度", "cli:王芳")
+    assert (renamed.name, renamed.status, renamed.grid_count) == ("2026年第一季度", "draft", 2)
+    assert len(store.read_crosswalk("2026年第一季度")) == 2
+    with pytest.raises(NotFoundError):
+        store.get_version("v1")
+    entry = store.read_audit()[0]
+    assert (entry.action, entry.target, entry.actor) == (
+        "rename",
+        "version/2026年第一季度",
+        "cli:王芳",
+    )
+    assert entry.detail == {"from": "v1"}
+    # An index cached under the old name answers with the new one.
+    answer = index.named("2026年第一季度").grid_at(104.395, 31.125)
+    assert answer is not None and answer["version"] == "2026年第一季度"
+    assert store.rename_version("v2", "v2", "test").name == "v2"  # the same name: nothing to do
+    with pytest.raises(ConflictError) as taken:
+        store.rename_version("v2", "2026年第一季度", "test")
+    assert taken.value.code == "version_exists"
+    with pytest.raises(InvalidValueError) as bad:
+        store.rename_version("v2", "2026/Q1", "test")
+    assert bad.value.code == "invalid_version_name"
+    assert {v.name for v in store.list_versions()} == {"2026年第一季度", "v2"}
+
+
+def test_published_and_archived_versions_stay(store: SqlStore) -> None:
+    save_boxes(store, "v1", {"510603001001001": CELL})
+    save_boxes(store, "v2", {"510603001001002": CELL})
+    store.publish("v1", "test")
+    store.publish("v2", "test")
+    before = store.list_versions()
+    for name, status in (("v1", "archived"), ("v2", "published")):
+        for change in ("delete", "rename"):
+            with pytest.raises(ConflictError) as caught:
+                if change == "delete":
+                    store.delete_version(name, "test")
+                else:
+                    store.rename_version(name, "v9", "test")
+            assert caught.value.code == "version_not_draft"
+            assert f"is {status}: only a draft can be {change}d" in caught.value.message
+    assert store.list_versions() == before
+    assert [e.action for e in store.read_audit()] == ["publish", "publish", "merge", "merge"]

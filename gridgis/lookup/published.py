@@ -143,8 +143,9 @@ class PublishedIndex:
         current = self.current()
         if current is not None and current.info.id == info.id:
             return current
+        # The name too: every answer carries it, and a draft can be renamed.
         return self._others.get_or_build(
-            (info.id, info.created_at), lambda: LoadedVersion.load(self.store, info)
+            (info.id, info.created_at, info.name), lambda: LoadedVersion.load(self.store, info)
         )
 
     def named(self, name: str) -> LoadedVersion:
