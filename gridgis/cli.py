@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create or migrate the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+versions_app = typer.Typer(help="List grid versions (no command); delete or rename a draft.")
+app.add_typer(versions_app, name="versions")
 
 out = Console(markup=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
@@ -309,10 +311,12 @@ def crosswalk_cmd(
         out.print(table)
 
 
-@app.command("versions")
+@versions_app.callback(invoke_without_command=True)
 @handled
-def versions_cmd(as_json: JsonFlag = False) -> None:
-    """List grid versions."""
+def versions_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List grid versions (``versions delete`` and ``versions rename`` change a draft)."""
+    if ctx.invoked_subcommand is not None:
+        return
     _listing(
         _store(_settings()).list_versions(),
         as_json,
@@ -326,6 +330,37 @@ def versions_cmd(as_json: JsonFlag = False) -> None:
             "note": lambda v: v.note or "",
         },
     )
+
+
+@versions_app.command("delete")
+@handled
+def versions_delete_cmd(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The draft to delete.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a draft with its grids; published and archived versions stay."""
+    settings = _settings()
+    info = _store(settings).delete_version(name, settings.actor)
+    if as_json:
+        _emit_json(asdict(info))
+    else:
+        out.print(f"deleted draft {info.name} ({info.grid_count} grids)")
+
+
+@versions_app.command("rename")
+@handled
+def versions_rename_cmd(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The draft to rename.")],
+    new_name: Annotated[str, typer.Argument(metavar="NEW", help="Its new name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a draft another name; published and archived versions keep theirs."""
+    settings = _settings()
+    info = _store(settings).rename_version(name, new_name, settings.actor)
+    if as_json:
+        _emit_json(asdict(info))
+    else:
+        out.print(f"renamed draft {name} to {info.name}")
 
 
 @app.command("publish")

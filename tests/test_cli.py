@@ -161,7 +161,17 @@ def test_entry_point_help_and_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "GRIDGIS_DATA_DIR": str(tmp_path), "GRIDGIS_DATABASE_URL": ""}
     helped = subprocess.run([exe, "--help"], capture_output=True, text=True, env=env)
     assert helped.returncode == 0 and "merge" in helped.stdout
-    for command in ("import", "merge", "export", "lookup", "serve", "demo", "db", "sample-city"):
+    for command in (
+        "import",
+        "merge",
+        "export",
+        "lookup",
+        "serve",
+        "demo",
+        "db",
+        "sample-city",
+        "versions",
+    ):
         sub = subprocess.run([exe, command, "--help"], capture_output=True, text=True, env=env)
         assert sub.returncode == 0, command
     failed = subprocess.run(
@@ -229,3 +239,35 @@ def test_lookups_from_the_command_line(
     assert code == 1 and "close enough" in err
     code, _out, err = run(demo_settings, "lookup", "--lon", "104.4")
     assert code == 1 and "--lon and --lat go together" in err
+
+
+def test_drafts_are_deleted_and_renamed_from_the_command_line(
+    settings: Settings, store: SqlStore
+) -> None:
+    from tests.conftest import save_boxes
+
+    cell = (104.39, 31.12, 104.40, 31.13)
+    for name in ("v1", "v2", "v3"):
+        save_boxes(store, name, {"510603001001001": cell})
+    store.publish("v1", "test")
+    renamed = run_json(settings, "versions", "rename", "v2", "2026年第一季度")
+    assert (renamed["name"], renamed["status"]) == ("2026年第一季度", "draft")
+    code, text, _ = run(settings, "versions", "delete", "v3")
+    assert code == 0 and text.strip() == "deleted draft v3 (1 grids)"
+    listed = run_json(settings, "versions")  # the listing is as it was
+    assert [(v["name"], v["status"]) for v in listed] == [
+        ("v1", "published"),
+        ("2026年第一季度", "draft"),
+    ]
+    audit = [(e.action, e.actor) for e in store.read_audit(limit=2)]
+    assert audit == [("delete", "cli-test"), ("rename", "cli-test")]
+    for args, message in (
+        (["versions", "delete", "v1"], "'v1' is published: only a draft can be deleted"),
+        (["versions", "rename", "v1", "v9"], "only a draft can be renamed"),
+        (["versions", "rename", "2026年第一季度", "v1"], "'v1' exists (published)"),
+        (["versions", "rename", "2026年第一季度", "a/b"], "contains '/'"),
+        (["versions", "delete", "nope"], "no grid version named 'nope'"),
+    ):
+        code, _out, err = run(settings, *args)
+        assert code == 1 and message in err, err
+        assert len(err.strip().splitlines()) == 1 and "(--" not in err  # NAME, NEW: no option

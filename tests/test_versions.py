@@ -205,3 +205,50 @@ def test_published_and_archived_versions_stay(store: SqlStore) -> None:
             assert f"is {status}: only a draft can be {change}d" in caught.value.message
     assert store.list_versions() == before
     assert [e.action for e in store.read_audit()] == ["publish", "publish", "merge", "merge"]
+
+
+def test_drafts_are_deleted_and_renamed_over_http(settings: Settings, store: SqlStore) -> None:
+    save_boxes(store, "v1", {"510603001001001": CELL})
+    save_boxes(store, "v2", {"510603001001002": CELL})
+    save_boxes(store, "v3", {"510603001001003": CELL})
+    store.publish("v1", "test")
+    with Server(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+        renamed = http.patch("/api/versions/v2", json={"name": "v2-文明"})
+        assert renamed.status_code == 200, renamed.text
+        assert (renamed.json()["name"], renamed.json()["status"]) == ("v2-文明", "draft")
+        assert http.get(f"/api/versions/{quote('v2-文明')}").status_code == 200
+        assert http.get("/api/versions/v2").status_code == 404
+
+        deleted = http.delete("/api/versions/v3")
+        assert (deleted.status_code, deleted.content) == (204, b"")
+        assert [v["name"] for v in http.get("/api/versions").json()] == ["v1", "v2-文明"]
+
+        refusals = [
+            (http.delete("/api/versions/v1"), 409, "version_not_draft", None),
+            (http.patch("/api/versions/v1", json={"name": "x"}), 409, "version_not_draft", None),
+            (http.delete("/api/versions/v3"), 404, "not_found", None),
+            (http.patch("/api/versions/v2-文明", json={"name": "v1"}), 409, "version_exists", None),
+            (
+                http.patch("/api/versions/v2-文明", json={"name": "a/b"}),
+                422,
+                "invalid_version_name",
+                "name",
+            ),
+            (
+                http.patch("/api/versions/v2-文明", json={"name": " "}),
+                422,
+                "invalid_version_name",
+                "name",
+            ),
+            (http.patch("/api/versions/v2-文明", json={"note": "x"}), 422, "invalid_value", "name"),
+        ]
+        for response, status, code, param in refusals:
+            assert response.status_code == status, response.text
+            body = response.json()
+            assert (body["code"], body.get("param")) == (code, param), body
+            assert body["error"]
+    entries = [(e.action, e.target, e.actor) for e in store.read_audit(limit=2)]
+    assert entries == [
+        ("delete", "version/v3", "http:127.0.0.1"),
+        ("rename", "version/v2-文明", "http:127.0.0.1"),
+    ]
