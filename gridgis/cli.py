@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from gridgis.errors import GridgisError
 from gridgis.jsonio import json_dumps
 from gridgis.settings import Settings
+from gridgis.terminal import city_time, print_table
 
 app = typer.Typer(
     help="gridgis: merge department grid layers into one comprehensive grid layer, "
@@ -212,27 +211,27 @@ def import_cmd(
         err.print(Text.assemble(("dropped rows:", "yellow"), " ", shown), soft_wrap=True)
 
 
-def _time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _listing(items: list[Any], as_json: bool, columns: dict[str, Callable[[Any], str]]) -> None:
+def _listing(
+    items: list[Any],
+    as_json: bool,
+    columns: dict[str, Callable[[Any], str]],
+    whole: Collection[str] = ("kind", "name"),
+) -> None:
     """Dataclasses as JSON, or as a table of ``columns`` (header → cell)."""
     if as_json:
         _emit_json([asdict(item) for item in items])
         return
-    table = Table(*columns)
-    for item in items:
-        table.add_row(*(cell(item) for cell in columns.values()))
-    out.print(table)
+    rows = [[cell(item) for cell in columns.values()] for item in items]
+    print_table(out, list(columns), rows, whole)
 
 
 @app.command("layers")
 @handled
 def layers_cmd(as_json: JsonFlag = False) -> None:
-    """List the current layers with their provenance."""
+    """List the current layers with their provenance (times on the city's clock)."""
+    settings = _settings()
     _listing(
-        _store(_settings()).list_layers(),
+        _store(settings).list_layers(),
         as_json,
         {
             "kind": lambda la: la.kind,
@@ -241,7 +240,7 @@ def layers_cmd(as_json: JsonFlag = False) -> None:
             "source": lambda la: la.source_name,
             "CRS": lambda la: la.crs,
             "encoding": lambda la: la.encoding or "",
-            "imported": lambda la: _time(la.imported_at),
+            "imported": lambda la: city_time(la.imported_at, settings.timezone),
         },
     )
 
@@ -305,10 +304,9 @@ def crosswalk_cmd(
     elif as_json:
         _emit_json(frame.to_dict("records"))
     else:
-        table = Table(*frame.columns)
-        for row in frame.itertuples(index=False):
-            table.add_row(*(str(v) for v in row))
-        out.print(table)
+        rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+        ids = ("department", "department_grid_id", "source_id", "grid_code")
+        print_table(out, [str(c) for c in frame.columns], rows, ids)
 
 
 @versions_app.callback(invoke_without_command=True)
@@ -317,16 +315,17 @@ def versions_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List grid versions (``versions delete`` and ``versions rename`` change a draft)."""
     if ctx.invoked_subcommand is not None:
         return
+    settings = _settings()
     _listing(
-        _store(_settings()).list_versions(),
+        _store(settings).list_versions(),
         as_json,
         {
             "name": lambda v: v.name,
             "status": lambda v: v.status,
             "grids": lambda v: str(v.grid_count),
-            "created": lambda v: _time(v.created_at),
-            "published": lambda v: _time(v.published_at),
-            "valid to": lambda v: _time(v.valid_to),
+            "created": lambda v: city_time(v.created_at, settings.timezone),
+            "published": lambda v: city_time(v.published_at, settings.timezone),
+            "valid to": lambda v: city_time(v.valid_to, settings.timezone),
             "note": lambda v: v.note or "",
         },
     )

@@ -271,3 +271,51 @@ def test_drafts_are_deleted_and_renamed_from_the_command_line(
         code, _out, err = run(settings, *args)
         assert code == 1 and message in err, err
         assert len(err.strip().splitlines()) == 1 and "(--" not in err  # NAME, NEW: no option
+
+
+def test_tables_show_city_time_with_its_offset(settings: Settings, store: SqlStore) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import save_boxes
+
+    save_boxes(store, "v1", {"510603001001001": (104.39, 31.12, 104.40, 31.13)})
+    published = store.publish("v1", "test")
+    assert published.published_at is not None
+    local = published.published_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    wide = {**env_for(settings), "COLUMNS": "200"}
+    shanghai = runner.invoke(app, ["versions"], env=wide)
+    assert f"{local:%Y-%m-%d %H:%M} +08:00" in shanghai.stdout
+    utc = runner.invoke(app, ["versions"], env={**wide, "GRIDGIS_TIMEZONE": "UTC"})
+    assert f"{published.published_at:%Y-%m-%d %H:%M} +00:00" in utc.stdout
+    (listed,) = run_json(settings, "versions")  # JSON: ISO 8601 with the offset, as stored
+    moment = datetime.fromisoformat(listed["published_at"])
+    assert moment == published.published_at and moment.utcoffset() is not None
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_narrow_tables_keep_codes_and_names_whole(
+    settings: Settings, store: SqlStore, columns: str
+) -> None:
+    from tests.conftest import save_crosswalked
+
+    name = "2026年第一季度综合网格调整草稿"
+    save_crosswalked(store, name)
+    store.save_version(
+        "v2",
+        store.read_grids(name),
+        pd.DataFrame(),
+        params={},
+        report={},
+        actor="test",
+        note="第二轮：社区边界按街道意见调整，户数超限的网格拆分" * 2,
+    )
+    env = {**env_for(settings), "COLUMNS": columns}
+    walk = runner.invoke(app, ["crosswalk", name], env=env).stdout
+    assert {"510603001001001", "510603001001002"} <= set(walk.split())
+    assert "…" not in walk
+    listed = runner.invoke(app, ["versions"], env=env).stdout
+    assert name in listed.split() and "…" not in listed
+    assert "2026" in listed and "+08:00" in listed  # times wrap at spaces, never cut
+    layers = runner.invoke(app, ["layers"], env=env).stdout
+    assert "综治" in layers.split() and "…" not in layers

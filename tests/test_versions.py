@@ -13,7 +13,7 @@ from gridgis.lookup import PublishedIndex
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
 from gridgis.versions import MAX_VERSION_NAME, check_version_name
-from tests.conftest import Server, save_boxes
+from tests.conftest import Server, save_boxes, save_crosswalked
 
 CELL = (104.39, 31.12, 104.40, 31.13)
 CHINESE = ("v2-文明", "2026年第一季度", "2026 Q1 草稿", "a" * MAX_VERSION_NAME)
@@ -102,39 +102,6 @@ def test_names_in_chinese_work_in_every_url(settings: Settings, store: SqlStore)
 
 
 # --- deleting and renaming drafts ----------------------------------------------------------
-def save_with_crosswalk(store: SqlStore, name: str) -> None:
-    """A draft of two grids whose crosswalk points at a department layer's grids."""
-    import geopandas as gpd
-    import pandas as pd
-    import shapely
-
-    from gridgis.store.base import ImportRecord
-
-    if not store.list_layers():
-        layer = gpd.GeoDataFrame(
-            {"source_id": ["G1"], "attributes": [{"网格员": "张三"}]},
-            geometry=[shapely.box(*CELL)],
-            crs=4490,
-        )
-        record = ImportRecord(
-            "department", "zz.shp", "a" * 64, "EPSG:4490", 1, "test", None, "综治"
-        )
-        store.replace_department_layer(layer, record)
-    department_grid = int(store.read_department_layer("综治")["id"].iloc[0])
-    codes = ["510603001001001", "510603001001002"]
-    save_boxes(store, name, {codes[0]: CELL, codes[1]: (104.40, 31.12, 104.41, 31.13)})
-    grids = store.read_grids(name)
-    crosswalk = pd.DataFrame(
-        {
-            "grid_code": codes,
-            "department_grid_id": department_grid,
-            "area_share": 0.5,
-            "household_share": 0.5,
-        }
-    )
-    store.save_version(name, grids, crosswalk, params={}, report={}, actor="test", replace=True)
-
-
 def rows(store: SqlStore, table: str) -> int:
     import sqlalchemy as sa
 
@@ -143,7 +110,7 @@ def rows(store: SqlStore, table: str) -> int:
 
 
 def test_a_draft_is_deleted_whole_and_audited(store: SqlStore) -> None:
-    save_with_crosswalk(store, "草稿")
+    save_crosswalked(store, "草稿")
     save_boxes(store, "kept", {"510603001001009": CELL})
     assert (rows(store, "grids"), rows(store, "crosswalk")) == (3, 2)
     deleted = store.delete_version("草稿", "http:10.0.0.7")
@@ -159,7 +126,7 @@ def test_a_draft_is_deleted_whole_and_audited(store: SqlStore) -> None:
 
 
 def test_a_draft_is_renamed_with_its_grids_and_crosswalk(store: SqlStore) -> None:
-    save_with_crosswalk(store, "v1")
+    save_crosswalked(store, "v1")
     save_boxes(store, "v2", {"510603001001009": CELL})
     index = PublishedIndex(store)
     assert index.named("v1").grid_at(104.395, 31.125)["version"] == "v1"  # type: ignore[index]
