@@ -17,6 +17,7 @@ from rich.text import Text
 
 from gridgis.errors import GridgisError
 from gridgis.jsonio import json_dumps
+from gridgis.samplecity import ScaleName
 from gridgis.settings import Settings
 from gridgis.terminal import city_time, print_table
 
@@ -567,7 +568,13 @@ def _lookup_address(store: Any, loaded: Any, address: str, as_json: bool) -> Non
 @handled
 def sample_city_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
-    scale: Annotated[str, typer.Option(help="small")] = "small",
+    scale: Annotated[
+        ScaleName,
+        typer.Option(
+            help="small: 4 communities (the demo's and the tests'); "
+            "city: all 174 of 旌阳区 (the benchmarks')."
+        ),
+    ] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
     as_json: JsonFlag = False,
 ) -> None:

@@ -319,3 +319,18 @@ def test_narrow_tables_keep_codes_and_names_whole(
     assert "2026" in listed and "+08:00" in listed  # times wrap at spaces, never cut
     layers = runner.invoke(app, ["layers"], env=env).stdout
     assert "综治" in layers.split() and "…" not in layers
+
+
+def test_sample_city_offers_every_scale_as_a_choice() -> None:
+    from typing import get_args
+
+    from gridgis.samplecity import ScaleName
+    from gridgis.samplecity.generate import SCALES
+
+    assert get_args(ScaleName) == tuple(SCALES)
+    helped = runner.invoke(app, ["sample-city", "--help"], env={"COLUMNS": "200"})
+    assert helped.exit_code == 0 and "small|city" in helped.stdout
+    refused = runner.invoke(
+        app, ["sample-city", "--out", "x", "--scale", "big"], env={"COLUMNS": "200"}
+    )
+    assert refused.exit_code == 2 and "'big' is not one of 'small', 'city'" in refused.stderr
