@@ -140,6 +140,8 @@ def test_the_whole_job_from_the_command_line(
         (["import", "department", "shapefiles/departments/综治网格.shp"], "needs --department"),
         (["publish", "nope"], "no grid version named 'nope'"),
         (["lookup", "--lon", "200", "--lat", "31"], "lon 200.0 is outside"),
+        (["lookup", "--lon", "31.1", "--lat", "104.4"], "the axes look swapped (lat, lon)"),
+        (["lookup", "--lon", "1e308", "--lat", "31"], "lon 1e+308 is outside"),
         (["export", "--out", "x.gpkg"], "exactly one of --version NAME or --layer"),
         (["merge", "--version", "v"], "no communities in the store"),
         (["merge", "--version", ""], "the version name is empty"),  # before any merging
