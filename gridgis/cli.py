@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from gridgis.errors import GridgisError
 from gridgis.jsonio import json_dumps
+from gridgis.samplecity import ScaleName
 from gridgis.settings import Settings
+from gridgis.terminal import city_time, print_table
 
 app = typer.Typer(
     help="gridgis: merge department grid layers into one comprehensive grid layer, "
@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create or migrate the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+versions_app = typer.Typer(help="List grid versions (no command); delete or rename a draft.")
+app.add_typer(versions_app, name="versions")
 
 out = Console(markup=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
@@ -211,27 +213,27 @@ def import_cmd(
         err.print(Text.assemble(("dropped rows:", "yellow"), " ", shown), soft_wrap=True)
 
 
-def _time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _listing(items: list[Any], as_json: bool, columns: dict[str, Callable[[Any], str]]) -> None:
+def _listing(
+    items: list[Any],
+    as_json: bool,
+    columns: dict[str, Callable[[Any], str]],
+    whole: Collection[str] = ("kind", "name"),
+) -> None:
     """Dataclasses as JSON, or as a table of ``columns`` (header → cell)."""
     if as_json:
         _emit_json([asdict(item) for item in items])
         return
-    table = Table(*columns)
-    for item in items:
-        table.add_row(*(cell(item) for cell in columns.values()))
-    out.print(table)
+    rows = [[cell(item) for cell in columns.values()] for item in items]
+    print_table(out, list(columns), rows, whole)
 
 
 @app.command("layers")
 @handled
 def layers_cmd(as_json: JsonFlag = False) -> None:
-    """List the current layers with their provenance."""
+    """List the current layers with their provenance (times on the city's clock)."""
+    settings = _settings()
     _listing(
-        _store(_settings()).list_layers(),
+        _store(settings).list_layers(),
         as_json,
         {
             "kind": lambda la: la.kind,
@@ -240,7 +242,7 @@ def layers_cmd(as_json: JsonFlag = False) -> None:
             "source": lambda la: la.source_name,
             "CRS": lambda la: la.crs,
             "encoding": lambda la: la.encoding or "",
-            "imported": lambda la: _time(la.imported_at),
+            "imported": lambda la: city_time(la.imported_at, settings.timezone),
         },
     )
 
@@ -305,29 +307,62 @@ def crosswalk_cmd(
     elif as_json:
         _emit_json(frame.to_dict("records"))
     else:
-        table = Table(*frame.columns)
-        for row in frame.itertuples(index=False):
-            table.add_row(*(str(v) for v in row))
-        out.print(table)
+        rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+        ids = ("department", "department_grid_id", "source_id", "grid_code")
+        print_table(out, [str(c) for c in frame.columns], rows, ids)
 
 
-@app.command("versions")
+@versions_app.callback(invoke_without_command=True)
 @handled
-def versions_cmd(as_json: JsonFlag = False) -> None:
-    """List grid versions."""
+def versions_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List grid versions (``versions delete`` and ``versions rename`` change a draft)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
     _listing(
-        _store(_settings()).list_versions(),
+        _store(settings).list_versions(),
         as_json,
         {
             "name": lambda v: v.name,
             "status": lambda v: v.status,
             "grids": lambda v: str(v.grid_count),
-            "created": lambda v: _time(v.created_at),
-            "published": lambda v: _time(v.published_at),
-            "valid to": lambda v: _time(v.valid_to),
+            "created": lambda v: city_time(v.created_at, settings.timezone),
+            "published": lambda v: city_time(v.published_at, settings.timezone),
+            "valid to": lambda v: city_time(v.valid_to, settings.timezone),
             "note": lambda v: v.note or "",
         },
     )
+
+
+@versions_app.command("delete")
+@handled
+def versions_delete_cmd(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The draft to delete.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a draft with its grids; published and archived versions stay."""
+    settings = _settings()
+    info = _store(settings).delete_version(name, settings.actor)
+    if as_json:
+        _emit_json(asdict(info))
+    else:
+        out.print(f"deleted draft {info.name} ({info.grid_count} grids)")
+
+
+@versions_app.command("rename")
+@handled
+def versions_rename_cmd(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The draft to rename.")],
+    new_name: Annotated[str, typer.Argument(metavar="NEW", help="Its new name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a draft another name; published and archived versions keep theirs."""
+    settings = _settings()
+    info = _store(settings).rename_version(name, new_name, settings.actor)
+    if as_json:
+        _emit_json(asdict(info))
+    else:
+        out.print(f"renamed draft {name} to {info.name}")
 
 
 @app.command("publish")
@@ -535,7 +570,13 @@ def _lookup_address(store: Any, loaded: Any, address: str, as_json: bool) -> Non
 @handled
 def sample_city_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write into.")],
-    scale: Annotated[str, typer.Option(help="small")] = "small",
+    scale: Annotated[
+        ScaleName,
+        typer.Option(
+            help="small: 4 communities (the demo's and the tests'); "
+            "city: all 174 of 旌阳区 (the benchmarks')."
+        ),
+    ] = "small",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same city.")] = 7,
     as_json: JsonFlag = False,
 ) -> None:

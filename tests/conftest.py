@@ -214,3 +214,38 @@ def save_boxes(
         crs=4490,
     )
     store.save_version(name, grid, pd.DataFrame(), params={}, report={}, actor="test")
+
+
+def save_crosswalked(store: SqlStore, name: str) -> None:
+    """A draft of two grids whose crosswalk points at a department layer's one grid."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from gridgis.store.base import ImportRecord
+
+    cell = (104.39, 31.12, 104.40, 31.13)
+
+    if not store.list_layers():
+        layer = gpd.GeoDataFrame(
+            {"source_id": ["G1"], "attributes": [{"网格员": "张三"}]},
+            geometry=[shapely.box(*cell)],
+            crs=4490,
+        )
+        record = ImportRecord(
+            "department", "zz.shp", "a" * 64, "EPSG:4490", 1, "test", None, "综治"
+        )
+        store.replace_department_layer(layer, record)
+    department_grid = int(store.read_department_layer("综治")["id"].iloc[0])
+    codes = ["510603001001001", "510603001001002"]
+    save_boxes(store, name, {codes[0]: cell, codes[1]: (104.40, 31.12, 104.41, 31.13)})
+    grids = store.read_grids(name)
+    crosswalk = pd.DataFrame(
+        {
+            "grid_code": codes,
+            "department_grid_id": department_grid,
+            "area_share": 0.5,
+            "household_share": 0.5,
+        }
+    )
+    store.save_version(name, grids, crosswalk, params={}, report={}, actor="test", replace=True)

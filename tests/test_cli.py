@@ -140,8 +140,12 @@ def test_the_whole_job_from_the_command_line(
         (["import", "department", "shapefiles/departments/综治网格.shp"], "needs --department"),
         (["publish", "nope"], "no grid version named 'nope'"),
         (["lookup", "--lon", "200", "--lat", "31"], "lon 200.0 is outside"),
+        (["lookup", "--lon", "31.1", "--lat", "104.4"], "the axes look swapped (lat, lon)"),
+        (["lookup", "--lon", "1e308", "--lat", "31"], "lon 1e+308 is outside"),
         (["export", "--out", "x.gpkg"], "exactly one of --version NAME or --layer"),
         (["merge", "--version", "v"], "no communities in the store"),
+        (["merge", "--version", ""], "the version name is empty"),  # before any merging
+        (["merge", "--version", "2026/Q1"], "contains '/'"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(
@@ -159,7 +163,17 @@ def test_entry_point_help_and_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "GRIDGIS_DATA_DIR": str(tmp_path), "GRIDGIS_DATABASE_URL": ""}
     helped = subprocess.run([exe, "--help"], capture_output=True, text=True, env=env)
     assert helped.returncode == 0 and "merge" in helped.stdout
-    for command in ("import", "merge", "export", "lookup", "serve", "demo", "db", "sample-city"):
+    for command in (
+        "import",
+        "merge",
+        "export",
+        "lookup",
+        "serve",
+        "demo",
+        "db",
+        "sample-city",
+        "versions",
+    ):
         sub = subprocess.run([exe, command, "--help"], capture_output=True, text=True, env=env)
         assert sub.returncode == 0, command
     failed = subprocess.run(
@@ -227,3 +241,98 @@ def test_lookups_from_the_command_line(
     assert code == 1 and "close enough" in err
     code, _out, err = run(demo_settings, "lookup", "--lon", "104.4")
     assert code == 1 and "--lon and --lat go together" in err
+
+
+def test_drafts_are_deleted_and_renamed_from_the_command_line(
+    settings: Settings, store: SqlStore
+) -> None:
+    from tests.conftest import save_boxes
+
+    cell = (104.39, 31.12, 104.40, 31.13)
+    for name in ("v1", "v2", "v3"):
+        save_boxes(store, name, {"510603001001001": cell})
+    store.publish("v1", "test")
+    renamed = run_json(settings, "versions", "rename", "v2", "2026年第一季度")
+    assert (renamed["name"], renamed["status"]) == ("2026年第一季度", "draft")
+    code, text, _ = run(settings, "versions", "delete", "v3")
+    assert code == 0 and text.strip() == "deleted draft v3 (1 grids)"
+    listed = run_json(settings, "versions")  # the listing is as it was
+    assert [(v["name"], v["status"]) for v in listed] == [
+        ("v1", "published"),
+        ("2026年第一季度", "draft"),
+    ]
+    audit = [(e.action, e.actor) for e in store.read_audit(limit=2)]
+    assert audit == [("delete", "cli-test"), ("rename", "cli-test")]
+    for args, message in (
+        (["versions", "delete", "v1"], "'v1' is published: only a draft can be deleted"),
+        (["versions", "rename", "v1", "v9"], "only a draft can be renamed"),
+        (["versions", "rename", "2026年第一季度", "v1"], "'v1' exists (published)"),
+        (["versions", "rename", "2026年第一季度", "a/b"], "contains '/'"),
+        (["versions", "delete", "nope"], "no grid version named 'nope'"),
+    ):
+        code, _out, err = run(settings, *args)
+        assert code == 1 and message in err, err
+        assert len(err.strip().splitlines()) == 1 and "(--" not in err  # NAME, NEW: no option
+
+
+def test_tables_show_city_time_with_its_offset(settings: Settings, store: SqlStore) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import save_boxes
+
+    save_boxes(store, "v1", {"510603001001001": (104.39, 31.12, 104.40, 31.13)})
+    published = store.publish("v1", "test")
+    assert published.published_at is not None
+    local = published.published_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    wide = {**env_for(settings), "COLUMNS": "200"}
+    shanghai = runner.invoke(app, ["versions"], env=wide)
+    assert f"{local:%Y-%m-%d %H:%M} +08:00" in shanghai.stdout
+    utc = runner.invoke(app, ["versions"], env={**wide, "GRIDGIS_TIMEZONE": "UTC"})
+    assert f"{published.published_at:%Y-%m-%d %H:%M} +00:00" in utc.stdout
+    (listed,) = run_json(settings, "versions")  # JSON: ISO 8601 with the offset, as stored
+    moment = datetime.fromisoformat(listed["published_at"])
+    assert moment == published.published_at and moment.utcoffset() is not None
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_narrow_tables_keep_codes_and_names_whole(
+    settings: Settings, store: SqlStore, columns: str
+) -> None:
+    from tests.conftest import save_crosswalked
+
+    name = "2026年第一季度综合网格调整草稿"
+    save_crosswalked(store, name)
+    store.save_version(
+        "v2",
+        store.read_grids(name),
+        pd.DataFrame(),
+        params={},
+        report={},
+        actor="test",
+        note="第二轮：社区边界按街道意见调整，户数超限的网格拆分" * 2,
+    )
+    env = {**env_for(settings), "COLUMNS": columns}
+    walk = runner.invoke(app, ["crosswalk", name], env=env).stdout
+    assert {"510603001001001", "510603001001002"} <= set(walk.split())
+    assert "…" not in walk
+    listed = runner.invoke(app, ["versions"], env=env).stdout
+    assert name in listed.split() and "…" not in listed
+    assert "2026" in listed and "+08:00" in listed  # times wrap at spaces, never cut
+    layers = runner.invoke(app, ["layers"], env=env).stdout
+    assert "综治" in layers.split() and "…" not in layers
+
+
+def test_sample_city_offers_every_scale_as_a_choice() -> None:
+    from typing import get_args
+
+    from gridgis.samplecity import ScaleName
+    from gridgis.samplecity.generate import SCALES
+
+    assert get_args(ScaleName) == tuple(SCALES)
+    helped = runner.invoke(app, ["sample-city", "--help"], env={"COLUMNS": "200"})
+    assert helped.exit_code == 0 and "small|city" in helped.stdout
+    refused = runner.invoke(
+        app, ["sample-city", "--out", "x", "--scale", "big"], env={"COLUMNS": "200"}
+    )
+    assert refused.exit_code == 2 and "'big' is not one of 'small', 'city'" in refused.stderr

@@ -238,3 +238,29 @@ def test_upgrading_to_publications_keeps_what_was_in_force(settings: Settings) -
     old.downgrade("0001")
     assert old.schema_revision() == "0001"
     old.close()
+
+
+@pytest.mark.filterwarnings("error")
+def test_huge_coordinates_are_outside_without_a_warning() -> None:
+    index = GridIndex([shapely.box(104.39, 31.12, 104.40, 31.13)], ["510603001001001"])
+    for value in (1e308, -1e308, float("inf"), float("-inf"), float("nan")):
+        assert index.lookup_one(value, 31.125) == -1
+        assert index.lookup_one(104.395, value) == -1
+        assert index.lookup_one(np.float64(value), np.float64(31.125)) == -1
+        assert index.lookup_index([value, 104.395], [31.125, value]).tolist() == [-1, -1]
+    assert index.lookup_one(104.395, 31.125) == 0
+
+
+def test_swapped_points_get_the_importers_hint() -> None:
+    from gridgis.crs import parse_crs
+    from gridgis.errors import InvalidValueError
+    from gridgis.lookup.coords import one_to_lonlat, to_lonlat
+    from gridgis.validate import SWAPPED
+
+    for crs in ("wgs84", "gcj02"):
+        with pytest.raises(InvalidValueError, match=r"the axes look swapped \(lat, lon\)"):
+            one_to_lonlat(31.125, 104.395, parse_crs(crs))
+    _, _, problems = to_lonlat(
+        np.array([31.125, 104.395, 200.0]), np.array([104.395, 31.125, 31.0]), parse_crs("wgs84")
+    )
+    assert SWAPPED in problems[0] and problems[1] is None and SWAPPED not in problems[2]

@@ -234,3 +234,42 @@ def test_time_travel_and_swap_under_load(settings: Settings, store: SqlStore) ->
     assert len(seen) > 50
     assert {status for status, _ in seen} == {200}  # no failed request during the swap
     assert {c for _, c in seen} == {"510603001001002", "510603001001003"}
+
+
+@pytest.mark.filterwarnings("error")  # a RuntimeWarning in the server becomes a 500
+def test_swapped_and_huge_coordinates_are_422_without_warnings(
+    settings: Settings, store: SqlStore, capfd: pytest.CaptureFixture[str]
+) -> None:
+    save_boxes(store, "v1", {"510603001001001": (104.39, 31.12, 104.40, 31.13)})
+    store.publish("v1", "test")
+    cases = [
+        ({"lon": 31.125, "lat": 104.395}, "lat 104.395 is outside -90…90; the axes look swapped"),
+        ({"lon": 31.125, "lat": 104.395, "crs": "gcj02"}, "the axes look swapped (lat, lon)"),
+        ({"lon": "1e308", "lat": 31.1}, "lon 1e+308 is outside -180…180"),
+        ({"lon": "-1e308", "lat": 31.1}, "lon -1e+308 is outside -180…180"),
+        ({"lon": 104.4, "lat": "1e308"}, "lat 1e+308 is outside -90…90"),
+        ({"lon": "1e400", "lat": 31.1}, "lon must be a finite number, not inf"),
+        ({"lon": "1e308", "lat": "1e308", "crs": "3857"}, "within ±1e9"),
+        ({"lon": "1e308", "lat": 31.1, "crs": "bd09"}, "lon 1e+308 is outside"),
+    ]
+    with Server(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+        assert http.get("/api/lookup", params={"lon": 104.395, "lat": 31.125}).status_code == 200
+        for params, message in cases:
+            response = http.get("/api/lookup", params=params)  # type: ignore[arg-type]
+            assert response.status_code == 422, (params, response.text)
+            assert message in response.json()["error"], params
+        points = [[104.395, 31.125], [31.125, 104.395], [1e308, 31.1], [-1e308, 31.1]]
+        body = http.post("/api/lookup", json={"points": points}).json()
+        results = body["results"]
+        assert results[0] == {"code": "510603001001001"}
+        assert "the axes look swapped (lat, lon)" in results[1]["error"]
+        assert "1e+308 is outside" in results[2]["error"] and "swapped" not in results[2]["error"]
+        csv_answer = http.post(
+            "/api/lookup",
+            content="lon,lat\n31.125,104.395\n1e400,31\n",
+            headers={"content-type": "text/csv"},
+        )
+        errors = [row["error"] for row in _csv_rows(csv_answer.text)]
+        assert "the axes look swapped" in errors[0] and "finite" in errors[1]
+    logged = capfd.readouterr()
+    assert "Warning" not in logged.out + logged.err

@@ -8,6 +8,7 @@ stay in memory until a publish or a re-import changes what they show.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
@@ -47,7 +48,7 @@ async def tile(
 def _tilejson(
     request: Request, index: PublishedIndex, spec: TileLayer, version: str | None
 ) -> dict[str, Any]:
-    query = f"?version={version}" if version and spec.versioned else ""
+    query = f"?version={quote(version, safe='')}" if version and spec.versioned else ""
     base = str(request.base_url).rstrip("/")
     body: dict[str, Any] = {
         "tilejson": "3.0.0",

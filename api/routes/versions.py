@@ -6,9 +6,12 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import StoreDep
+from api.deps import ActorDep, StoreDep
+from api.headers import content_disposition
 from gridgis.export import crosswalk_frame
+from gridgis.versions import check_version_name
 
 router = APIRouter(prefix="/api", tags=["versions"])
 
@@ -21,6 +24,29 @@ def list_versions(store: StoreDep) -> list[dict[str, Any]]:
 @router.get("/versions/{name}")
 def get_version(name: str, store: StoreDep) -> dict[str, Any]:
     return asdict(store.get_version(name))
+
+
+class VersionChange(BaseModel):
+    """What a draft may change over HTTP: its name (unknown fields are refused, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="The draft's new name.")
+
+
+@router.delete("/versions/{name}", status_code=204, response_class=Response)
+def delete_version(name: str, store: StoreDep, actor: ActorDep) -> Response:
+    """Delete a draft with its grids; a published or archived version answers 409."""
+    store.delete_version(name, actor)
+    return Response(status_code=204)
+
+
+@router.patch("/versions/{name}")
+def rename_version(
+    name: str, change: VersionChange, store: StoreDep, actor: ActorDep
+) -> dict[str, Any]:
+    """Rename a draft (``{"name": "new"}``); a published or archived version answers 409."""
+    check_version_name(change.name, param="name")  # the store checks too; this names the field
+    return asdict(store.rename_version(name, change.name, actor))
 
 
 @router.get("/versions/{name}/crosswalk", response_model=None)
@@ -36,11 +62,10 @@ def get_crosswalk(
     frame = crosswalk_frame(store, name, department, grid)
     if format == "csv":
         body = frame.to_csv(index=False).encode("utf-8-sig")
-        filename = f"crosswalk-{name}.csv"
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={"Content-Disposition": content_disposition(f"crosswalk-{name}.csv")},
         )
     cleaned = frame.astype(object).where(frame.notna(), None)
     return [{str(k): v for k, v in row.items()} for row in cleaned.to_dict("records")]

@@ -11,6 +11,7 @@ from pyproj import CRS
 
 from gridgis import crs as crsmod
 from gridgis.errors import InputError
+from gridgis.validate import SWAPPED, looks_swapped, swapped_hint
 
 _CHINA = (73.0, 3.0, 136.0, 54.0)
 FAR_KM = 40.0
@@ -49,9 +50,9 @@ def resolve(
         return Resolved(crsmod.CrsSpec(f"EPSG:{epsg}", epsg), "inferred-gk-prefix")
     if 1e5 <= minx <= maxx <= 9e5 and 1e6 <= miny <= maxy <= 6.5e6:
         return Resolved(crsmod.CrsSpec(f"EPSG:{metric_epsg}", metric_epsg), "inferred-gk-city-zone")
-    if 3 <= minx <= maxx <= 54 and 73 <= miny <= maxy <= 136:
+    if looks_swapped(minx, miny) and looks_swapped(maxx, maxy):
         raise InputError(
-            f"the axes look swapped: x {minx:.3f}…{maxx:.3f} reads as latitude and "
+            f"{SWAPPED}: x {minx:.3f}…{maxx:.3f} reads as latitude and "
             f"y {miny:.3f}…{maxy:.3f} as longitude; re-export with longitude first",
             source=source,
         )
@@ -100,8 +101,8 @@ def check_placement(
 
 def _hint(resolved: Resolved, bounds: NDArray[np.float64]) -> str:
     minx, miny = bounds[0], bounds[1]
-    if resolved.spec.is_geographic and 3 <= minx <= 54 and 73 <= miny <= 136:
-        return "; the axes look swapped (lat, lon): re-export with lon first"
+    if resolved.spec.is_geographic and looks_swapped(minx, miny):
+        return f"; {swapped_hint('re-export with lon first')}"
     if minx > 1e6 and resolved.how != "inferred-gk-prefix":
         zone = int(minx // 1_000_000)
         if crsmod.GK_ZONE_FIRST <= zone <= crsmod.GK_ZONE_LAST:

@@ -12,10 +12,13 @@ from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000, WGS84, CrsSpec, points_to_cgcs2000
 from gridgis.errors import InvalidValueError
-from gridgis.validate import check_lonlat
+from gridgis.validate import check_lonlat, looks_swapped, swapped_hint
 
 FloatArray = NDArray[np.float64]
 PASS_THROUGH = (CGCS2000, WGS84)
+#: Projected coordinates beyond this (metres or feet) are on no map: Web Mercator, for
+#: one, folds 1e308 onto longitude -180 instead of refusing it.
+MAX_PROJECTED = 1e9
 
 
 def passes_through(crs: CrsSpec) -> bool:
@@ -26,12 +29,14 @@ def passes_through(crs: CrsSpec) -> bool:
 def _degree_problems(lon: FloatArray, lat: FloatArray) -> NDArray[np.object_]:
     """Per point: ``None`` or why the lon/lat pair is unusable."""
     problems = np.full(len(lon), None, dtype=object)
+    swapped = looks_swapped(lon, lat)
     for name, values, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
         with np.errstate(invalid="ignore"):
             bad_range = np.isfinite(values) & (np.abs(values) > limit)
         problems[~np.isfinite(values)] = f"{name} must be a finite number"
         for i in np.flatnonzero(bad_range):
-            problems[i] = f"{name} {values[i]} is outside -{limit:g}…{limit:g}"
+            hint = f"; {swapped_hint()}" if swapped[i] else ""
+            problems[i] = f"{name} {values[i]} is outside -{limit:g}…{limit:g}{hint}"
     return problems
 
 
@@ -52,6 +57,9 @@ def to_lonlat(
             problems = _degree_problems(x, y)
         else:
             problems = np.full(len(x), None, dtype=object)
+            with np.errstate(invalid="ignore"):
+                far = (np.abs(x) > MAX_PROJECTED) | (np.abs(y) > MAX_PROJECTED)
+            problems[far] = "x and y must be within ±1e9: no place on Earth is farther"
             problems[~(np.isfinite(x) & np.isfinite(y))] = "x and y must be finite numbers"
         ok = pd.isna(problems)
         lon = np.full(len(x), np.nan)

@@ -67,7 +67,9 @@ class GridIndex:
         area = max((maxx - minx) * (maxy - miny), 1e-12)
         cell = cell_deg or min(max(math.sqrt(area / TARGET_CELLS), MIN_CELL_DEG), MAX_CELL_DEG)
         self.cell = cell
-        self.x0, self.y0 = minx - cell, miny - cell
+        # Python floats: lookup_one's arithmetic then overflows to inf quietly for a huge
+        # coordinate, where numpy scalars would print a RuntimeWarning into the server log.
+        self.x0, self.y0 = float(minx - cell), float(miny - cell)
         nx = math.ceil((maxx - self.x0) / cell) + 2
         ny = math.ceil((maxy - self.y0) / cell) + 2
         border = self._border_cells(nx, ny)
@@ -166,7 +168,7 @@ class GridIndex:
         x = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         y = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         ny, nx = self.raster.shape
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN and 1e308 are "outside"
             fx = x - self.x0
             fx *= 1.0 / self.cell
             fy = y - self.y0
@@ -189,8 +191,8 @@ class GridIndex:
 
     def lookup_one(self, lon: float, lat: float) -> int:
         """:meth:`lookup_index` for one point, without array overhead (the HTTP path)."""
-        fx = (lon - self.x0) * (1.0 / self.cell)
-        fy = (lat - self.y0) * (1.0 / self.cell)
+        fx = (float(lon) - self.x0) * (1.0 / self.cell)
+        fy = (float(lat) - self.y0) * (1.0 / self.cell)
         ny, nx = self.raster.shape
         if not (0 <= fx < nx and 0 <= fy < ny):  # also false for NaN
             return OUTSIDE

@@ -10,6 +10,7 @@ from __future__ import annotations
 from gridgis.merge.engine import MergeInputs, MergeResult, Progress, compute_merge
 from gridgis.settings import Settings
 from gridgis.store.base import Store, VersionInfo
+from gridgis.versions import check_version_name
 
 __all__ = ["MergeInputs", "MergeResult", "compute_merge", "read_inputs", "run_merge"]
 
@@ -44,6 +45,7 @@ def run_merge(
     progress: Progress | None = None,
 ) -> tuple[VersionInfo, MergeResult]:
     """Merge the current layers into draft ``version``, recorded as made by ``actor``."""
+    check_version_name(version, param="version")  # before minutes of merging, not after
     result = compute_merge(read_inputs(store, previous), settings=settings, progress=progress)
     info = store.save_version(
         version,

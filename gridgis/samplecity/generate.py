@@ -57,7 +57,7 @@ class Scale:
     compound_area: tuple[float, float] = (22_000.0, 48_000.0)
 
 
-SCALES = {
+SCALES: dict[str, Scale] = {  # one entry per name in gridgis.samplecity.ScaleName
     "small": Scale(
         core=(("510603001", 3), ("510603009", 1)),
         core_columns=2,

@@ -243,6 +243,17 @@ class Store(ABC):
     @abstractmethod
     def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame: ...
 
+    @abstractmethod
+    def delete_version(self, name: str, actor: str) -> VersionInfo:
+        """Delete a draft with its grids and crosswalk, audited as ``actor``; gives back
+        what was deleted. Published and archived versions are the record of what was in
+        force, so they stay (:class:`~gridgis.errors.ConflictError`)."""
+
+    @abstractmethod
+    def rename_version(self, name: str, new_name: str, actor: str) -> VersionInfo:
+        """Give a draft another name (checked like any version name), audited as
+        ``actor``. Only drafts: links, exports and the audit log name the published ones."""
+
     # --- tiles ----------------------------------------------------------------------------
     @abstractmethod
     def vector_tile(

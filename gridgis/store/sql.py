@@ -38,6 +38,7 @@ from gridgis.store.base import (
     VersionInfo,
     new_content_key,
 )
+from gridgis.versions import check_version_name
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -459,6 +460,7 @@ class SqlStore(Store):
         note: str | None = None,
         replace: bool = False,
     ) -> VersionInfo:
+        check_version_name(name)
         v = t.grid_versions
         with self._write() as conn:
             existing = conn.execute(sa.select(v.c.id, v.c.status).where(v.c.name == name)).first()
@@ -677,6 +679,61 @@ class SqlStore(Store):
                 query = query.where(d.c.name == department)
             result = conn.execute(query)
             return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    def _locked_draft(self, conn: sa.Connection, name: str, doing: str) -> VersionInfo:
+        """The draft ``name``, its row locked until the transaction ends (so that a publish
+        cannot slip in between this check and the write), or why it cannot be ``doing``."""
+        v = t.grid_versions
+        conn.execute(sa.select(v.c.id).where(v.c.name == name).with_for_update()).first()
+        info = self._get_version(conn, name)
+        if info.status != "draft":
+            raise ConflictError(
+                f"grid version {name!r} is {info.status}: only a draft can be {doing}; "
+                "published and archived versions stay as the record of what was in force",
+                code="version_not_draft",
+            )
+        return info
+
+    def delete_version(self, name: str, actor: str) -> VersionInfo:
+        with self._write() as conn:
+            info = self._locked_draft(conn, name, "deleted")
+            conn.execute(t.crosswalk.delete().where(t.crosswalk.c.version_id == info.id))
+            conn.execute(t.grids.delete().where(t.grids.c.version_id == info.id))
+            self._touched(conn, t.grids)
+            conn.execute(t.grid_versions.delete().where(t.grid_versions.c.id == info.id))
+            self._audit(
+                conn,
+                actor,
+                "delete",
+                f"version/{name}",
+                {
+                    "grids": info.grid_count,
+                    "created_by": info.created_by,
+                    "created_at": info.created_at.isoformat(),
+                },
+            )
+        return info
+
+    def rename_version(self, name: str, new_name: str, actor: str) -> VersionInfo:
+        check_version_name(new_name)
+        v = t.grid_versions
+        with self._write() as conn:
+            info = self._locked_draft(conn, name, "renamed")
+            if new_name == name:
+                return info
+            taken = conn.execute(sa.select(v.c.status).where(v.c.name == new_name)).scalar()
+            if taken is not None:
+                raise ConflictError(
+                    f"grid version {new_name!r} exists ({taken}); choose another name",
+                    code="version_exists",
+                )
+            conn.execute(
+                v.update()
+                .where(v.c.id == info.id)
+                .values(name=new_name, content_key=new_content_key())
+            )
+            self._audit(conn, actor, "rename", f"version/{new_name}", {"from": name})
+            return self._get_version(conn, new_name)
 
     # --- audit ------------------------------------------------------------------------------
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:
