@@ -25,7 +25,6 @@ from api.embedpage import (
     ASSETS,
     LABELS,
     EmbedPage,
-    Lang,
     Shift,
     asset_version,
     parse_layers,
@@ -37,6 +36,7 @@ from gridgis.address.book import AddressBook, address_answer
 from gridgis.crs import NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
+from gridgis.i18n import Lang
 from gridgis.lookup import LoadedVersion
 from gridgis.lru import LRU
 from gridgis.services import grid_services
