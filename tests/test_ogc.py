@@ -516,7 +516,7 @@ def test_bbox_across_the_antimeridian() -> None:
         crs=4490,
     )
     data = CollectionData.build(frame, "id")
-    query = parse_items_query([("bbox", "179,-1,-179,1")], data.properties, "Asia/Shanghai")
+    query = parse_items_query([("bbox", "179,-1,-179,1")], data.properties)
     assert data.ids[select(data, query)].tolist() == ["1", "2"]
 
 

@@ -39,7 +39,6 @@ class ItemQuery:
     offset: int = 0
     bbox: Extent | None = None
     filters: tuple[tuple[str, str], ...] = ()
-    period: Period | None = None
 
 
 def check_params(params: Params, allowed: Collection[str]) -> dict[str, str]:
@@ -57,21 +56,23 @@ def check_params(params: Params, allowed: Collection[str]) -> dict[str, str]:
     return seen
 
 
-def parse_items_query(params: Params, properties: Sequence[str], timezone: str) -> ItemQuery:
+def parse_items_query(params: Params, properties: Sequence[str]) -> ItemQuery:
     """Read an items request; property names not shadowed by a standard parameter filter.
 
-    ``timezone`` is the city's, in which dates and times without an offset are read.
+    ``datetime`` is read first, by :func:`period_param`: which grids to load depends on it.
     """
     given = check_params(params, {*STANDARD, *properties})
     limit = min(_integer(given, "limit", LIMIT_DEFAULT, minimum=1), LIMIT_MAX)
     offset = _integer(given, "offset", 0, minimum=0)
     bbox = parse_bbox(given["bbox"]) if "bbox" in given else None
     filters = tuple((k, v) for k, v in given.items() if k not in STANDARD)
-    return ItemQuery(limit, offset, bbox, filters, period_param(params, timezone))
+    return ItemQuery(limit, offset, bbox, filters)
 
 
 def period_param(params: Params, timezone: str) -> Period | None:
-    """The ``datetime`` of a request, if it has one (the first, should it repeat)."""
+    """The ``datetime`` of a request, if it has one (the first: a repeat is refused by
+    :func:`parse_items_query`); ``timezone`` is the city's, for dates and times without an
+    offset."""
     text = next((v for k, v in params if k == PARAM), None)
     return None if text is None else parse_datetime(text, timezone)
 

@@ -99,7 +99,7 @@ class OgcService:
         spec = travelled or self.spec(collection_id, version)
         present = period is None or travelled is not None or period.meets(spec.since, spec.until)
         data = self.data(spec)
-        query = parse_items_query(params, data.properties, self.timezone)
+        query = parse_items_query(params, data.properties)
         matched = select(data, query) if present else np.empty(0, dtype=np.intp)
         return Items(spec, data, query, matched)
 
