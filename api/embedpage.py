@@ -1,4 +1,5 @@
-"""The embeddable map page (``/embed``): parameters checked here, HTML rendered here.
+"""The embeddable map page (``/embed``): parameters checked here, the page rendered from
+``templates/embed.html``.
 
 The page is a thin HTML shell; ``static/embed/embed.js`` draws everything from the JSON
 endpoints in :mod:`api.routes.embed`. All assets come from our own server, so with no
@@ -9,8 +10,6 @@ Content-Security-Policy makes that a guarantee rather than a promise.
 from __future__ import annotations
 
 import hashlib
-import html
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,10 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
+from api.rendering import render_page
 from gridgis.errors import InvalidValueError
+from gridgis.i18n import HTML_LANG, Lang
 from gridgis.settings import Settings
 
-Lang = Literal["zh", "en"]
 Shift = Literal["none", "gcj02"]
 
 ASSET_DIR = Path(__file__).resolve().parent / "static" / "embed"
@@ -273,31 +273,16 @@ class EmbedPage:
         )
 
 
-def _script_json(value: Any) -> str:
-    """JSON safe inside <script>: no '</script>' or comment openers can appear."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def render_embed(page: EmbedPage) -> str:
-    lang = "zh-CN" if page.lang == "zh" else "en"
-    return f"""<!DOCTYPE html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="strict-origin-when-cross-origin">
-<title>{html.escape(page.title)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="{LEAFLET_CSS}">
-<link rel="stylesheet" href="{asset_url("embed.css")}">
-</head>
-<body>
-<div id="map" role="application" aria-label="{html.escape(page.title)}"></div>
-<div id="gridgis-status" role="status" aria-live="polite"></div>
-<script id="gridgis-embed-config" type="application/json">{_script_json(page.config())}</script>
-<script src="{LEAFLET_JS}"></script>
-<script src="{asset_url("embed.js")}"></script>
-</body>
-</html>
-"""
+    return render_page(
+        "embed.html",
+        {
+            "html_lang": HTML_LANG[page.lang],
+            "title": page.title,
+            "config": page.config(),
+            "leaflet_css": LEAFLET_CSS,
+            "leaflet_js": LEAFLET_JS,
+            "embed_css": asset_url("embed.css"),
+            "embed_js": asset_url("embed.js"),
+        },
+    )

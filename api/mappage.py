@@ -1,12 +1,24 @@
-"""The Leaflet map page, built with folium; every asset comes from our own server."""
+"""The Leaflet map page (``/map``), built with folium; every asset comes from our own server.
+
+The page holds no geometry: each layer is a :class:`GeoJsonByUrl` the browser fills from
+our JSON endpoints (the grids from ``/api/grids``, the context from
+``/embed/context.geojson``), which are cached and gzipped, so the page stays a few
+kilobytes at city scale and its layers load beside each other instead of inside it.
+Streets, too many for a whole city, load for what is in view once zoomed in.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
 
 import folium
+import folium.map
+from folium import Figure
 
-from gridgis.geojson import feature_collection
+from api.rendering import template
+from gridgis.i18n import DEFAULT_LANG, HTML_LANG, Lang
 from gridgis.lookup import LoadedVersion
 from gridgis.store.base import Store
 
@@ -24,11 +36,78 @@ POPUP_FIELDS = [
     ("officer_phone", "电话"),
 ]
 KIND_COLOURS = {"综合": "#2b8cbe", "专属": "#e6550d"}
+STREET_WEIGHTS = {"arterial": 4, "street": 2.5}
+# Closer than this a viewport (padded) stays under the context endpoint's 0.25° a side.
+STREETS_MIN_ZOOM = 15
+
+
+class MapPage(Figure):  # type: ignore[misc]
+    """The page around a folium map, from our template (escaped title, ``<html lang>``)."""
+
+    _template = template("map/figure.html")
+
+    def __init__(self, title: str, lang: Lang = DEFAULT_LANG) -> None:
+        super().__init__(title=title)
+        self.html_lang = HTML_LANG[lang]
+
+
+class GeoJsonByUrl(folium.map.Layer):  # type: ignore[misc]
+    """A folium layer whose GeoJSON the browser fetches from ``url``, not from the page.
+
+    ``style`` is Leaflet path options; ``style_by`` sets an option from a property
+    (``{"fillColor": ("kind", {"综合": "#2b8cbe"}, "#2b8cbe")}``: property, values,
+    otherwise). ``popup`` lists (property, label) rows of a click's popup, ``tooltip`` the
+    properties shown on hover. With ``min_zoom`` the layer holds what is in view: fetched
+    again with ``bbox=`` after each move at that zoom or closer, empty further out.
+    """
+
+    _template = template("map/geojson.js")
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        style: dict[str, Any],
+        *,
+        style_by: dict[str, tuple[str, dict[str, Any], Any]] | None = None,
+        popup: Sequence[tuple[str, str]] = (),
+        tooltip: Sequence[str] = (),
+        highlight: dict[str, Any] | None = None,
+        min_zoom: int | None = None,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "GeoJsonByUrl"
+        rules = style_by or {}
+        self.spec = {
+            "url": url,
+            "style": style,
+            "style_by": {
+                key: {"property": prop, "values": values, "otherwise": otherwise}
+                for key, (prop, values, otherwise) in rules.items()
+            },
+            "popup": [list(p) for p in popup],
+            "tooltip": list(tooltip),
+            "highlight": highlight,
+            "interactive": bool(popup or tooltip),
+            "min_zoom": min_zoom,
+        }
+
+    def render(self, **kwargs: Any) -> Any:
+        # The code all such layers share goes into the page once (same name: same child).
+        root = self.get_root()
+        assert isinstance(root, Figure), "a layer renders inside a page"
+        library = self._template.module.__dict__["library"]
+        root.script.add_child(folium.Element(library()), name="gridgis_geojson_by_url")
+        return super().render(**kwargs)  # type: ignore[no-untyped-call]
+
+
+def _url(path: str, **params: str) -> str:
+    return f"{path}?{urlencode(params)}" if params else path
 
 
 def render_map(store: Store, loaded: LoadedVersion) -> str:
-    grids = loaded.grids
-    minx, miny, maxx, maxy = grids.total_bounds
+    """The page for ``loaded``: its grids, with streets and community outlines if imported."""
+    minx, miny, maxx, maxy = (float(v) for v in loaded.grids.total_bounds)
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         tiles=None,
@@ -38,44 +117,34 @@ def render_map(store: Store, loaded: LoadedVersion) -> str:
     )
     m.default_js = [("leaflet", LEAFLET_JS)]
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
-    title = folium.Element(f"<title>gridgis · {loaded.info.name}</title>")
-    m.get_root().header.add_child(title)  # type: ignore[attr-defined]
+    page = MapPage(f"gridgis · {loaded.info.name}")
+    page.add_child(m)
 
-    streets = store.read_base_layer("streets")
-    if len(streets):
-        folium.GeoJson(
-            json.loads(feature_collection(streets, ["name", "class"], id_field=None)),
-            name="街巷",
-            style_function=lambda f: {
-                "color": "#888",
-                "opacity": 0.8,
-                "weight": {"arterial": 4, "street": 2.5}.get(f["properties"]["class"], 1.2),
-            },
-            interactive=False,
+    kinds = {layer.kind for layer in store.list_layers()}
+    context = "/embed/context.geojson"
+    if "streets" in kinds:
+        GeoJsonByUrl(
+            _url(context, layer="streets"),
+            "街巷",
+            {"color": "#888", "opacity": 0.8, "weight": 1.2, "className": "gridgis-street"},
+            style_by={"weight": ("class", STREET_WEIGHTS, 1.2)},
+            min_zoom=STREETS_MIN_ZOOM,
         ).add_to(m)
-    fields = [f for f, _ in POPUP_FIELDS]
-    aliases = [a for _, a in POPUP_FIELDS]
-    folium.GeoJson(
-        json.loads(feature_collection(grids, fields)),
-        name=f"网格 {loaded.info.name}",
-        style_function=lambda f: {
-            "color": "#08306b",
-            "weight": 1.5,
-            "fillColor": KIND_COLOURS.get(f["properties"]["kind"], "#2b8cbe"),
-            "fillOpacity": 0.25,
-        },
-        highlight_function=lambda _f: {"weight": 3, "fillOpacity": 0.45},
-        tooltip=folium.GeoJsonTooltip(fields=["code", "name"], aliases=["网格编码", "网格名称"]),
-        popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
+    GeoJsonByUrl(
+        _url("/api/grids", version=loaded.info.name),
+        f"网格 {loaded.info.name}",
+        {"color": "#08306b", "weight": 1.5, "fillOpacity": 0.25, "className": "gridgis-grid"},
+        style_by={"fillColor": ("kind", KIND_COLOURS, KIND_COLOURS["综合"])},
+        popup=POPUP_FIELDS,
+        tooltip=["code", "name"],
+        highlight={"weight": 3, "fillOpacity": 0.45},
     ).add_to(m)
-    communities = store.read_base_layer("communities")
-    if len(communities):
-        folium.GeoJson(
-            json.loads(feature_collection(communities, ["code", "name"])),
-            name="社区",
-            style_function=lambda _f: {"color": "#000", "weight": 2.5, "fill": False},
-            interactive=False,
+    if "communities" in kinds:
+        GeoJsonByUrl(
+            _url(context, layer="communities"),
+            "社区",
+            {"color": "#000", "weight": 2.5, "fill": False, "className": "gridgis-community"},
         ).add_to(m)
-    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
     folium.LayerControl(collapsed=False).add_to(m)
-    return str(m.get_root().render())
+    return str(page.render())

@@ -74,7 +74,7 @@ class Services:
             index=index,
             addresses=addresses,
             tiles=tiles,
-            ogc=OgcService(store, index, caches.data),
+            ogc=OgcService(store, index, caches.data, timezone=settings.timezone),
             policy=AccessPolicy(settings),
         )
 

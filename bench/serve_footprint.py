@@ -6,7 +6,8 @@ Starts one server process on the published city-scale store (``bench/city_store.
 and prints the seconds until ``/healthz`` answers and the process's resident memory
 then; each request that builds something on first use (every OGC collection, pages of
 buildings, the department services behind ``/embed``) timed cold beside the same
-request warm; and the resident memory at the end. Linux only (reads ``/proc``).
+request warm; the size of the ``/map`` page and of the layers it loads; and the resident
+memory at the end. Linux only (reads ``/proc``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ def seconds(url: str) -> float:
     return time.perf_counter() - started
 
 
+def sizes(url: str) -> tuple[int, int]:
+    """Bytes of an answer as sent plain, and gzipped as browsers ask for it."""
+    with urllib.request.urlopen(url, timeout=300) as response:
+        plain = len(response.read())
+    ask = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(ask, timeout=300) as response:
+        sent = len(response.read())
+    return plain, sent
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
@@ -81,6 +96,18 @@ def main() -> None:
                 cold = seconds(base + path)
                 warm = seconds(base + path)
                 print(f"  {label:<26} first {cold:7.3f} s, then {warm:7.3f} s")
+            # The map page, and the layers it (or a browser on it) reads by URL.
+            for label, path in {
+                "/map page": "/map",
+                "  its grids": f"/api/grids?version={VERSION}",
+                "  its community outlines": "/embed/context.geojson?layer=communities",
+            }.items():
+                cold = seconds(base + path)
+                plain, sent = sizes(base + path)
+                print(
+                    f"  {label:<26} {megabytes(plain):>9} ({megabytes(sent)} gzipped), "
+                    f"first {cold:.3f} s"
+                )
             print(f"after those: {rss_mb(pid):.0f} MB")
 
 

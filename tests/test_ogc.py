@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -15,14 +16,17 @@ import numpy as np
 import pytest
 import shapely
 
+from gridgis.i18n import Text
 from gridgis.lookup import PublishedIndex
+from gridgis.lookup.when import parse_at
 from gridgis.lru import LRU
 from gridgis.ogc import CollectionData, CollectionSpec, OgcService
 from gridgis.ogc import html as ogc_html
 from gridgis.ogc.links import Urls
 from gridgis.ogc.query import parse_items_query, select
+from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import Server
+from tests.conftest import Server, save_boxes
 
 CONFORMANCE = {
     f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}"
@@ -232,6 +236,136 @@ def test_grids_of_a_named_version(client: httpx.Client, counts: dict[str, int]) 
     assert other.status_code == 400 and "grids" in other.json()["error"]
 
 
+# --- datetime -------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _matched(client: httpx.Client, collection: str, **params: str) -> int:
+    response = client.get(items_url(collection), params={"limit": 1, **params})
+    assert response.status_code == 200, response.text
+    return int(response.json()["numberMatched"])
+
+
+def test_collections_say_when_their_features_exist(
+    client: httpx.Client, demo_store: SqlStore
+) -> None:
+    published = demo_store.published_version()
+    assert published is not None and published.valid_from is not None
+    layers = {layer.name: layer for layer in demo_store.list_layers()}
+    communities = next(la for la in layers.values() if la.kind == "communities")
+    expected = {
+        "grids": published.valid_from,
+        "subdistricts": communities.imported_at,
+        "buildings": next(la for la in layers.values() if la.kind == "buildings").imported_at,
+        "department-综治": layers["综治"].imported_at,
+    }
+    body = client.get("/ogc/collections").json()
+    found = {c["id"]: c["extent"]["temporal"] for c in body["collections"]}
+    assert len(found) == len(body["collections"])  # every collection has a time
+    for collection, since in expected.items():
+        temporal = found[collection]
+        assert temporal["trs"] == "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+        assert temporal["interval"] == [[_iso(since), None]], collection
+
+
+@pytest.mark.parametrize("collection", ["buildings", "subdistricts", "department-综治"])
+def test_layers_exist_from_their_import_on(
+    client: httpx.Client, counts: dict[str, int], collection: str
+) -> None:
+    meta = client.get(f"/ogc/collections/{quote(collection, safe='')}").json()
+    since = datetime.fromisoformat(meta["extent"]["temporal"]["interval"][0][0])
+    before, after = _iso(since - timedelta(seconds=1)), _iso(since + timedelta(days=1))
+    every = counts[collection]
+    cases = {
+        _iso(since): every,  # the instant of the import
+        before: 0,
+        f"{before}/..": every,
+        f"../{before}": 0,
+        f"../{_iso(since)}": every,
+        f"{before}/{after}": every,
+        "2000-01-01": 0,
+        "2000-01-01/2000-12-31": 0,
+        "2999-01-01": every,
+        f"/{after}": every,  # an empty end is open, as ..
+    }
+    for value, expected in cases.items():
+        assert _matched(client, collection, datetime=value) == expected, value
+    body = client.get(items_url(collection), params={"datetime": f"{before}/..", "limit": 1})
+    nxt = httpx.URL(rels(body.json())[("next", "application/geo+json")])
+    assert nxt.params["datetime"] == f"{before}/.."
+    assert client.get(nxt).json()["numberMatched"] == every
+
+
+def test_grids_of_the_published_version_in_time(
+    client: httpx.Client, counts: dict[str, int], demo_store: SqlStore
+) -> None:
+    published = demo_store.published_version()
+    assert published is not None and published.valid_from is not None
+    start = published.valid_from
+    earlier = _iso(start - timedelta(days=1))
+    every = counts["grids"]
+    assert _matched(client, "grids", datetime=_iso(start)) == every
+    assert _matched(client, "grids", datetime=earlier) == 0  # nothing was in force yet: empty
+    assert _matched(client, "grids", datetime=f"{earlier}/..") == every
+    assert _matched(client, "grids", datetime=f"../{earlier}") == 0
+    assert _matched(client, "grids", datetime=earlier, version="demo-v1") == 0
+    assert _matched(client, "grids", datetime="2999-01-01", version="demo-v1") == every
+
+
+def test_datetime_travels_in_time_on_the_grids(settings: Settings, store: SqlStore) -> None:
+    """An instant answers from the version then in force; an interval, or a named version,
+    keeps a version's grids if it was in force at some moment of it."""
+    cell = (104.39, 31.12, 104.40, 31.13)
+    beside = (104.40, 31.12, 104.41, 31.13)
+    save_boxes(store, "v1", {"510603001001001": cell, "510603001001002": beside})
+    save_boxes(store, "v2", {"510603001001003": cell})
+    save_boxes(store, "draft", {"510603001001004": cell})
+    store.publish("v1", "t", valid_from=parse_at("2026-01-01", day_start=True))
+    store.publish("v2", "t", valid_from=parse_at("2026-06-01", day_start=True))
+    with Server(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+
+        def codes(**params: str) -> list[str]:
+            response = http.get(items_url("grids"), params=params)
+            assert response.status_code == 200, response.text
+            return sorted(f["id"] for f in response.json()["features"])
+
+        v1, v2 = ["510603001001001", "510603001001002"], ["510603001001003"]
+        assert codes() == v2
+        assert codes(datetime="2026-03-01T00:00:00Z") == v1
+        assert codes(datetime="2026-03-01") == v1  # as at=2026-03-01: when the day closed
+        assert codes(datetime="2026-05-31") == v1
+        assert codes(datetime="2026-06-01") == v2  # v2 came into force that morning
+        assert codes(datetime="2026-05-31T16:00:00Z") == v2  # midnight in Shanghai
+        assert codes(datetime="2026-05-31T23:59:59+08:00") == v1
+        assert codes(datetime="2025-06-01T00:00:00Z") == []  # before the first publication
+        # Intervals filter the published version by its period, all or none.
+        assert codes(datetime="2026-01-15T00:00:00Z/2026-02-01T00:00:00Z") == []
+        assert codes(datetime="2026-05-01T00:00:00Z/..") == v2
+        assert codes(datetime="../2026-05-31T00:00:00Z") == []
+        # A named version: its own period, [2026-01-01, 2026-06-01) for v1.
+        assert codes(version="v1", datetime="2026-03-01T00:00:00Z") == v1
+        assert codes(version="v1", datetime="2026-07-01T00:00:00Z") == []
+        assert codes(version="v1", datetime="2026-05-01/..") == v1
+        assert codes(version="draft", datetime="2026-03-01T00:00:00Z/..") == []  # never in force
+        page = http.get(items_url("grids"), params={"datetime": "2026-03-01", "limit": 1}).json()
+        nxt = httpx.URL(rels(page)[("next", "application/geo+json")])
+        assert nxt.params["datetime"] == "2026-03-01"
+        assert [f["id"] for f in http.get(nxt).json()["features"]] == ["510603001001002"]
+
+        def temporal(version: str) -> Any:
+            body = http.get("/ogc/collections/grids", params={"version": version}).json()
+            return body.get("extent", {}).get("temporal")
+
+        assert temporal("v1")["interval"] == [["2025-12-31T16:00:00Z", "2026-05-31T16:00:00Z"]]
+        assert temporal("v2")["interval"] == [["2026-05-31T16:00:00Z", None]]
+        assert temporal("draft") is None
+        html = http.get("/ogc/collections/grids", params={"version": "v1", "f": "html"}).text
+        assert "2025-12-31 16:00:00 UTC 至 2026-05-31 16:00:00 UTC" in html
+
+
 # --- HTML, errors, OpenAPI ----------------------------------------------------------------------
 
 
@@ -248,12 +382,56 @@ def test_html_pages(client: httpx.Client, demo_store: SqlStore) -> None:
         response = client.get(url, params={"f": "html"})
         assert response.status_code == 200, url
         assert response.headers["content-type"].startswith("text/html"), url
-        assert response.text.startswith("<!doctype html>")
+        assert response.text.startswith('<!doctype html>\n<html lang="zh-CN">'), url
     items = client.get(items_url("grids"), params={"f": "html", "limit": 5}).text
-    assert "1–5 of" in items and f"/items/{code}?f=html" in items and "offset=5" in items
+    matched = client.get(items_url("grids")).json()["numberMatched"]
+    assert f"第 1–5 个，共 {matched} 个要素" in items and "下一页 ›" in items
+    assert f"/items/{code}?f=html" in items and "offset=5" in items
+    langs = re.findall(r"[?&]lang=(\w+)", items.replace("&amp;", "&"))
+    assert langs == ["en"]  # only the link to the English page names a language
     browser = client.get("/ogc/collections", headers={"Accept": "text/html,*/*;q=0.8"})
     assert browser.headers["content-type"].startswith("text/html")
     assert "department-" + quote("综治") in browser.text
+    items_links = re.findall(r'<a href="([^"]+)">要素</a>', browser.text)
+    assert len(items_links) == len(client.get("/ogc/collections").json()["collections"])
+    assert all(h.endswith("/items?f=html") for h in items_links)
+
+
+def test_html_pages_in_english_keep_the_language(
+    client: httpx.Client, demo_store: SqlStore
+) -> None:
+    code = demo_store.read_grids("demo-v1")["code"].iloc[0]
+    matched = client.get(items_url("grids")).json()["numberMatched"]
+    page = client.get(items_url("grids"), params={"f": "html", "limit": 5, "lang": "en"}).text
+    assert page.startswith('<!doctype html>\n<html lang="en">')
+    assert f"1–5 of {matched} features." in page and "next ›" in page and "要素" not in page
+    hrefs = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', page)]
+    ogc = [h for h in hrefs if "/ogc" in h]
+    zh = [h for h in ogc if "lang=en" not in h]
+    assert len(zh) == 1 and "lang=" not in zh[0]  # the link to the Chinese page
+    assert any(h.endswith(f"/items/{code}?f=html&lang=en") for h in hrefs)
+    nxt = next(h for h in hrefs if "offset=5" in h)
+    second = client.get(nxt).text
+    assert '<html lang="en">' in second and f"6–10 of {matched} features." in second
+    for url in ("/ogc", "/ogc/conformance", "/ogc/collections", f"{items_url('grids')}/{code}"):
+        english = client.get(url, params={"f": "html", "lang": "en"}).text
+        assert '<html lang="en">' in english and "中文</a>" in english, url
+        assert "链接" not in english and "集合" not in english, url
+    chinese = client.get("/ogc/collections", params={"f": "html"}).text
+    assert "<th>名称</th>" in chinese and "集合" in chinese and ">English</a>" in chinese
+
+
+def test_every_resource_takes_lang_and_its_links_keep_it(client: httpx.Client) -> None:
+    for url in ("/ogc", "/ogc/conformance", "/ogc/api", "/ogc/collections", items_url("grids")):
+        response = client.get(url, params={"lang": "en"})
+        assert response.status_code == 200, (url, response.text)
+    body = client.get("/ogc/collections", params={"lang": "en"}).json()
+    hrefs = [link["href"] for c in body["collections"] for link in c["links"]]
+    assert hrefs and all("lang=en" in h for h in hrefs)
+    plain = client.get("/ogc/collections").json()
+    assert not any("lang=" in link["href"] for c in plain["collections"] for link in c["links"])
+    bad = client.get("/ogc/collections", params={"lang": "fr"})
+    assert bad.status_code == 400 and bad.json()["param"] == "lang"
 
 
 @pytest.mark.parametrize(
@@ -271,6 +449,13 @@ def test_html_pages(client: httpx.Client, demo_store: SqlStore) -> None:
         (items_url("grids"), {"f": "xml"}, "f must be"),
         ("/ogc/collections", {"limit": "5"}, "limit"),
         ("/ogc", {"bbox": "1,2,3,4"}, "bbox"),
+        ("/ogc", {"lang": "fr"}, "lang"),
+        ("/ogc/collections", {"datetime": "2026-03-01"}, "datetime"),
+        (items_url("grids"), {"datetime": "yesterday"}, "datetime"),
+        (items_url("buildings"), {"datetime": "2026-03-01T00:00:00Z/x"}, "datetime"),
+        (items_url("buildings"), {"datetime": "2026-03-05/2026-03-01"}, "datetime"),
+        (items_url("buildings"), {"datetime": "../.."}, "datetime"),
+        (items_url("buildings"), {"datetime": "2026-02-30"}, "datetime"),
     ],
 )
 def test_bad_parameters_are_400_naming_them(
@@ -278,7 +463,10 @@ def test_bad_parameters_are_400_naming_them(
 ) -> None:
     response = client.get(url, params=params)
     assert response.status_code == 400, response.text
-    assert needle in response.json()["error"]
+    body = response.json()
+    assert needle in body["error"]
+    if needle in ("lang", "datetime"):
+        assert body["param"] == needle
 
 
 def test_openapi_definition(client: httpx.Client, counts: dict[str, int]) -> None:
@@ -294,7 +482,13 @@ def test_openapi_definition(client: httpx.Client, counts: dict[str, int]) -> Non
     for collection in counts:
         assert f"/collections/{collection}/items" in paths
     params = {p["name"] for p in paths["/collections/grids/items"]["get"]["parameters"]}
-    assert {"limit", "offset", "bbox", "f", "community_code", "kind"} <= params
+    assert {"limit", "offset", "bbox", "datetime", "f", "lang", "community_code", "kind"} <= params
+    for path, item in paths.items():
+        for op in item.values():
+            names = {p["name"] for p in op.get("parameters", [])}
+            assert {"f", "lang"} <= names, path
+    lang = next(p for p in paths["/"]["get"]["parameters"] if p["name"] == "lang")
+    assert lang["schema"]["enum"] == ["zh", "en"] and lang["schema"]["default"] == "zh"
     limit = next(
         p
         for p in paths["/collections/{collectionId}/items"]["get"]["parameters"]
@@ -335,11 +529,12 @@ def test_collections_load_once_per_content_within_the_cache_budget() -> None:
             loads.append(f"{slot}:{content}")
             return gpd.GeoDataFrame({"id": [content]}, geometry=[shapely.Point(0, 0)])
 
-        return CollectionSpec(slot, slot, "", "id", slot, content, load)
+        return CollectionSpec(slot, slot, Text("", ""), "id", slot, content, load)
 
+    room_for_two = LRU[Any](2, lambda _: 1)
     service = OgcService(
-        cast(SqlStore, None), cast(PublishedIndex, None), LRU(2, lambda _: 1)
-    )  # room for two collections
+        cast(SqlStore, None), cast(PublishedIndex, None), room_for_two, timezone="Asia/Shanghai"
+    )
     assert service.data(spec("buildings", "a")).ids.tolist() == ["a"]
     service.data(spec("buildings", "a"))
     assert service.data(spec("buildings", "b")).ids.tolist() == ["b"]  # re-imported
@@ -401,3 +596,14 @@ def test_gdal_fetches_one_feature_by_its_id(server: Server, demo_store: SqlStore
     out = ogrinfo("-q", f"OAPIF:{server.url}/ogc", "buildings", "-fid", str(int(row["id"])))
     assert f"OGRFeature(buildings):{int(row['id'])}" in out
     assert f"source_id (String) = {row['source_id']}" in out
+
+
+def test_gdal_reads_when_features_exist(server: Server, demo_store: SqlStore) -> None:
+    """GDAL shows ``extent.temporal``; it sends ``datetime`` only for comparisons on a
+    date field, and no collection here has one, so that is all it does with time."""
+    published = demo_store.published_version()
+    assert published is not None and published.valid_from is not None
+    out = ogrinfo("-so", f"OAPIF:{server.url}/ogc", "grids")
+    assert f"TEMPORAL_INTERVAL_MIN={_iso(published.valid_from)}" in out
+    assert "TEMPORAL_INTERVAL_MAX" not in out  # still in force
+    assert not re.search(r"^\w+: (Date|DateTime) ", out, re.MULTILINE)

@@ -24,7 +24,6 @@ from api.embedpage import (
     ASSETS,
     LABELS,
     EmbedPage,
-    Lang,
     Shift,
     asset_version,
     parse_layers,
@@ -36,6 +35,7 @@ from gridgis.address.book import address_answer
 from gridgis.crs import CGCS2000, NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
+from gridgis.i18n import Lang
 from gridgis.lookup import LoadedVersion
 from gridgis.store.base import GRID_PROPERTIES
 

@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import ServicesDep
 from gridgis.errors import NotFoundError
+from gridgis.i18n import parse_lang
 from gridgis.jsonio import json_dumps
 from gridgis.ogc import documents, html, media, openapi
 from gridgis.ogc.links import Urls
-from gridgis.ogc.query import check_params, parse_items_query, select
+from gridgis.ogc.query import COMMON, VERSIONED, check_params
 
 router = APIRouter(tags=["ogc"])
 
@@ -29,14 +30,16 @@ FeatureId = Annotated[str, Path(alias="featureId", description="A feature id.")]
 
 
 class _Call:
-    """What every handler needs from the request: parameters, format, link builder."""
+    """What every handler needs from the request: parameters, format, link builder (in
+    the language asked for)."""
 
     def __init__(self, request: Request, allowed: tuple[str, ...] | None) -> None:
         self.params = request.query_params.multi_items()
         if allowed is not None:  # items check theirs against the collection's properties
             check_params(self.params, allowed)
         self.fmt = media.negotiate(request.query_params.get("f"), request.headers.get("accept", ""))
-        self.urls = Urls(str(request.base_url))
+        lang = request.query_params.get("lang")
+        self.urls = Urls(str(request.base_url), None if lang is None else parse_lang(lang))
         self.version = request.query_params.get("version")
 
 
@@ -54,14 +57,14 @@ def _responses(*types: str) -> Responses:
 
 _JSON = _responses(media.JSON, media.HTML)
 _GEOJSON = _responses(media.GEOJSON, media.HTML)
-_F = {"parameters": [openapi.FORMAT_PARAMETER]}
-_FV = {"parameters": [openapi.FORMAT_PARAMETER, openapi.VERSION_PARAMETER]}
+_F = {"parameters": openapi.COMMON_PARAMETERS}
+_FV = {"parameters": openapi.VERSIONED_PARAMETERS}
 
 
 @router.get("/ogc", response_class=Response, responses=_JSON, openapi_extra=_F)
 def landing(request: Request) -> Response:
     """Landing page: links to the API definition, conformance and the collections."""
-    call = _Call(request, ("f",))
+    call = _Call(request, COMMON)
     doc = documents.landing(call.urls, call.fmt)
     return HTMLResponse(html.landing(call.urls, doc)) if call.fmt == "html" else _json(doc)
 
@@ -69,7 +72,7 @@ def landing(request: Request) -> Response:
 @router.get("/ogc/conformance", response_class=Response, responses=_JSON, openapi_extra=_F)
 def conformance(request: Request) -> Response:
     """The conformance classes implemented: core, GeoJSON, HTML, OpenAPI 3.0."""
-    call = _Call(request, ("f",))
+    call = _Call(request, COMMON)
     doc = documents.conformance(call.urls, call.fmt)
     return HTMLResponse(html.conformance(call.urls, doc)) if call.fmt == "html" else _json(doc)
 
@@ -82,7 +85,7 @@ def conformance(request: Request) -> Response:
 )
 def api_definition(request: Request, services: ServicesDep) -> Response:
     """This service's OpenAPI 3.0 definition (``f=html`` goes to the interactive docs)."""
-    call = _Call(request, ("f",))
+    call = _Call(request, COMMON)
     if call.fmt == "html":
         return RedirectResponse(call.urls.to("/docs"))
     entries = services.ogc.entries()
@@ -98,7 +101,7 @@ def api_definition(request: Request, services: ServicesDep) -> Response:
 )
 def collections(request: Request, services: ServicesDep) -> Response:
     """Every collection: grids, administrative and base layers, department layers."""
-    call = _Call(request, ("f", "version"))
+    call = _Call(request, VERSIONED)
     entries = services.ogc.entries(call.version)
     doc = documents.collections(call.urls, entries, call.fmt, call.params)
     return HTMLResponse(html.collections(call.urls, doc)) if call.fmt == "html" else _json(doc)
@@ -112,7 +115,7 @@ def collections(request: Request, services: ServicesDep) -> Response:
 )
 def collection(request: Request, services: ServicesDep, collection_id: CollectionId) -> Response:
     """One collection: title, extent, properties and links to its items."""
-    call = _Call(request, ("f", "version"))
+    call = _Call(request, VERSIONED)
     service = services.ogc
     spec = service.spec(collection_id, call.version)
     doc = documents.collection(call.urls, spec, service.data(spec), call.fmt)
@@ -126,13 +129,10 @@ def collection(request: Request, services: ServicesDep, collection_id: Collectio
     openapi_extra={"parameters": openapi.ITEMS_PARAMETERS},
 )
 def items(request: Request, services: ServicesDep, collection_id: CollectionId) -> Response:
-    """Features, a page at a time, filtered by bbox and by exact property values."""
+    """Features, a page at a time, filtered by bbox, time and exact property values."""
     call = _Call(request, None)
-    service = services.ogc
-    spec = service.spec(collection_id, call.version)
-    data = service.data(spec)
-    query = parse_items_query(call.params, data.properties)
-    matched = select(data, query)
+    found = services.ogc.items(collection_id, call.params)
+    spec, data, query, matched = found.spec, found.data, found.query, found.matched
     text = documents.items(call.urls, spec, data, query, matched, call.fmt, call.params)
     if call.fmt == "html":
         page = html.items(call.urls, spec.id, spec.title, json.loads(text), query.offset)
@@ -150,7 +150,7 @@ def item(
     request: Request, services: ServicesDep, collection_id: CollectionId, feature_id: FeatureId
 ) -> Response:
     """One feature by its id (a grid's or community's code, else the store id)."""
-    call = _Call(request, ("f", "version"))
+    call = _Call(request, VERSIONED)
     service = services.ogc
     spec = service.spec(collection_id, call.version)
     data = service.data(spec)

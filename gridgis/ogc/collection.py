@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gridgis.i18n import Text
 from gridgis.lru import frame_nbytes, nbytes
 
 Extent = tuple[float, float, float, float]
@@ -27,11 +29,14 @@ class CollectionSpec:
     holds now (a version's or an import's), so a re-import or a replaced draft is a new
     cache entry instead of stale data. Grid versions are marked ``versioned``.
     ``version`` is set only when the caller pinned a grid version, for links to carry it.
+    The features exist from ``since`` until before ``until`` (``None``: still): a grid
+    version while it is in force, a layer from its import on; a draft, with no
+    ``since``, at no time.
     """
 
     id: str
     title: str
-    description: str
+    description: Text
     id_field: str
     slot: str
     content: Hashable
@@ -39,6 +44,8 @@ class CollectionSpec:
     version: str | None = None
     versioned: bool = False
     item_type: str = "feature"
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -16,27 +16,46 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gridgis.geojson import feature_collection, features
+from gridgis.i18n import Text
 from gridgis.ogc import media
 from gridgis.ogc.collection import CollectionData, CollectionSpec
 from gridgis.ogc.links import ROOT, Link, Urls, collection_path, items_path, link
 from gridgis.ogc.media import Format
 from gridgis.ogc.query import ItemQuery
+from gridgis.ogc.temporal import GREGORIAN, rfc3339
 
-TITLE = "gridgis — OGC API Features"
 Params = Sequence[tuple[str, str]]
+TITLE = Text("gridgis 网格数据服务（OGC API – Features）", "gridgis — OGC API Features")
+DESCRIPTION = Text(
+    "全市的综合网格、街道、基础图层和各部门网格图层，以 OGC API – Features 集合提供"
+    "（GeoJSON，CRS84 经纬度）。",
+    "Comprehensive grids, base layers and department grid layers of the city, as "
+    "OGC API – Features collections (GeoJSON in CRS84).",
+)
+#: Titles of the links documents give, by what they lead to.
+LINK_TITLES = {
+    "service-desc": Text("API 定义（OpenAPI）", "The API definition"),
+    "service-doc": Text("API 文档", "The API documentation"),
+    "conformance": Text("一致性类别", "Conformance"),
+    "data": Text("全部集合", "The collections"),
+    "items": Text("要素", "Features"),
+    "items-html": Text("要素（网页）", "Features as HTML"),
+    "next": Text("下一页", "Next page"),
+    "prev": Text("上一页", "Previous page"),
+}
 
 
 def landing(urls: Urls, fmt: Format) -> dict[str, Any]:
+    t = {rel: text[urls.lang] for rel, text in LINK_TITLES.items()}
     return {
-        "title": TITLE,
-        "description": "Comprehensive grids, base layers and department grid layers of the "
-        "city, as OGC API – Features collections (GeoJSON in CRS84).",
+        "title": TITLE[urls.lang],
+        "description": DESCRIPTION[urls.lang],
         "links": [
             *urls.formats(ROOT, fmt),
-            link(urls.to(f"{ROOT}/api"), "service-desc", media.OPENAPI, "The API definition"),
-            link(urls.to("/docs"), "service-doc", media.HTML, "The API documentation"),
-            link(urls.to(f"{ROOT}/conformance"), "conformance", media.JSON, "Conformance"),
-            link(urls.to(f"{ROOT}/collections"), "data", media.JSON, "The collections"),
+            link(urls.to(f"{ROOT}/api"), "service-desc", media.OPENAPI, t["service-desc"]),
+            link(urls.to("/docs"), "service-doc", media.HTML, t["service-doc"]),
+            link(urls.to(f"{ROOT}/conformance"), "conformance", media.JSON, t["conformance"]),
+            link(urls.to(f"{ROOT}/collections"), "data", media.JSON, t["data"]),
         ],
     }
 
@@ -60,18 +79,29 @@ def collection(
     doc: dict[str, Any] = {
         "id": spec.id,
         "title": spec.title,
-        "description": spec.description,
+        "description": spec.description[urls.lang],
         "itemType": spec.item_type,
         "crs": [media.CRS84],
         "storageCrs": media.CRS84,
     }
+    extent: dict[str, Any] = {}
     if data.extent is not None:
-        doc["extent"] = {"spatial": {"bbox": [list(data.extent)], "crs": media.CRS84}}
+        extent["spatial"] = {"bbox": [list(data.extent)], "crs": media.CRS84}
+    if spec.since is not None:
+        until = None if spec.until is None else rfc3339(spec.until)
+        extent["temporal"] = {"interval": [[rfc3339(spec.since), until]], "trs": GREGORIAN}
+    if extent:
+        doc["extent"] = extent
     doc["links"] = [
         *urls.formats(collection_path(spec.id), fmt, params=pinned),
         # No ?f=json here: GDAL appends /{featureId} to this href to fetch one feature.
-        link(urls.to(items, pinned), "items", media.GEOJSON, "Features"),
-        link(urls.to(items, [*pinned, ("f", "html")]), "items", media.HTML, "Features as HTML"),
+        link(urls.to(items, pinned), "items", media.GEOJSON, LINK_TITLES["items"][urls.lang]),
+        link(
+            urls.to(items, [*pinned, ("f", "html")]),
+            "items",
+            media.HTML,
+            LINK_TITLES["items-html"][urls.lang],
+        ),
     ]
     # Not in Part 1; lets people (and the HTML page) see the shape of a collection.
     doc["geometryType"] = data.geometry_type
@@ -92,7 +122,7 @@ def collections(
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC).replace(microsecond=0))
 
 
 def items(
@@ -115,10 +145,11 @@ def items(
         return urls.to(path, [*kept, *paging])
 
     links: list[Link] = urls.formats(path, fmt, media.GEOJSON, params)
+    titles = {rel: LINK_TITLES[rel][urls.lang] for rel in ("next", "prev")}
     if query.offset + len(page) < len(matched):
-        links.append(link(at(query.offset + query.limit), "next", kind, "Next page"))
+        links.append(link(at(query.offset + query.limit), "next", kind, titles["next"]))
     if query.offset > 0:
-        links.append(link(at(max(0, query.offset - query.limit)), "prev", kind, "Previous page"))
+        links.append(link(at(max(0, query.offset - query.limit)), "prev", kind, titles["prev"]))
     links.append(_collection_link(urls, spec))
     extra = {
         "numberMatched": len(matched),

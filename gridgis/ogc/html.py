@@ -1,129 +1,200 @@
 """``f=html``: plain pages over the JSON documents, for people following links in a browser.
 
-Every value is escaped; feature geometry goes to a small Leaflet map (served by us, no
-basemap, so it works offline) as JSON with ``<`` escaped, so no property can end the
-script.
+Each function turns a document of :mod:`gridgis.ogc.documents` into the context of a
+template under ``templates/ogc/`` (autoescaped, see :mod:`gridgis.templating`), in the
+page's language (``urls.lang``: Chinese unless ``lang=en``). Links come from the documents,
+built by a :class:`~gridgis.ogc.links.Urls` that keeps ``lang``, so following them keeps
+the language.
 """
 
 from __future__ import annotations
 
-import json
-from html import escape
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from gridgis.i18n import DEFAULT_LANG, HTML_LANG, Lang
 from gridgis.ogc import media
 from gridgis.ogc.links import ROOT, Urls, collection_path, items_path
+from gridgis.templating import render
 
-LEAFLET_JS = "/static/leaflet/leaflet.js"
-LEAFLET_CSS = "/static/leaflet/leaflet.css"
-_STYLE = """
-body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;
-text-align:left;vertical-align:top}th{background:#f3f3f3}nav{margin-bottom:1em}
-#map{height:360px;margin:1em 0;border:1px solid #ccc}.muted{color:#777}
-"""
+Doc = dict[str, Any]
+
+LABELS: dict[Lang, dict[str, str]] = {
+    "zh": {
+        "root": "OGC API 要素服务",
+        "conformance": "一致性类别",
+        "conformance_intro": "本服务实现的 OGC API – Features 第 1 部分一致性类别：",
+        "collections": "集合",
+        "items": "要素",
+        "links": "链接",
+        "rel": "关系",
+        "type": "类型",
+        "link": "链接",
+        "id": "编号",
+        "title": "名称",
+        "geometry": "几何类型",
+        "extent": "范围（经纬度）",
+        "period": "时间范围",
+        "since": "{start} 起",
+        "between": "{start} 至 {end}",
+        "properties": "属性",
+        "filter_hint": "每个属性都可以筛选要素，例如",
+        "prev": "‹ 上一页",
+        "next": "下一页 ›",
+        "shown": "第 {first}–{last} 个，共 {matched} 个要素。",
+        "none_shown": "本页没有要素，共 {matched} 个要素。",
+        "other_lang": "English",
+    },
+    "en": {
+        "root": "OGC API Features",
+        "conformance": "Conformance",
+        "conformance_intro": "The conformance classes of OGC API – Features Part 1 "
+        "this service implements:",
+        "collections": "Collections",
+        "items": "Items",
+        "links": "Links",
+        "rel": "rel",
+        "type": "type",
+        "link": "link",
+        "id": "id",
+        "title": "title",
+        "geometry": "geometry",
+        "extent": "extent (lon/lat)",
+        "period": "time",
+        "since": "from {start}",
+        "between": "{start} to {end}",
+        "properties": "Properties",
+        "filter_hint": "Each can filter items, e.g.",
+        "prev": "‹ previous",
+        "next": "next ›",
+        "shown": "{first}–{last} of {matched} features.",
+        "none_shown": "None of {matched} features.",
+        "other_lang": "中文",
+    },
+}
 
 
-def _a(href: str, text: str) -> str:
-    return f'<a href="{escape(href)}">{escape(text)}</a>'
-
-
-def _html_link(doc: dict[str, Any], rel: str) -> str | None:
+def _html_link(doc: Doc, rel: str) -> str | None:
     for item in doc.get("links", []):
         if item["rel"] == rel and item["type"] == media.HTML:
             return str(item["href"])
     return None
 
 
-def _page(urls: Urls, title: str, body: str, trail: list[tuple[str, str]], head: str = "") -> str:
-    crumbs = [_a(urls.to(ROOT, [("f", "html")]), "OGC API"), *(_a(h, t) for h, t in trail)]
-    return (
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style>{head}</head><body>"
-        f"<nav>{' › '.join(crumbs)}</nav><h1>{escape(title)}</h1>{body}</body></html>"
+def _with_lang(href: str, lang: Lang) -> str:
+    """``href`` in ``lang``: the default language needs no parameter."""
+    parts = urlsplit(href)
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "lang"]
+    if lang != DEFAULT_LANG:
+        params.append(("lang", lang))
+    return urlunsplit(parts._replace(query=urlencode(params, quote_via=quote)))
+
+
+def _render(
+    name: str,
+    urls: Urls,
+    doc: Doc,
+    title: str,
+    trail: list[tuple[str, str]],
+    **extra: Any,
+) -> str:
+    """A page: breadcrumbs from the landing page, a link to this page in the other language."""
+    lang = urls.lang
+    t = LABELS[lang]
+    other: Lang = "en" if lang == "zh" else "zh"
+    here = _html_link(doc, "self") or _html_link(doc, "alternate")
+    context = {
+        "html_lang": HTML_LANG[lang],
+        "t": t,
+        "title": title,
+        "crumbs": [(urls.to(ROOT, [("f", "html")]), t["root"]), *trail],
+        **extra,
+    }
+    if here is not None:
+        context["other_lang"] = {
+            "href": _with_lang(here, other),
+            "text": t["other_lang"],
+            "lang": HTML_LANG[other],
+        }
+    return render(f"ogc/{name}.html", context)
+
+
+def landing(urls: Urls, doc: Doc) -> str:
+    return _render(
+        "landing", urls, doc, doc["title"], [], description=doc["description"], links=doc["links"]
     )
 
 
-def _links_table(doc: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><td>{escape(item['rel'])}</td><td>{escape(item['type'])}</td>"
-        f"<td>{_a(item['href'], item.get('title') or item['href'])}</td></tr>"
-        for item in doc.get("links", [])
-    )
-    return f"<h2>Links</h2><table><tr><th>rel</th><th>type</th><th>link</th></tr>{rows}</table>"
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return '<span class="muted">—</span>'
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return escape(text)
-
-
-def _map(geojson: dict[str, Any]) -> tuple[str, str]:
-    """(head, body) of a map of the features, fitted to them (a world view if none)."""
-    data = json.dumps(geojson, ensure_ascii=False).replace("<", "\\u003c")
-    head = f'<link rel="stylesheet" href="{LEAFLET_CSS}"><script src="{LEAFLET_JS}"></script>'
-    body = (
-        '<div id="map"></div><script>'
-        f"const data={data};const map=L.map('map');"
-        "const layer=L.geoJSON(data,{style:{weight:1.5}}).addTo(map);"
-        "if(layer.getBounds().isValid()){map.fitBounds(layer.getBounds());}"
-        "else{map.setView([30,104],4);}</script>"
-    )
-    return head, body
-
-
-def landing(urls: Urls, doc: dict[str, Any]) -> str:
-    body = f"<p>{escape(doc['description'])}</p>" + _links_table(doc)
-    return _page(urls, doc["title"], body, [])
-
-
-def conformance(urls: Urls, doc: dict[str, Any]) -> str:
-    rows = "".join(f"<li>{_a(c, c)}</li>" for c in doc["conformsTo"])
+def conformance(urls: Urls, doc: Doc) -> str:
+    t = LABELS[urls.lang]
     here = urls.to(f"{ROOT}/conformance", [("f", "html")])
-    return _page(urls, "Conformance", f"<ul>{rows}</ul>", [(here, "Conformance")])
+    trail = [(here, t["conformance"])]
+    return _render("conformance", urls, doc, t["conformance"], trail, conforms=doc["conformsTo"])
 
 
-def _collection_rows(entries: list[dict[str, Any]]) -> str:
+def _moment(text: str) -> str:
+    """An RFC 3339 moment to read: ``2026-03-01 08:00:00 UTC``."""
+    return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _period(c: Doc, t: dict[str, str]) -> str:
+    intervals = c.get("extent", {}).get("temporal", {}).get("interval") or []
+    if not intervals:
+        return ""
+    start, end = intervals[0]
+    if end is None:
+        return t["since"].format(start=_moment(start))
+    return t["between"].format(start=_moment(start), end=_moment(end))
+
+
+def _collection_rows(entries: list[Doc], t: dict[str, str]) -> list[dict[str, str]]:
     rows = []
     for c in entries:
-        page = _html_link(c, "self") or _html_link(c, "alternate") or ""
-        items = _html_link(c, "items") or ""
         bbox = c.get("extent", {}).get("spatial", {}).get("bbox", [[]])[0]
         rows.append(
-            f"<tr><td>{_a(page, c['id'])}</td><td>{escape(c['title'])}</td>"
-            f"<td>{escape(c.get('geometryType', ''))}</td>"
-            f"<td>{escape(', '.join(f'{v:.5f}' for v in bbox))}</td>"
-            f"<td>{_a(items, 'items')}</td></tr>"
+            {
+                "id": c["id"],
+                "href": _html_link(c, "self") or _html_link(c, "alternate") or "",
+                "title": c["title"],
+                "geometry": c.get("geometryType", ""),
+                "bbox": ", ".join(f"{v:.5f}" for v in bbox),
+                "period": _period(c, t),
+                "items": _html_link(c, "items") or "",
+            }
         )
-    head = "<tr><th>id</th><th>title</th><th>geometry</th><th>extent (lon/lat)</th><th></th></tr>"
-    return f"<table>{head}{''.join(rows)}</table>"
+    return rows
 
 
-def collections(urls: Urls, doc: dict[str, Any]) -> str:
+def collections(urls: Urls, doc: Doc) -> str:
+    t = LABELS[urls.lang]
     here = urls.to(f"{ROOT}/collections", [("f", "html")])
-    body = _collection_rows(doc["collections"])
-    return _page(urls, "Collections", body, [(here, "Collections")])
-
-
-def collection(urls: Urls, doc: dict[str, Any]) -> str:
-    props = "".join(f"<li><code>{escape(p)}</code></li>" for p in doc.get("properties", []))
-    body = (
-        f"<p>{escape(doc['description'])}</p>"
-        + _collection_rows([doc])
-        + f"<h2>Properties</h2><p>Each can filter items, e.g. <code>?name=…</code></p>"
-        f"<ul>{props}</ul>" + _links_table(doc)
+    rows = _collection_rows(doc["collections"], t)
+    return _render(
+        "collections", urls, doc, t["collections"], [(here, t["collections"])], rows=rows
     )
-    return _page(urls, doc["title"], body, _trail(urls, doc["id"], doc["title"])[:2])
 
 
-def _trail(urls: Urls, collection_id: str, title: str) -> list[tuple[str, str]]:
+def collection(urls: Urls, doc: Doc) -> str:
+    t = LABELS[urls.lang]
+    return _render(
+        "collection",
+        urls,
+        doc,
+        doc["title"],
+        _trail(urls, doc["id"], doc["title"], t)[:2],
+        description=doc["description"],
+        rows=_collection_rows([doc], t),
+        properties=doc.get("properties", []),
+        links=doc["links"],
+    )
+
+
+def _trail(urls: Urls, collection_id: str, title: str, t: dict[str, str]) -> list[tuple[str, str]]:
     return [
-        (urls.to(f"{ROOT}/collections", [("f", "html")]), "Collections"),
+        (urls.to(f"{ROOT}/collections", [("f", "html")]), t["collections"]),
         (urls.to(collection_path(collection_id), [("f", "html")]), title),
-        (urls.to(items_path(collection_id), [("f", "html")]), "Items"),
+        (urls.to(items_path(collection_id), [("f", "html")]), t["items"]),
     ]
 
 
@@ -132,39 +203,61 @@ def _item_href(urls: Urls, collection_id: str, feature_id: Any) -> str:
     return urls.to(path, [("f", "html")])
 
 
-def items(urls: Urls, collection_id: str, title: str, doc: dict[str, Any], offset: int) -> str:
+def items(
+    urls: Urls,
+    collection_id: str,
+    title: str,
+    doc: Doc,
+    offset: int,
+) -> str:
     """A page of features: a map, a table (ids link to each item) and prev/next links."""
+    t = LABELS[urls.lang]
     feats = doc["features"]
     keys: list[str] = list(dict.fromkeys(k for f in feats for k in f["properties"]))
-    header = "".join(f"<th>{escape(k)}</th>" for k in keys)
-    rows = "".join(
-        f"<tr><td>{_a(_item_href(urls, collection_id, f['id']), str(f['id']))}</td>"
-        + "".join(f"<td>{_value(f['properties'].get(k))}</td>" for k in keys)
-        + "</tr>"
+    matched = doc["numberMatched"]
+    summary = (
+        t["shown"].format(first=offset + 1, last=offset + doc["numberReturned"], matched=matched)
+        if feats
+        else t["none_shown"].format(matched=matched)
+    )
+    pages = [
+        (href, t[rel]) for rel in ("prev", "next") if (href := _html_link(doc, rel)) is not None
+    ]
+    rows = [
+        {
+            "href": _item_href(urls, collection_id, f["id"]),
+            "id": str(f["id"]),
+            "values": [f["properties"].get(k) for k in keys],
+        }
         for f in feats
+    ]
+    return _render(
+        "items",
+        urls,
+        doc,
+        f"{title} · {t['items']}",
+        _trail(urls, collection_id, title, t),
+        summary=summary,
+        pages=pages,
+        geojson=doc,
+        keys=keys,
+        features=rows,
     )
-    paging = " ".join(
-        _a(href, label)
-        for rel, label in (("prev", "‹ previous"), ("next", "next ›"))
-        if (href := _html_link(doc, rel))
-    )
-    shown = f"{offset + 1}–{offset + doc['numberReturned']}" if feats else "none"
-    head, figure = _map(doc)
-    body = (
-        f"<p>{shown} of {doc['numberMatched']} features. {paging}</p>{figure}"
-        f"<table><tr><th>id</th>{header}</tr>{rows}</table><p>{paging}</p>"
-    )
-    return _page(urls, f"{title}: items", body, _trail(urls, collection_id, title), head)
 
 
-def item(urls: Urls, collection_id: str, title: str, doc: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><th>{escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in doc["properties"].items()
-    )
-    head, figure = _map(doc)
+def item(urls: Urls, collection_id: str, title: str, doc: Doc) -> str:
+    t = LABELS[urls.lang]
     trail = [
-        *_trail(urls, collection_id, title),
+        *_trail(urls, collection_id, title, t),
         (_item_href(urls, collection_id, doc["id"]), str(doc["id"])),
     ]
-    body = f"{figure}<table>{rows}</table>" + _links_table(doc)
-    return _page(urls, f"{title}: {doc['id']}", body, trail, head)
+    return _render(
+        "item",
+        urls,
+        doc,
+        f"{title} · {doc['id']}",
+        trail,
+        geojson=doc,
+        properties=list(doc["properties"].items()),
+        links=doc["links"],
+    )

@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
+from gridgis.i18n import DEFAULT_LANG, Lang, Text
 from gridgis.ogc import media
 from gridgis.ogc.media import Format
 
 Link = dict[str, str]
 ROOT = "/ogc"
+_THIS_DOCUMENT = {
+    "json": Text("本文档（JSON）", "This document as JSON"),
+    "html": Text("本文档（网页）", "This document as HTML"),
+}
 
 
 def link(href: str, rel: str, media_type: str, title: str | None = None) -> Link:
@@ -32,13 +37,23 @@ def items_path(collection_id: str) -> str:
 
 
 class Urls:
-    """Builds absolute URLs under the request's base URL (which honours a proxy's root)."""
+    """Builds the links of one request: absolute URLs under the request's base URL (which
+    honours a proxy's root), with titles in the reader's language.
 
-    def __init__(self, base_url: str) -> None:
+    ``lang`` is the language the request asked for; when it asked, every URL carries it
+    (unless the URL sets it itself), so following any link stays in that language.
+    Without it the language is the default and URLs name none.
+    """
+
+    def __init__(self, base_url: str, lang: Lang | None = None) -> None:
         self.base = base_url.rstrip("/")
+        self.lang: Lang = lang or DEFAULT_LANG
+        self.keep: tuple[tuple[str, str], ...] = (("lang", lang),) if lang else ()
 
     def to(self, path: str, params: Sequence[tuple[str, str]] = ()) -> str:
-        query = urlencode(list(params), quote_via=quote)
+        named = {k for k, _ in params}
+        kept = [(k, v) for k, v in self.keep if k not in named]
+        query = urlencode([*params, *kept], quote_via=quote)
         return f"{self.base}{path}" + (f"?{query}" if query else "")
 
     def formats(
@@ -54,6 +69,6 @@ class Urls:
         for fmt in (current, *(f for f in media.FORMATS if f != current)):
             rel = "self" if fmt == current else "alternate"
             kind = json_type if fmt == "json" else media.HTML
-            title = "This document as JSON" if fmt == "json" else "This document as HTML"
+            title = _THIS_DOCUMENT[fmt][self.lang]
             out.append(link(self.to(path, [*kept, ("f", fmt)]), rel, kind, title))
         return out

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from gridgis.i18n import DEFAULT_LANG, LANGS
 from gridgis.ogc.collection import CollectionData, CollectionSpec
 from gridgis.ogc.links import ROOT
 from gridgis.ogc.query import LIMIT_DEFAULT, LIMIT_MAX
@@ -36,9 +37,26 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 FORMAT_PARAMETER = _query(
     "f", {"type": "string", "enum": ["json", "html"]}, "Encoding; otherwise from Accept."
 )
+LANG_PARAMETER = _query(
+    "lang",
+    {"type": "string", "enum": list(LANGS), "default": DEFAULT_LANG},
+    "Language of HTML pages: zh (Chinese, the default) or en; their links keep it.",
+)
 VERSION_PARAMETER = _query(
     "version", {"type": "string"}, "Grid version name (grids only); the published one if omitted."
 )
+DATETIME_PARAMETER = _query(
+    "datetime",
+    {"type": "string"},
+    "An instant or interval (RFC 3339 date-times or dates, .. for an open end), e.g. "
+    "2026-03-01T00:00:00Z, 2026-03-01T00:00:00Z/.., ../2026-03-01. Features that exist at "
+    "some moment of it: a layer's from its import on, a grid version's while in force. On "
+    "grids without version an instant answers from the version in force then. Dates and "
+    "times without an offset are the city's local time.",
+)
+#: What every resource takes, and what those that can show another grid version take.
+COMMON_PARAMETERS: list[dict[str, Any]] = [FORMAT_PARAMETER, LANG_PARAMETER]
+VERSIONED_PARAMETERS: list[dict[str, Any]] = [*COMMON_PARAMETERS, VERSION_PARAMETER]
 #: The items parameters of Part 1, plus ``version``; property filters come per collection.
 ITEMS_PARAMETERS: list[dict[str, Any]] = [
     _query(
@@ -52,8 +70,8 @@ ITEMS_PARAMETERS: list[dict[str, Any]] = [
         {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
         "minx,miny,maxx,maxy in CRS84 lon/lat; features intersecting it.",
     ),
-    FORMAT_PARAMETER,
-    VERSION_PARAMETER,
+    DATETIME_PARAMETER,
+    *VERSIONED_PARAMETERS,
 ]
 
 

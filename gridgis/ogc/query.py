@@ -1,4 +1,5 @@
-"""Items queries: parse ``limit``/``offset``/``bbox``/property filters, and select positions.
+"""Items queries: parse ``limit``/``offset``/``bbox``/``datetime``/property filters, and
+select positions.
 
 Selection is vectorised: bbox through the collection's STRtree, property filters as one
 comparison per column; only the page's features are encoded afterwards.
@@ -17,13 +18,17 @@ from numpy.typing import NDArray
 
 from gridgis.errors import InputError
 from gridgis.ogc.collection import CollectionData, Extent
+from gridgis.ogc.temporal import PARAM, Period, parse_datetime
 
 LIMIT_DEFAULT = 100
 LIMIT_MAX = 10_000
-#: Parameters every resource accepts.
-COMMON = ("f", "version")
-#: Parameters of the items resource besides property filters.
-PAGING = ("limit", "offset", "bbox")
+#: Parameters every resource accepts: the encoding, and the language of HTML pages.
+COMMON = ("f", "lang")
+#: Parameters of the resources that can show another grid version than the published one.
+VERSIONED = (*COMMON, "version")
+#: Parameters of the items resource besides those and property filters.
+PAGING = ("limit", "offset", "bbox", PARAM)
+STANDARD = (*VERSIONED, *PAGING)
 
 Params = Sequence[tuple[str, str]]
 
@@ -41,23 +46,35 @@ def check_params(params: Params, allowed: Collection[str]) -> dict[str, str]:
     seen: dict[str, str] = {}
     for name, value in params:
         if name not in allowed:
-            accepted = ", ".join(sorted(allowed, key=lambda n: (n not in (*COMMON, *PAGING), n)))
-            raise InputError(f"unknown query parameter {name!r}; this resource accepts: {accepted}")
+            accepted = ", ".join(sorted(allowed, key=lambda n: (n not in STANDARD, n)))
+            raise InputError(
+                f"unknown query parameter {name!r}; this resource accepts: {accepted}", param=name
+            )
         if name in seen:
-            raise InputError(f"query parameter {name!r} given more than once")
+            raise InputError(f"query parameter {name!r} given more than once", param=name)
         seen[name] = value
     return seen
 
 
 def parse_items_query(params: Params, properties: Sequence[str]) -> ItemQuery:
-    """Read an items request; property names not shadowed by a standard parameter filter."""
-    given = check_params(params, {*COMMON, *PAGING, *properties})
+    """Read an items request; property names not shadowed by a standard parameter filter.
+
+    ``datetime`` is read first, by :func:`period_param`: which grids to load depends on it.
+    """
+    given = check_params(params, {*STANDARD, *properties})
     limit = min(_integer(given, "limit", LIMIT_DEFAULT, minimum=1), LIMIT_MAX)
     offset = _integer(given, "offset", 0, minimum=0)
     bbox = parse_bbox(given["bbox"]) if "bbox" in given else None
-    standard = {*COMMON, *PAGING}
-    filters = tuple((k, v) for k, v in given.items() if k not in standard)
+    filters = tuple((k, v) for k, v in given.items() if k not in STANDARD)
     return ItemQuery(limit, offset, bbox, filters)
+
+
+def period_param(params: Params, timezone: str) -> Period | None:
+    """The ``datetime`` of a request, if it has one (the first: a repeat is refused by
+    :func:`parse_items_query`); ``timezone`` is the city's, for dates and times without an
+    offset."""
+    text = next((v for k, v in params if k == PARAM), None)
+    return None if text is None else parse_datetime(text, timezone)
 
 
 def _integer(given: dict[str, str], name: str, default: int, minimum: int) -> int:

@@ -12,42 +12,83 @@ import pandas as pd
 import shapely
 
 from gridgis.geometry import force_multi
+from gridgis.i18n import Text
 from gridgis.lookup import LoadedVersion
 from gridgis.ogc.collection import CollectionSpec
-from gridgis.store.base import BASE_KINDS, GRID_PROPERTIES, BaseKind, LayerInfo, Store
+from gridgis.store.base import (
+    BASE_KINDS,
+    GRID_PROPERTIES,
+    BaseKind,
+    LayerInfo,
+    Store,
+    VersionInfo,
+)
 
 DEPARTMENT_PREFIX = "department-"
 
 #: Base layers in the order people look for them: largest units first.
-_BASE: dict[BaseKind, tuple[str, str]] = {
+_BASE: dict[BaseKind, tuple[str, Text]] = {
     "communities": (
         "社区 Communities",
-        "Communities and villages (社区/村) with their subdistrict.",
+        Text(
+            "社区和村，含所属街道。", "Communities and villages (社区/村) with their subdistrict."
+        ),
     ),
-    "compounds": ("小区 Compounds", "Residential compounds, schools, hospitals and other sites."),
-    "buildings": ("楼栋 Buildings", "Buildings with their households, population and floors."),
-    "streets": ("街巷 Streets", "Roads, lanes, rivers and railways as lines."),
-    "addresses": ("地址 Addresses", "Standard door addresses (标准地址) as points."),
+    "compounds": (
+        "小区 Compounds",
+        Text(
+            "住宅小区、学校、医院等场所。",
+            "Residential compounds, schools, hospitals and other sites.",
+        ),
+    ),
+    "buildings": (
+        "楼栋 Buildings",
+        Text(
+            "楼栋，含户数、人口和层数。", "Buildings with their households, population and floors."
+        ),
+    ),
+    "streets": (
+        "街巷 Streets",
+        Text("道路、街巷、河流和铁路（线）。", "Roads, lanes, rivers and railways as lines."),
+    ),
+    "addresses": (
+        "地址 Addresses",
+        Text("标准地址（点）。", "Standard door addresses (标准地址) as points."),
+    ),
 }
+_STATUS = {"draft": "草稿", "published": "已发布", "archived": "已归档"}
 
 # Department attribute keys that would shadow a column of the layer get ``attribute_`` before.
 _RESERVED = ("id", "source_id", "geometry")
 
 
-def grids_spec(loaded: LoadedVersion, pinned: bool) -> CollectionSpec:
-    """The grids of one version; ``pinned`` when the caller named it with ``?version=``."""
+def grids_spec(
+    loaded: LoadedVersion, pinned: bool, record: VersionInfo | None = None
+) -> CollectionSpec:
+    """The grids of one version; ``pinned`` when the caller named it with ``?version=``.
+
+    ``record`` is the version as the store has it now, for its validity period: a version
+    loaded as a draft (or while in force) keeps that record in the index's cache.
+    """
     info = loaded.info
+    period = record or info
     return CollectionSpec(
         id="grids",
         title=f"综合网格 Grids ({info.name})",
-        description=f"Comprehensive grids of version {info.name} ({info.status}), "
-        f"{info.grid_count} grids, with their community, subdistrict and officer.",
+        description=Text(
+            f"{info.name} 版本（{_STATUS.get(info.status, info.status)}）的综合网格，"
+            f"共 {info.grid_count} 个，含所属社区、街道和网格员。",
+            f"Comprehensive grids of version {info.name} ({info.status}), "
+            f"{info.grid_count} grids, with their community, subdistrict and officer.",
+        ),
         id_field="code",
         slot=f"grids@{info.id}",
         content=info.content_key,
         load=lambda: loaded.grids[[*GRID_PROPERTIES, loaded.grids.geometry.name]],
         version=info.name if pinned else None,
         versioned=True,
+        since=period.valid_from,
+        until=period.valid_to,
     )
 
 
@@ -57,11 +98,15 @@ def base_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
     return CollectionSpec(
         id=kind,
         title=title,
-        description=f"{description} Imported from {layer.source_name}.",
+        description=Text(
+            f"{description.zh}导入自 {layer.source_name}。",
+            f"{description.en} Imported from {layer.source_name}.",
+        ),
         id_field="code" if kind == "communities" else "id",
         slot=kind,
         content=layer.content_key,
         load=lambda: store.read_base_layer(kind),
+        since=layer.imported_at,
     )
 
 
@@ -69,36 +114,47 @@ def subdistricts_spec(store: Store, communities: LayerInfo) -> CollectionSpec:
     return CollectionSpec(
         id="subdistricts",
         title="街道 Subdistricts",
-        description="Subdistricts and towns (街道/乡镇), each the union of its communities.",
+        description=Text(
+            "街道和乡镇，每个由所属社区合并而成。",
+            "Subdistricts and towns (街道/乡镇), each the union of its communities.",
+        ),
         id_field="code",
         slot="subdistricts",
         content=communities.content_key,
         load=lambda: read_subdistricts(store),
+        since=communities.imported_at,
     )
 
 
 def department_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
     name = layer.name
+    day = layer.imported_at.date().isoformat()
     return CollectionSpec(
         id=DEPARTMENT_PREFIX + name,
         title=f"{name} 部门网格",
-        description=f"Current grid layer of the {name} department, imported from "
-        f"{layer.source_name} on {layer.imported_at.date().isoformat()}; "
-        "the department's own fields are properties.",
+        description=Text(
+            f"{name}部门当前的网格图层，{day} 导入自 {layer.source_name}；部门自己的字段都是属性。",
+            f"Current grid layer of the {name} department, imported from "
+            f"{layer.source_name} on {day}; the department's own fields are properties.",
+        ),
         id_field="id",
         slot=DEPARTMENT_PREFIX + name,
         content=layer.content_key,
         load=lambda: read_department(store, name),
+        since=layer.imported_at,
     )
 
 
 def catalog(
-    store: Store, grids: LoadedVersion | None, pinned: bool = False
+    store: Store,
+    grids: LoadedVersion | None,
+    pinned: bool = False,
+    record: VersionInfo | None = None,
 ) -> list[CollectionSpec]:
     """Every collection there is now, grids first, then base layers, then departments."""
     layers = store.list_layers()
     base = {layer.kind: layer for layer in layers if layer.kind in BASE_KINDS}
-    specs = [grids_spec(grids, pinned)] if grids is not None else []
+    specs = [grids_spec(grids, pinned, record)] if grids is not None else []
     if "communities" in base:
         specs.append(subdistricts_spec(store, base["communities"]))
     specs += [base_spec(store, base[kind]) for kind in _BASE if kind in base]
