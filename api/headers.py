@@ -8,6 +8,7 @@ fallback beside RFC 8187 ``filename*``.
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote
 
 #: ASCII punctuation a header value may keep as it is (``%`` is not among them, so a
@@ -32,3 +33,17 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     if fallback != filename:
         value += f"; filename*=UTF-8''{quote(filename, safe='')}"
     return value
+
+
+def etag(*parts: object) -> str:
+    """A strong ETag from what identifies an answer (content keys, the request's shape):
+    the same on every worker and after a restart, new when the content changes."""
+    return '"' + hashlib.sha1(repr(parts).encode()).hexdigest()[:20] + '"'
+
+
+def matches(if_none_match: str | None, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``tag`` (or ``*``)."""
+    if if_none_match is None:
+        return False
+    given = {t.strip() for t in if_none_match.split(",")}
+    return tag in given or "*" in given or f"W/{tag}" in given

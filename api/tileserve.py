@@ -6,13 +6,12 @@ it); rendering, and the rare store lookups, take one trip to the threadpool.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
 from fastapi.concurrency import run_in_threadpool
 
-from api.headers import header_text
+from api.headers import etag, header_text, matches
 from gridgis.errors import NotFoundError
 from gridgis.lookup import PublishedIndex
 from gridgis.lru import LRU
@@ -90,9 +89,9 @@ class TileServer:
         else:
             content = await self._stamp(layer)
         key = ("tile", layer.name, content, tile.z, tile.x, tile.y)
-        etag = '"' + hashlib.sha1(repr(key).encode()).hexdigest()[:20] + '"'
-        headers["ETag"] = etag
-        if if_none_match is not None and etag in (t.strip() for t in if_none_match.split(",")):
+        tag = etag(*key)
+        headers["ETag"] = tag
+        if matches(if_none_match, tag):
             return TileAnswer(304, headers)
         if not layer.minzoom <= z <= layer.maxzoom or content is None:
             return TileAnswer(204, headers)

@@ -66,7 +66,8 @@ def _answers(client: httpx.Client, folder: Path) -> dict[str, Any]:
     """What each route says of the draft: its grid codes (and households where given)."""
     version = {"version": DRAFT}
     tile = TileAddress.containing(LON, LAT, 15)
-    grids = client.get("/api/grids", params=version).json()["features"]
+    listing = client.get("/api/grids", params=version)
+    grids = listing.json()["features"]
     codes = sorted(f["properties"]["code"] for f in grids)
     one = client.get(f"/api/grids/{codes[0]}", params=version)
     mvt = client.get(f"/tiles/grids/{tile}.mvt", params=version)
@@ -83,6 +84,7 @@ def _answers(client: httpx.Client, folder: Path) -> dict[str, Any]:
     return {
         "geojson": codes,
         "households": sorted({f["properties"]["households"] for f in grids}),
+        "grids_etag": listing.headers["etag"],
         "one": one.json()["properties"]["code"],
         "tile": sorted(f["properties"]["code"] for f in decoded),
         "tile_version": mvt.headers["x-gridgis-version"],
@@ -107,6 +109,10 @@ def test_a_replaced_draft_is_what_every_route_answers(
         _save(store, second, 250, replace=True)
         after = _answers(c, tmp_path / "after")
         stale = c.get(f"/api/grids/{first[0]}", params={"version": DRAFT})
+        revalidated = [
+            c.get("/api/grids", params={"version": DRAFT}, headers={"If-None-Match": tag})
+            for tag in (before["grids_etag"], after["grids_etag"])
+        ]
     assert {k: before[k] for k in ("geojson", "tile", "ogc", "download", "shapefile", "embed")} == {
         k: first for k in ("geojson", "tile", "ogc", "download", "shapefile", "embed")
     }
@@ -115,6 +121,8 @@ def test_a_replaced_draft_is_what_every_route_answers(
     assert (before["households"], after["households"]) == ([400], [250])
     assert (before["one"], after["one"]) == (first[0], second[0])
     assert before["tile_etag"] != after["tile_etag"]
+    # Clients keep the big answers and revalidate: the old tag is stale, the new one holds.
+    assert [r.status_code for r in revalidated] == [200, 304]
     assert after["embed_page"] == 200
     assert stale.status_code == 404 and stale.json()["code"] == "grid_not_found"
     # A Chinese name crosses HTTP headers intact (percent-encoded UTF-8, RFC 8187 for files).

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import numpy as np
 import shapely
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from api.conditional import tagged
 from api.deps import ServicesDep
 from api.embedpage import (
     ASSET_DIR,
@@ -206,6 +207,7 @@ def embed_asset(name: str, v: str | None = None) -> FileResponse:
     summary="Grids for the embedded map: one community, one grid, or all",
 )
 def embed_grids(
+    request: Request,
     services: ServicesDep,
     community: CommunityQuery = None,
     grid: Annotated[str | None, Query(description="Just this grid.")] = None,
@@ -225,8 +227,7 @@ def embed_grids(
         return _geojson(frame, list(GRID_PROPERTIES), shift, extra={"version": loaded.info.name})
 
     key = ("embed-grids", _version_key(loaded), grid, None if grid else community, shift)
-    body = services.caches.answers.get_or_build(key, make)
-    return Response(body, media_type=GEOJSON)
+    return tagged(request, key, lambda: services.caches.answers.get_or_build(key, make), GEOJSON)
 
 
 @router.get("/embed/grids/{code}.json", summary="One grid's details and department services")
@@ -264,6 +265,7 @@ def _parse_bbox(text: str, shift: Shift) -> tuple[float, float, float, float]:
     summary="Streets, compounds or community outlines around a community or in a box",
 )
 def embed_context(
+    request: Request,
     services: ServicesDep,
     layer: Annotated[ContextKind, Query(description="Which base layer.")],
     community: Annotated[
@@ -307,8 +309,12 @@ def embed_context(
         id_field = "code" if layer == "communities" else None
         return _geojson(chosen, properties, shift, id_field=id_field)
 
-    body = make() if key is None else services.caches.answers.get_or_build(key, make)
-    return Response(body, media_type=GEOJSON)
+    if key is None:  # a box: as many as there are views, not worth keeping
+        return Response(make(), media_type=GEOJSON)
+    cached = key
+    return tagged(
+        request, cached, lambda: services.caches.answers.get_or_build(cached, make), GEOJSON
+    )
 
 
 # --- address search ------------------------------------------------------------------------------
