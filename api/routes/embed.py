@@ -37,11 +37,14 @@ from gridgis.crs import CGCS2000, NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
 from gridgis.lookup import LoadedVersion
+from gridgis.search import PlaceIndex, search
 from gridgis.store.base import GRID_PROPERTIES
 
 router = APIRouter(tags=["embed"])
 GEOJSON = "application/geo+json"
 PRECISION = 6  # about 10 cm: plenty on screen, a seventh less text than the API's 7
+MAX_GRIDS = 500  # codes in one grids.geojson request: a long road's grids, a community's
+PAGE_HEADERS = {"Cache-Control": "no-cache", "Referrer-Policy": "strict-origin-when-cross-origin"}
 MAX_BBOX_DEGREES = 0.25  # a viewport at the page's context zoom spans well under this
 CONTEXT_PROPERTIES: dict[str, list[str]] = {
     "streets": ["name", "class"],
@@ -176,15 +179,11 @@ def embed_page(
             "grid_info": "/embed/grids/{code}.json" + _query({"version": version}),
             "context": "/embed/context.geojson" + _query(common),
             "address": "/embed/address" + _query(common),
+            "search": "/embed/search" + _query(common),
         },
     )
     return HTMLResponse(
-        render_embed(page),
-        headers={
-            "Content-Security-Policy": page.csp(),
-            "Cache-Control": "no-cache",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        },
+        render_embed(page), headers={"Content-Security-Policy": page.csp(), **PAGE_HEADERS}
     )
 
 
@@ -208,16 +207,23 @@ def embed_asset(name: str, v: str | None = None) -> FileResponse:
 def embed_grids(
     services: ServicesDep,
     community: CommunityQuery = None,
-    grid: Annotated[str | None, Query(description="Just this grid.")] = None,
+    grid: Annotated[
+        str | None,
+        Query(
+            description=f"Just this grid, or these (comma-separated codes, {MAX_GRIDS} at most)."
+        ),
+    ] = None,
     version: VersionQuery = None,
     shift: ShiftQuery = "none",
 ) -> Response:
     loaded = services.index.resolve(name=version)
+    codes = _grid_codes(grid) if grid is not None else []
 
     def make() -> bytes:
         if grid is not None:
-            _grid_row(loaded, grid)
-            frame = loaded.grids[loaded.grids["code"] == grid]
+            for code in codes:
+                _grid_row(loaded, code)
+            frame = loaded.grids[loaded.grids["code"].isin(codes)]
         elif community is not None:
             frame = _community_grids(loaded, community)
         else:
@@ -227,6 +233,15 @@ def embed_grids(
     key = ("embed-grids", _version_key(loaded), grid, None if grid else community, shift)
     body = services.caches.answers.get_or_build(key, make)
     return Response(body, media_type=GEOJSON)
+
+
+def _grid_codes(text: str) -> list[str]:
+    codes = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    if not codes or len(codes) > MAX_GRIDS:
+        raise InvalidValueError(
+            f"grid: give one to {MAX_GRIDS} comma-separated grid codes", param="grid"
+        )
+    return codes
 
 
 @router.get("/embed/grids/{code}.json", summary="One grid's details and department services")
@@ -341,3 +356,65 @@ def embed_address(
         body["code"] = "no_address_match"
         return JSONResponse(body, status_code=404)
     return JSONResponse(body)
+
+
+# --- the search box: addresses, roads, communities, grids ---------------------------------------
+@router.get(
+    "/embed/search",
+    summary="Search: an address, a road, a community or a grid (code, name or officer)",
+    responses={
+        200: {
+            "description": "`match` (or null) and `candidates`, each a place with its `kind` "
+            "(address, road, community, grid), `text`, `score`, the `grids` (codes) to show, "
+            "`bbox` and, for an address, `point` — coordinates in the shift asked for. "
+            "`ambiguous`: several places match equally well (an officer with two grids)."
+        }
+    },
+)
+def embed_search(
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="The text as typed.")],
+    version: VersionQuery = None,
+    shift: ShiftQuery = "none",
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> JSONResponse:
+    loaded = services.index.resolve(name=version)
+    addresses = services.addresses.current()  # the search works without an address base
+    matcher, address_key = (None, None) if addresses is None else addresses
+    streets = services.ogc.layer_data("streets")
+    streets_key, streets_frame = (None, None) if streets is None else (streets[0], streets[1].frame)
+    key = ("embed-places", loaded.info.content_key, address_key, streets_key)
+    epsg = services.settings.metric_epsg
+    places: PlaceIndex = services.caches.data.get_or_build(
+        key, lambda: PlaceIndex.build(loaded, matcher, streets_frame, metric_epsg=epsg)
+    )
+    body = places.answer_dict(search(q, places, matcher, limit=limit))
+    if shift != "none":
+        _shift_places(
+            [body["match"], *body["candidates"]] if body["match"] else body["candidates"], shift
+        )
+    return JSONResponse(body)
+
+
+def _shift_places(places: list[dict[str, Any]], shift: Shift) -> None:
+    """Points and boxes into the basemap's coordinates, all in one transform."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for p in places:
+        if p["point"]:
+            xs.append(p["point"]["lon"])
+            ys.append(p["point"]["lat"])
+        if p["bbox"]:
+            xs += [p["bbox"][0], p["bbox"][2]]
+            ys += [p["bbox"][1], p["bbox"][3]]
+    if not xs:
+        return
+    lon, lat = wgs84_to_shifted(np.array(xs), np.array(ys), shift)
+    moved = iter(zip(np.round(lon, 7).tolist(), np.round(lat, 7).tolist(), strict=True))
+    for p in places:
+        if p["point"]:
+            x, y = next(moved)
+            p["point"] = {"lon": x, "lat": y}
+        if p["bbox"]:
+            (x0, y0), (x1, y1) = next(moved), next(moved)
+            p["bbox"] = [x0, y0, x1, y1]
