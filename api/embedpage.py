@@ -87,6 +87,19 @@ LABELS: dict[str, dict[str, str]] = {
         "error_not_found": "未找到",
         "error_generic": "出错了，请稍后再试",
         "error_network": "无法连接服务器，请检查网络",
+        # The page for a grid code the version shown no longer has.
+        "retired_title": "网格已不存在",
+        "retired_lead": "网格 {code} 在当前版本（{version}）中已不存在。",
+        "retired_last": "该编码最后出现在版本 {version}，名为“{name}”。",
+        "retired_now": "现在覆盖其原范围的网格：",
+        "retired_share": "占原网格面积 {share}",
+        "retired_open": "在地图上查看",
+        "retired_uncovered": "原范围中有 {share} 现在不属于任何网格。",
+        "retired_no_successor": "其原范围现在不属于任何网格。",
+        "retired_unknown": "没有任何版本包含该网格编码，请检查链接。",
+        "missing_title": "未找到该网格",
+        "missing_lead": "当前版本（{version}）中没有网格 {code}。",
+        "retired_all": "查看全部网格",
     },
     "en": {
         "title": "Grid map",
@@ -138,6 +151,18 @@ LABELS: dict[str, dict[str, str]] = {
         "error_not_found": "Not found",
         "error_generic": "Something went wrong. Please try again later",
         "error_network": "Cannot reach the server. Check the network",
+        "retired_title": "Grid no longer exists",
+        "retired_lead": "Grid {code} no longer exists in the current version ({version}).",
+        "retired_last": "The code was last used in version {version}, for “{name}”.",
+        "retired_now": "The grids that now cover its former area:",
+        "retired_share": "{share} of its former area",
+        "retired_open": "Show on the map",
+        "retired_uncovered": "{share} of its former area now lies in no grid.",
+        "retired_no_successor": "Its former area now lies in no grid.",
+        "retired_unknown": "No version has a grid with this code. Please check the link.",
+        "missing_title": "No such grid",
+        "missing_lead": "The current version ({version}) has no grid {code}.",
+        "retired_all": "Show all grids",
     },
 }
 KIND_LABELS: dict[str, dict[str, str]] = {
@@ -310,12 +335,18 @@ class EmbedPage:
         }
 
     def csp(self) -> str:
-        tiles = "" if self.basemap is None else " " + self.basemap.source()
-        return (
-            "default-src 'self'; script-src 'self'; connect-src 'self'; "
-            f"img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; "
-            "base-uri 'none'; form-action 'none'; object-src 'none'"
-        )
+        return page_csp(self.basemap)
+
+
+def page_csp(basemap: Basemap | None) -> str:
+    """The Content-Security-Policy of the embed's pages: our server only, and the
+    basemap's tile hosts for images."""
+    tiles = "" if basemap is None else " " + basemap.source()
+    return (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; "
+        f"img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
 
 
 def _script_json(value: Any) -> str:

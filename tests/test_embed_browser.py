@@ -25,8 +25,9 @@ from playwright.sync_api import Browser, Frame, Page, Route, sync_playwright
 
 from gridgis.crs import wgs84_to_shifted
 from gridgis.lookup import GridIndex
+from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import CHROMIUM_ARGS, Server
+from tests.conftest import CHROMIUM_ARGS, Server, save_boxes
 
 SELECTED_COLOUR = "#d7301f"
 
@@ -584,7 +585,6 @@ def test_a_basemap_is_the_only_other_host(
 @pytest.mark.parametrize(
     ("query", "status"),
     [
-        ("grid=999999999999999", 404),
         ("community=999999999999", 404),
         ("version=no-such-version", 404),
         ("lang=fr", 422),
@@ -747,3 +747,77 @@ def test_the_search_shifts_points_and_boxes_for_gcj02(
             assert moved["point"]["lat"] == pytest.approx(float(y[0]), abs=1e-6)
     config = _config(client.get("/embed", params={"basemap": "amap"}).text)
     assert "shift=gcj02" in config["urls"]["search"]
+
+
+# --- a grid code the version no longer has ---------------------------------------------------
+RETIRED = "510603001001001"
+SPLIT_INTO = ("510603001001011", "510603001001012")  # 60% and 40% of the retired grid's area
+
+
+@pytest.fixture
+def redrawn(settings: Settings, store: SqlStore) -> Iterator[Server]:
+    """A server whose published version split one grid of the version before in two."""
+    save_boxes(store, "v1", {RETIRED: (104.390, 31.120, 104.400, 31.130)})
+    save_boxes(
+        store,
+        "v2",
+        {
+            SPLIT_INTO[0]: (104.390, 31.120, 104.396, 31.130),
+            SPLIT_INTO[1]: (104.396, 31.120, 104.400, 31.130),
+        },
+    )
+    store.publish("v1", "t")
+    store.publish("v2", "t")
+    with Server(settings) as srv:
+        yield srv
+
+
+def test_a_retired_grid_code_gets_a_readable_page_with_its_successors(redrawn: Server) -> None:
+    with httpx.Client(base_url=redrawn.url, timeout=60) as http:
+        kept = "&layers=grids&origin=https://oa.example.gov.cn&basemap=osm"
+        response = http.get(f"/embed?grid={RETIRED}{kept}")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        csp = response.headers["content-security-policy"]
+        page_csp = http.get("/embed?layers=grids").headers["content-security-policy"]
+        assert csp == page_csp and "default-src 'self'" in csp
+        text = response.text
+        assert '<html lang="zh-CN">' in text and "网格已不存在" in text
+        assert f"网格 {RETIRED} 在当前版本（v2）中已不存在" in text
+        assert "最后出现在版本 v1，名为“v1 001”" in text
+        assert "占原网格面积 60%" in text and "占原网格面积 40%" in text
+        assert text.index(SPLIT_INTO[0]) < text.index(SPLIT_INTO[1])  # largest share first
+        links = re.findall(r'<a class="gridgis-successor" href="([^"]+)"', text)
+        assert len(links) == 2
+        first = parse_qs(urlparse(html.unescape(links[0])).query)
+        assert first == {
+            "grid": [SPLIT_INTO[0]],
+            "layers": ["grids"],
+            "basemap": ["osm"],
+            "origin": ["https://oa.example.gov.cn"],
+        }
+        assert "{" not in text  # every label's placeholders filled in
+
+        english = http.get(f"/embed?grid={RETIRED}&lang=en").text
+        assert '<html lang="en">' in english and "Grid no longer exists" in english
+        assert "60% of its former area" in english and "网格" not in english
+        assert "lang=en" in english
+
+        unknown = http.get("/embed?grid=510603001001999")
+        assert unknown.status_code == 404 and "没有任何版本包含该网格编码" in unknown.text
+        assert "已不存在" not in unknown.text
+
+
+@pytest.mark.browser
+def test_the_retired_page_leads_to_the_successor_on_the_map(
+    recorder: Recorder, redrawn: Server
+) -> None:
+    page = recorder.page
+    page.goto(f"{redrawn.url}/embed?grid={RETIRED}", wait_until="load")
+    assert page.inner_text("h1") == "网格已不存在"
+    page.click(f"li[data-code='{SPLIT_INTO[0]}'] a")
+    page.wait_for_selector("body[data-ready]", timeout=15000)
+    assert page.get_attribute("body", "data-ready") == "1"
+    assert page.evaluate("() => gridgisEmbed.selected()") == SPLIT_INTO[0]
+    assert recorder.errors == []
+    assert recorder.hosts() == {urlparse(redrawn.url).netloc}

@@ -27,15 +27,19 @@ from api.embedpage import (
     Lang,
     Shift,
     asset_version,
+    page_csp,
     parse_layers,
     parse_origin,
     render_embed,
     resolve_basemap,
 )
+from api.retiredpage import RetiredPage, render_retired
+from api.state import Services
 from gridgis.address.book import address_answer
 from gridgis.crs import CGCS2000, NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
+from gridgis.lineage import Succession, successors
 from gridgis.lookup import LoadedVersion
 from gridgis.search import PlaceIndex, search
 from gridgis.store.base import GRID_PROPERTIES
@@ -148,6 +152,9 @@ def embed_page(
     target = parse_origin(origin)
     loaded = services.index.resolve(name=version)
     scope = community
+    if grid is not None and loaded.answer(grid) is None:
+        kept = {"layers": layers, "basemap": basemap, "lang": lang, "origin": origin}
+        return _retired(services, loaded, grid, lang, {**kept, "version": version, "shift": shift})
     if grid is not None:
         row = _grid_row(loaded, grid)
         if community is not None and row["community_code"] != community:
@@ -184,6 +191,34 @@ def embed_page(
     )
     return HTMLResponse(
         render_embed(page), headers={"Content-Security-Policy": page.csp(), **PAGE_HEADERS}
+    )
+
+
+def _retired(
+    services: Services, loaded: LoadedVersion, code: str, lang: Lang, kept: dict[str, str | None]
+) -> HTMLResponse:
+    """A readable 404 for a grid code the version lacks: where its area went, with links
+    to the grids there now that keep the link's other parameters (defaults left out)."""
+    held = services.store.versions_with_grid(code)
+    found: Succession | None = None
+    if held:
+        versions = tuple((v.name, v.status, v.content_key) for v in held)
+        key = ("succession", code, loaded.info.content_key, versions)
+        epsg = services.settings.metric_epsg
+        found = services.caches.data.get_or_build(
+            key, lambda: successors(services.store, code, loaded, metric_epsg=epsg)
+        )
+    defaults = {"lang": "zh", "origin": "*"}
+    params = {k: None if defaults.get(k) == v else v for k, v in kept.items()}
+
+    def link(grid: str | None) -> str:
+        return "/embed" + _query({"grid": grid, **params})
+
+    page = RetiredPage(lang, code, loaded.info.name, found, link)
+    return HTMLResponse(
+        render_retired(page),
+        status_code=404,
+        headers={"Content-Security-Policy": page_csp(None), **PAGE_HEADERS},
     )
 
 
