@@ -41,7 +41,7 @@ from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
 from gridgis.lineage import Succession, successors
 from gridgis.lookup import LoadedVersion
-from gridgis.search import PlaceIndex, search
+from gridgis.search import search
 from gridgis.store.base import GRID_PROPERTIES
 
 router = APIRouter(tags=["embed"])
@@ -414,15 +414,7 @@ def embed_search(
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> JSONResponse:
     loaded = services.index.resolve(name=version)
-    addresses = services.addresses.current()  # the search works without an address base
-    matcher, address_key = (None, None) if addresses is None else addresses
-    streets = services.ogc.layer_data("streets")
-    streets_key, streets_frame = (None, None) if streets is None else (streets[0], streets[1].frame)
-    key = ("embed-places", loaded.info.content_key, address_key, streets_key)
-    epsg = services.settings.metric_epsg
-    places: PlaceIndex = services.caches.data.get_or_build(
-        key, lambda: PlaceIndex.build(loaded, matcher, streets_frame, metric_epsg=epsg)
-    )
+    places, matcher = services.places(loaded)
     body = places.answer_dict(search(q, places, matcher, limit=limit))
     if shift != "none":
         _shift_places(
