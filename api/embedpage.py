@@ -49,14 +49,25 @@ LABELS: dict[str, dict[str, str]] = {
         "phone": "电话",
         "party_branch": "党支部",
         "services": "部门服务",
-        "search": "搜索地址",
+        "search": "搜索地址、道路、社区或网格",
         "search_button": "搜索",
         "searching": "正在搜索…",
-        "no_match": "未找到足够接近的地址，您是否要找：",
+        "no_match": "未找到足够接近的结果，您是否要找：",
+        "no_results": "未找到结果",
+        "several": "找到多个结果，请选择：",
         "matched": "匹配地址",
         "score": "匹配度",
         "grid": "所属网格",
         "no_grid": "该地址不在任何网格内",
+        "kind_address": "地址",
+        "kind_road": "道路",
+        "kind_community": "社区",
+        "kind_grid": "网格",
+        "road": "道路",
+        "communities": "途经社区",
+        "community_code": "社区编码",
+        "grid_count": "网格数",
+        "road_no_grid": "该道路不在任何网格内",
         "loading": "正在加载…",
         "load_failed": "加载失败",
         "no_grids": "没有可显示的网格",
@@ -64,6 +75,31 @@ LABELS: dict[str, dict[str, str]] = {
         "layer_streets": "街巷",
         "layer_compounds": "小区",
         "layer_communities": "社区边界",
+        # Errors by their machine code: the page never shows the server's English text.
+        "error_no_address_match": "未找到足够接近的地址",
+        "error_no_address_base": "尚未导入标准地址库",
+        "error_grid_not_found": "当前版本中没有该网格",
+        "error_community_not_found": "当前版本中没有该社区",
+        "error_version_not_found": "没有该网格版本",
+        "error_no_published_version": "尚未发布任何网格版本",
+        "error_no_version_then": "该时间没有生效的网格版本",
+        "error_invalid_value": "输入的内容无效",
+        "error_not_found": "未找到",
+        "error_generic": "出错了，请稍后再试",
+        "error_network": "无法连接服务器，请检查网络",
+        # The page for a grid code the version shown no longer has.
+        "retired_title": "网格已不存在",
+        "retired_lead": "网格 {code} 在当前版本（{version}）中已不存在。",
+        "retired_last": "该编码最后出现在版本 {version}，名为“{name}”。",
+        "retired_now": "现在覆盖其原范围的网格：",
+        "retired_share": "占原网格面积 {share}",
+        "retired_open": "在地图上查看",
+        "retired_uncovered": "原范围中有 {share} 现在不属于任何网格。",
+        "retired_no_successor": "其原范围现在不属于任何网格。",
+        "retired_unknown": "没有任何版本包含该网格编码，请检查链接。",
+        "missing_title": "未找到该网格",
+        "missing_lead": "当前版本（{version}）中没有网格 {code}。",
+        "retired_all": "查看全部网格",
     },
     "en": {
         "title": "Grid map",
@@ -78,14 +114,25 @@ LABELS: dict[str, dict[str, str]] = {
         "phone": "Phone",
         "party_branch": "Party branch",
         "services": "Department services",
-        "search": "Search address",
+        "search": "Address, road, community or grid",
         "search_button": "Search",
         "searching": "Searching…",
-        "no_match": "No address close enough. Did you mean:",
+        "no_match": "Nothing close enough. Did you mean:",
+        "no_results": "Nothing found",
+        "several": "Several places match. Choose one:",
         "matched": "Matched address",
         "score": "Score",
         "grid": "Grid",
         "no_grid": "The address lies in no grid",
+        "kind_address": "Address",
+        "kind_road": "Road",
+        "kind_community": "Community",
+        "kind_grid": "Grid",
+        "road": "Road",
+        "communities": "Communities",
+        "community_code": "Community code",
+        "grid_count": "Grids",
+        "road_no_grid": "The road lies in no grid",
         "loading": "Loading…",
         "load_failed": "Could not load",
         "no_grids": "No grids to show",
@@ -93,6 +140,29 @@ LABELS: dict[str, dict[str, str]] = {
         "layer_streets": "Streets",
         "layer_compounds": "Compounds",
         "layer_communities": "Community boundaries",
+        "error_no_address_match": "No address close enough",
+        "error_no_address_base": "No standard address base has been imported yet",
+        "error_grid_not_found": "This version has no such grid",
+        "error_community_not_found": "This version has no such community",
+        "error_version_not_found": "No such grid version",
+        "error_no_published_version": "No grid version has been published yet",
+        "error_no_version_then": "No grid version was in force then",
+        "error_invalid_value": "The value given is not valid",
+        "error_not_found": "Not found",
+        "error_generic": "Something went wrong. Please try again later",
+        "error_network": "Cannot reach the server. Check the network",
+        "retired_title": "Grid no longer exists",
+        "retired_lead": "Grid {code} no longer exists in the current version ({version}).",
+        "retired_last": "The code was last used in version {version}, for “{name}”.",
+        "retired_now": "The grids that now cover its former area:",
+        "retired_share": "{share} of its former area",
+        "retired_open": "Show on the map",
+        "retired_uncovered": "{share} of its former area now lies in no grid.",
+        "retired_no_successor": "Its former area now lies in no grid.",
+        "retired_unknown": "No version has a grid with this code. Please check the link.",
+        "missing_title": "No such grid",
+        "missing_lead": "The current version ({version}) has no grid {code}.",
+        "retired_all": "Show all grids",
     },
 }
 KIND_LABELS: dict[str, dict[str, str]] = {
@@ -265,12 +335,18 @@ class EmbedPage:
         }
 
     def csp(self) -> str:
-        tiles = "" if self.basemap is None else " " + self.basemap.source()
-        return (
-            "default-src 'self'; script-src 'self'; connect-src 'self'; "
-            f"img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; "
-            "base-uri 'none'; form-action 'none'; object-src 'none'"
-        )
+        return page_csp(self.basemap)
+
+
+def page_csp(basemap: Basemap | None) -> str:
+    """The Content-Security-Policy of the embed's pages: our server only, and the
+    basemap's tile hosts for images."""
+    tiles = "" if basemap is None else " " + basemap.source()
+    return (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; "
+        f"img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
 
 
 def render_embed(page: EmbedPage) -> str:

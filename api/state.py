@@ -14,9 +14,11 @@ from typing import Any
 from api.policy import AccessPolicy
 from api.tileserve import TileServer
 from gridgis.address.book import AddressBook
+from gridgis.address.matcher import AddressMatcher
 from gridgis.lookup import LoadedVersion, PublishedIndex
 from gridgis.lru import LRU
 from gridgis.ogc import OgcService
+from gridgis.search import PlaceIndex
 from gridgis.services import grid_services
 from gridgis.settings import Settings
 from gridgis.store import SqlStore, open_store
@@ -94,6 +96,20 @@ class Services:
     def warm_department_services(self, loaded: LoadedVersion) -> None:
         """Start gathering them now, before the first click needs them."""
         self.caches.data.warm(*self._services_entry(loaded))
+
+    def places(self, loaded: LoadedVersion) -> tuple[PlaceIndex, AddressMatcher | None]:
+        """The search's lookups for a version, and the address matcher they were built
+        with; once per version, address base and streets layer. Works without either."""
+        found = self.addresses.current()
+        matcher, address_key = (None, None) if found is None else found
+        streets = self.ogc.layer_data("streets")  # the layer the context routes draw
+        streets_key, frame = (None, None) if streets is None else (streets[0], streets[1].frame)
+        key = ("search-places", loaded.info.content_key, address_key, streets_key)
+        epsg = self.settings.metric_epsg
+        places: PlaceIndex = self.caches.data.get_or_build(
+            key, lambda: PlaceIndex.build(loaded, matcher, frame, metric_epsg=epsg)
+        )
+        return places, matcher
 
     def _services_entry(self, loaded: LoadedVersion) -> tuple[Any, Any]:
         """Keyed on the version and every department layer: a re-imported layer's units

@@ -25,8 +25,9 @@ from playwright.sync_api import Browser, Frame, Page, Route, sync_playwright
 
 from gridgis.crs import wgs84_to_shifted
 from gridgis.lookup import GridIndex
+from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import CHROMIUM_ARGS, Server
+from tests.conftest import CHROMIUM_ARGS, Server, save_boxes
 
 SELECTED_COLOUR = "#d7301f"
 
@@ -321,12 +322,157 @@ def test_the_search_box_finds_an_address_and_shows_its_grid(
         arg=code,
         timeout=10000,
     )
-    # Nonsense gets candidates, not an error.
-    page.fill(".gridgis-search input", "沙河街999号不存在小区")
-    page.press(".gridgis-search input", "Enter")
+    # Nonsense gets candidates, each with its text, and the last marker goes.
+    search_for(page, "沙河街999号不存在小区")
     page.wait_for_selector(".gridgis-no-match", timeout=10000)
+    assert page.inner_text(".gridgis-no-match") == "未找到足够接近的结果，您是否要找："
+    candidates = page.locator("button.gridgis-candidate")
+    assert candidates.count() > 0
+    assert all("沙河街" in t for t in candidates.all_inner_texts())
+    assert page.locator("path.gridgis-address").count() == 0
+    assert page.evaluate("() => gridgisEmbed.selected()") is None
+    # Choosing one shows it at once: its point, its grid; no second search.
+    searches = sum("/embed/search" in u for u in recorder.urls)
+    candidates.first.click()
+    page.wait_for_selector(".gridgis-search-result[data-kind='address']", timeout=10000)
+    chosen = page.get_attribute(".gridgis-search-result", "data-grid")
+    assert chosen
+    page.wait_for_function("code => gridgisEmbed.selected() === code", arg=chosen, timeout=10000)
+    assert page.locator("path.gridgis-address").count() == 1
+    assert sum("/embed/search" in u for u in recorder.urls) == searches
     assert recorder.errors == []
     assert recorder.hosts() == {urlparse(server.url).netloc}
+
+
+def search_for(page: Page, text: str) -> None:
+    """Type into the search box and submit, after the previous answer has been cleared."""
+    page.evaluate(
+        "() => { const r = document.querySelector('.gridgis-search-result');"
+        " if (r) { r.textContent = ''; delete r.dataset.kind; delete r.dataset.grid; } }"
+    )
+    page.fill(".gridgis-search input", text)
+    page.press(".gridgis-search input", "Enter")
+
+
+def found_codes(page: Page) -> set[str]:
+    """Codes of the grids a search marked (a road's, a community's)."""
+    return set(
+        page.evaluate(
+            """() => [...gridgisEmbed.byCode.entries()]
+                .filter(([, l]) => l.getElement()
+                    && l.getElement().classList.contains("gridgis-found"))
+                .map(([code]) => code)"""
+        )
+    )
+
+
+def wait_in_view(page: Page, codes: set[str]) -> None:
+    """Wait until the map shows all these grids (it may still be flying there)."""
+    page.wait_for_function(
+        """(codes) => { const b = L.latLngBounds([]);
+            codes.forEach(c => b.extend(gridgisEmbed.byCode.get(c).getBounds()));
+            return gridgisEmbed.map.getBounds().pad(0.01).contains(b); }""",
+        arg=sorted(codes),
+        timeout=10000,
+    )
+
+
+@pytest.mark.browser
+def test_a_road_alone_shows_its_grids_and_a_new_search_clears_the_last(
+    recorder: Recorder,
+    server: Server,
+    client: httpx.Client,
+    demo_store: SqlStore,
+    grids: gpd.GeoDataFrame,
+    known_address: tuple[str, str],
+) -> None:
+    base = demo_store.read_base_layer("addresses")
+    doors = base[base["road"] == "沙河街"]
+    index = GridIndex(grids.geometry.to_numpy(), grids["code"].to_numpy())
+    door_grids = set(index.lookup(doors.geometry.x.to_numpy(), doors.geometry.y.to_numpy()))
+    answer = client.get("/embed/search", params={"q": "沙河街"}).json()["match"]
+    assert answer["kind"] == "road" and door_grids <= set(answer["grids"])
+    # A community the road does not reach: its grids must be fetched, all in one request.
+    other = grids.loc[~grids["code"].isin(answer["grids"]), "community_code"].iloc[0]
+    page = open_embed(recorder, server, f"?community={other}")
+    search_for(page, "沙河街")
+    page.wait_for_selector(".gridgis-search-result[data-kind='road']", timeout=10000)
+    assert page.get_attribute(".gridgis-search-result", "data-grids") == ",".join(answer["grids"])
+    page.wait_for_function(
+        "n => document.querySelectorAll('path.gridgis-found').length === n",
+        arg=len(answer["grids"]),
+        timeout=10000,
+    )
+    assert found_codes(page) == set(answer["grids"])
+    wait_in_view(page, set(answer["grids"]))  # fitted to the road's grids
+    text = page.inner_text(".gridgis-search-result")
+    assert "沙河街" in text and "玉泉社区" in text and str(len(answer["grids"])) in text
+    assert sum("grids.geojson" in u and "grid=" in u for u in recorder.urls) == 1
+
+    # An address next: the road's grids are no longer marked; its point and grid are.
+    address, code = known_address
+    search_for(page, address)
+    page.wait_for_selector(".gridgis-search-result[data-kind='address']", timeout=10000)
+    page.wait_for_function("code => gridgisEmbed.selected() === code", arg=code, timeout=10000)
+    assert found_codes(page) == set()
+    assert page.locator("path.gridgis-address").count() == 1
+
+    # A community next: the marker and the selection go, its grids are marked and in view.
+    search_for(page, "文昌社区")
+    page.wait_for_selector(".gridgis-search-result[data-kind='community']", timeout=10000)
+    own = set(grids.loc[grids["community_name"] == "文昌社区", "code"])
+    page.wait_for_function(
+        "n => document.querySelectorAll('path.gridgis-found').length === n",
+        arg=len(own),
+        timeout=10000,
+    )
+    assert found_codes(page) == own
+    assert page.locator("path.gridgis-address").count() == 0
+    assert page.evaluate("() => gridgisEmbed.selected()") is None
+    wait_in_view(page, own)
+    assert recorder.errors == []
+
+
+@pytest.mark.browser
+def test_a_misspelt_road_offers_the_road_and_choosing_it_shows_it(
+    recorder: Recorder, server: Server, community: str
+) -> None:
+    page = open_embed(recorder, server, f"?community={community}")
+    search_for(page, "沙和街")
+    page.wait_for_selector(".gridgis-no-match", timeout=10000)
+    first = page.locator("button.gridgis-candidate").first
+    assert first.get_attribute("data-kind") == "road"
+    assert first.inner_text().startswith("道路 沙河街")
+    first.click()
+    page.wait_for_selector(".gridgis-search-result[data-kind='road']", timeout=10000)
+    page.wait_for_function("() => document.querySelectorAll('path.gridgis-found').length > 0")
+    assert page.input_value(".gridgis-search input") == "沙河街"
+    assert page.locator(".gridgis-search-result .error").count() == 0
+    assert recorder.errors == []
+
+
+@pytest.mark.browser
+def test_a_grid_by_code_name_or_officer_is_selected(
+    recorder: Recorder, server: Server, grids: gpd.GeoDataFrame, community: str
+) -> None:
+    counts = grids["officer_name"].value_counts()
+    by_officer = grids.loc[grids["officer_name"] == counts[counts == 1].index[0]].iloc[0]
+    elsewhere = grids.loc[grids["community_code"] != community].iloc[[3, 7]]
+    page = open_embed(recorder, server, f"?community={community}")
+    for text, code in [
+        (elsewhere.iloc[0]["code"], elsewhere.iloc[0]["code"]),
+        (elsewhere.iloc[1]["name"], elsewhere.iloc[1]["code"]),
+        (by_officer["officer_name"], by_officer["code"]),
+    ]:
+        search_for(page, text)
+        page.wait_for_selector(".gridgis-search-result[data-kind='grid']", timeout=10000)
+        page.wait_for_function("code => gridgisEmbed.selected() === code", arg=code, timeout=10000)
+        assert page.get_attribute(".gridgis-search-result", "data-grid") == code
+        row = grids.loc[grids["code"] == code].iloc[0]
+        text_shown = page.inner_text(".gridgis-search-result")
+        assert row["name"] in text_shown and row["officer_name"] in text_shown
+    assert page.locator("path.gridgis-selected").count() == 1
+    assert recorder.errors == []
 
 
 @pytest.mark.browser
@@ -335,7 +481,9 @@ def test_english_labels(
 ) -> None:
     page = open_embed(recorder, server, f"?community={community}&lang=en")
     assert page.get_attribute("html", "lang") == "en"
-    assert page.get_attribute(".gridgis-search input", "placeholder") == "Search address"
+    assert page.get_attribute(".gridgis-search input", "placeholder") == (
+        "Address, road, community or grid"
+    )
     code = grids.loc[grids["community_code"] == community, "code"].iloc[2]
     click_at(page, *inside(grids, code))
     popup = page.locator(".leaflet-popup-content .gridgis-info")
@@ -344,6 +492,72 @@ def test_english_labels(
     for label in ("Grid code", "Officer", "Phone", "Households"):
         assert label in text
     assert "网格编码" not in text and "网格员" not in text
+
+
+def answer_with(page: Page, pattern: str, status: int, body: dict[str, Any] | None) -> None:
+    """Answer requests matching ``pattern`` with this error (``None``: the network fails)."""
+
+    def reply(route: Route) -> None:
+        if body is None:
+            route.abort("connectionfailed")
+        else:
+            route.fulfill(status=status, json=body)
+
+    page.route(pattern, reply)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("lang", "code", "status", "shown"),
+    [
+        ("zh", "version_not_found", 404, "没有该网格版本"),
+        ("zh", "no_published_version", 404, "尚未发布任何网格版本"),
+        ("zh", "grid_not_found", 404, "当前版本中没有该网格"),
+        ("zh", "community_not_found", 404, "当前版本中没有该社区"),
+        ("zh", "some_new_code", 500, "出错了，请稍后再试"),
+        ("zh", None, 0, "无法连接服务器，请检查网络"),
+        ("en", "version_not_found", 404, "No such grid version"),
+        ("en", "some_new_code", 500, "Something went wrong. Please try again later"),
+    ],
+)
+def test_search_errors_are_told_by_their_code_in_the_page_language(
+    recorder: Recorder,
+    server: Server,
+    community: str,
+    lang: str,
+    code: str | None,
+    status: int,
+    shown: str,
+) -> None:
+    page = open_embed(recorder, server, f"?community={community}&lang={lang}")
+    english = "the server's own words, in English"
+    body = None if code is None else {"error": english, "code": code}
+    answer_with(page, "**/embed/search?*", status, body)
+    search_for(page, "沙河街")
+    page.wait_for_selector(".gridgis-search-result .error", timeout=10000)
+    assert page.inner_text(".gridgis-search-result .error") == shown
+    assert english not in page.inner_text("body")
+
+
+@pytest.mark.browser
+def test_a_real_error_from_the_server_is_shown_in_chinese(
+    recorder: Recorder, server: Server, community: str
+) -> None:
+    page = open_embed(recorder, server, f"?community={community}")
+    search_for(page, "沙河街" * 70)  # longer than the search accepts: invalid_value
+    page.wait_for_selector(".gridgis-search-result .error", timeout=10000)
+    assert page.inner_text(".gridgis-search-result .error") == "输入的内容无效"
+
+
+@pytest.mark.browser
+def test_a_failed_load_is_told_by_its_code(recorder: Recorder, server: Server) -> None:
+    page = recorder.page
+    answer_with(
+        page, "**/embed/grids.geojson*", 404, {"error": "none", "code": "no_published_version"}
+    )
+    page.goto(f"{server.url}/embed", wait_until="load")
+    page.wait_for_selector("body[data-ready='error']", timeout=15000)
+    assert page.inner_text("#gridgis-status") == "加载失败: 尚未发布任何网格版本"
 
 
 @pytest.mark.browser
@@ -371,7 +585,6 @@ def test_a_basemap_is_the_only_other_host(
 @pytest.mark.parametrize(
     ("query", "status"),
     [
-        ("grid=999999999999999", 404),
         ("community=999999999999", 404),
         ("version=no-such-version", 404),
         ("lang=fr", 422),
@@ -395,6 +608,11 @@ def test_bad_parameters(client: httpx.Client, query: str, status: int) -> None:
 
 def test_data_endpoints_refuse_bad_input(client: httpx.Client) -> None:
     assert client.get("/embed/grids.geojson", params={"grid": "nope"}).status_code == 404
+    too_many = ",".join(str(i) for i in range(501))
+    assert client.get("/embed/grids.geojson", params={"grid": too_many}).status_code == 422
+    assert client.get("/embed/grids.geojson", params={"grid": ","}).status_code == 422
+    assert client.get("/embed/search", params={"q": ""}).status_code == 422
+    assert client.get("/embed/search", params={"q": "x" * 201}).json()["code"] == "invalid_value"
     assert client.get("/embed/grids/nope.json").status_code == 404
     assert client.get("/embed/context.geojson", params={"layer": "buildings"}).status_code == 422
     assert client.get("/embed/context.geojson", params={"layer": "streets"}).status_code == 422
@@ -494,3 +712,112 @@ def test_grid_details_list_department_services(
     departments = [s["department"] for s in body["services"]]
     assert "公安" in departments and len(departments) == len(set(departments))
     assert all(0 < s["cover"] <= 1 and s["attributes"] for s in body["services"])
+
+
+def test_several_grids_in_one_request(client: httpx.Client, grids: gpd.GeoDataFrame) -> None:
+    codes = grids["code"].iloc[[2, 40, 7]].tolist()
+    body = client.get("/embed/grids.geojson", params={"grid": ",".join(codes)}).json()
+    assert sorted(f["properties"]["code"] for f in body["features"]) == sorted(codes)
+    missing = client.get("/embed/grids.geojson", params={"grid": f"{codes[0]},nope"})
+    assert missing.status_code == 404 and missing.json()["code"] == "grid_not_found"
+
+
+def test_search_and_address_are_both_in_the_openapi_document(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/embed/search", "/embed/address"} <= set(paths)
+    assert "road" in paths["/embed/search"]["get"]["responses"]["200"]["description"]
+
+
+def test_the_search_shifts_points_and_boxes_for_gcj02(
+    client: httpx.Client, known_address: tuple[str, str]
+) -> None:
+    address, _ = known_address
+    for q in (address, "沙河街"):
+        plain = client.get("/embed/search", params={"q": q}).json()["match"]
+        moved = client.get("/embed/search", params={"q": q, "shift": "gcj02"}).json()["match"]
+        assert moved["grids"] == plain["grids"] and moved["kind"] == plain["kind"]
+        box = np.array(plain["bbox"])
+        lon, lat = wgs84_to_shifted(box[[0, 2]], box[[1, 3]], "gcj02")
+        assert np.allclose(moved["bbox"], [lon[0], lat[0], lon[1], lat[1]], atol=1e-6)
+        if plain["point"]:
+            x, y = wgs84_to_shifted(
+                np.array([plain["point"]["lon"]]), np.array([plain["point"]["lat"]]), "gcj02"
+            )
+            assert moved["point"]["lon"] == pytest.approx(float(x[0]), abs=1e-6)
+            assert moved["point"]["lat"] == pytest.approx(float(y[0]), abs=1e-6)
+    config = _config(client.get("/embed", params={"basemap": "amap"}).text)
+    assert "shift=gcj02" in config["urls"]["search"]
+
+
+# --- a grid code the version no longer has ---------------------------------------------------
+RETIRED = "510603001001001"
+SPLIT_INTO = ("510603001001011", "510603001001012")  # 60% and 40% of the retired grid's area
+
+
+@pytest.fixture
+def redrawn(settings: Settings, store: SqlStore) -> Iterator[Server]:
+    """A server whose published version split one grid of the version before in two."""
+    save_boxes(store, "v1", {RETIRED: (104.390, 31.120, 104.400, 31.130)})
+    save_boxes(
+        store,
+        "v2",
+        {
+            SPLIT_INTO[0]: (104.390, 31.120, 104.396, 31.130),
+            SPLIT_INTO[1]: (104.396, 31.120, 104.400, 31.130),
+        },
+    )
+    store.publish("v1", "t")
+    store.publish("v2", "t")
+    with Server(settings) as srv:
+        yield srv
+
+
+def test_a_retired_grid_code_gets_a_readable_page_with_its_successors(redrawn: Server) -> None:
+    with httpx.Client(base_url=redrawn.url, timeout=60) as http:
+        kept = "&layers=grids&origin=https://oa.example.gov.cn&basemap=osm"
+        response = http.get(f"/embed?grid={RETIRED}{kept}")
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        csp = response.headers["content-security-policy"]
+        page_csp = http.get("/embed?layers=grids").headers["content-security-policy"]
+        assert csp == page_csp and "default-src 'self'" in csp
+        text = response.text
+        assert '<html lang="zh-CN">' in text and "网格已不存在" in text
+        assert f"网格 {RETIRED} 在当前版本（v2）中已不存在" in text
+        assert "最后出现在版本 v1，名为“v1 001”" in text
+        assert "占原网格面积 60%" in text and "占原网格面积 40%" in text
+        assert text.index(SPLIT_INTO[0]) < text.index(SPLIT_INTO[1])  # largest share first
+        links = re.findall(r'<a class="gridgis-successor" href="([^"]+)"', text)
+        assert len(links) == 2
+        first = parse_qs(urlparse(html.unescape(links[0])).query)
+        assert first == {
+            "grid": [SPLIT_INTO[0]],
+            "layers": ["grids"],
+            "basemap": ["osm"],
+            "origin": ["https://oa.example.gov.cn"],
+        }
+        assert "{" not in text  # every label's placeholders filled in
+
+        english = http.get(f"/embed?grid={RETIRED}&lang=en").text
+        assert '<html lang="en">' in english and "Grid no longer exists" in english
+        assert "60% of its former area" in english and "网格" not in english
+        assert "lang=en" in english
+
+        unknown = http.get("/embed?grid=510603001001999")
+        assert unknown.status_code == 404 and "没有任何版本包含该网格编码" in unknown.text
+        assert "已不存在" not in unknown.text
+
+
+@pytest.mark.browser
+def test_the_retired_page_leads_to_the_successor_on_the_map(
+    recorder: Recorder, redrawn: Server
+) -> None:
+    page = recorder.page
+    page.goto(f"{redrawn.url}/embed?grid={RETIRED}", wait_until="load")
+    assert page.inner_text("h1") == "网格已不存在"
+    page.click(f"li[data-code='{SPLIT_INTO[0]}'] a")
+    page.wait_for_selector("body[data-ready]", timeout=15000)
+    assert page.get_attribute("body", "data-ready") == "1"
+    assert page.evaluate("() => gridgisEmbed.selected()") == SPLIT_INTO[0]
+    assert recorder.errors == []
+    assert recorder.hosts() == {urlparse(redrawn.url).netloc}

@@ -27,22 +27,29 @@ from api.embedpage import (
     EmbedPage,
     Shift,
     asset_version,
+    page_csp,
     parse_layers,
     parse_origin,
     render_embed,
     resolve_basemap,
 )
+from api.retiredpage import RetiredPage, render_retired
+from api.state import Services
 from gridgis.address.book import address_answer
 from gridgis.crs import CGCS2000, NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection
 from gridgis.i18n import Lang
+from gridgis.lineage import Succession, successors
 from gridgis.lookup import LoadedVersion
+from gridgis.search import search
 from gridgis.store.base import GRID_PROPERTIES
 
 router = APIRouter(tags=["embed"])
 GEOJSON = "application/geo+json"
 PRECISION = 6  # about 10 cm: plenty on screen, a seventh less text than the API's 7
+MAX_GRIDS = 500  # codes in one grids.geojson request: a long road's grids, a community's
+PAGE_HEADERS = {"Cache-Control": "no-cache", "Referrer-Policy": "strict-origin-when-cross-origin"}
 MAX_BBOX_DEGREES = 0.25  # a viewport at the page's context zoom spans well under this
 CONTEXT_PROPERTIES: dict[str, list[str]] = {
     "streets": ["name", "class"],
@@ -146,6 +153,9 @@ def embed_page(
     target = parse_origin(origin)
     loaded = services.index.resolve(name=version)
     scope = community
+    if grid is not None and loaded.answer(grid) is None:
+        kept = {"layers": layers, "basemap": basemap, "lang": lang, "origin": origin}
+        return _retired(services, loaded, grid, lang, {**kept, "version": version, "shift": shift})
     if grid is not None:
         row = _grid_row(loaded, grid)
         if community is not None and row["community_code"] != community:
@@ -177,15 +187,39 @@ def embed_page(
             "grid_info": "/embed/grids/{code}.json" + _query({"version": version}),
             "context": "/embed/context.geojson" + _query(common),
             "address": "/embed/address" + _query(common),
+            "search": "/embed/search" + _query(common),
         },
     )
     return HTMLResponse(
-        render_embed(page),
-        headers={
-            "Content-Security-Policy": page.csp(),
-            "Cache-Control": "no-cache",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        },
+        render_embed(page), headers={"Content-Security-Policy": page.csp(), **PAGE_HEADERS}
+    )
+
+
+def _retired(
+    services: Services, loaded: LoadedVersion, code: str, lang: Lang, kept: dict[str, str | None]
+) -> HTMLResponse:
+    """A readable 404 for a grid code the version lacks: where its area went, with links
+    to the grids there now that keep the link's other parameters (defaults left out)."""
+    held = services.store.versions_with_grid(code)
+    found: Succession | None = None
+    if held:
+        versions = tuple((v.name, v.status, v.content_key) for v in held)
+        key = ("succession", code, loaded.info.content_key, versions)
+        epsg = services.settings.metric_epsg
+        found = services.caches.data.get_or_build(
+            key, lambda: successors(services.store, code, loaded, metric_epsg=epsg)
+        )
+    defaults = {"lang": "zh", "origin": "*"}
+    params = {k: None if defaults.get(k) == v else v for k, v in kept.items()}
+
+    def link(grid: str | None) -> str:
+        return "/embed" + _query({"grid": grid, **params})
+
+    page = RetiredPage(lang, code, loaded.info.name, found, link)
+    return HTMLResponse(
+        render_retired(page),
+        status_code=404,
+        headers={"Content-Security-Policy": page_csp(None), **PAGE_HEADERS},
     )
 
 
@@ -210,16 +244,23 @@ def embed_grids(
     request: Request,
     services: ServicesDep,
     community: CommunityQuery = None,
-    grid: Annotated[str | None, Query(description="Just this grid.")] = None,
+    grid: Annotated[
+        str | None,
+        Query(
+            description=f"Just this grid, or these (comma-separated codes, {MAX_GRIDS} at most)."
+        ),
+    ] = None,
     version: VersionQuery = None,
     shift: ShiftQuery = "none",
 ) -> Response:
     loaded = services.index.resolve(name=version)
+    codes = _grid_codes(grid) if grid is not None else []
 
     def make() -> bytes:
         if grid is not None:
-            _grid_row(loaded, grid)
-            frame = loaded.grids[loaded.grids["code"] == grid]
+            for code in codes:
+                _grid_row(loaded, code)
+            frame = loaded.grids[loaded.grids["code"].isin(codes)]
         elif community is not None:
             frame = _community_grids(loaded, community)
         else:
@@ -228,6 +269,15 @@ def embed_grids(
 
     key = ("embed-grids", _version_key(loaded), grid, None if grid else community, shift)
     return tagged(request, key, lambda: services.caches.answers.get_or_build(key, make), GEOJSON)
+
+
+def _grid_codes(text: str) -> list[str]:
+    codes = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    if not codes or len(codes) > MAX_GRIDS:
+        raise InvalidValueError(
+            f"grid: give one to {MAX_GRIDS} comma-separated grid codes", param="grid"
+        )
+    return codes
 
 
 @router.get("/embed/grids/{code}.json", summary="One grid's details and department services")
@@ -347,3 +397,57 @@ def embed_address(
         body["code"] = "no_address_match"
         return JSONResponse(body, status_code=404)
     return JSONResponse(body)
+
+
+# --- the search box: addresses, roads, communities, grids ---------------------------------------
+@router.get(
+    "/embed/search",
+    summary="Search: an address, a road, a community or a grid (code, name or officer)",
+    responses={
+        200: {
+            "description": "`match` (or null) and `candidates`, each a place with its `kind` "
+            "(address, road, community, grid), `text`, `score`, the `grids` (codes) to show, "
+            "`bbox` and, for an address, `point` — coordinates in the shift asked for. "
+            "`ambiguous`: several places match equally well (an officer with two grids)."
+        }
+    },
+)
+def embed_search(
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="The text as typed.")],
+    version: VersionQuery = None,
+    shift: ShiftQuery = "none",
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> JSONResponse:
+    loaded = services.index.resolve(name=version)
+    places, matcher = services.places(loaded)
+    body = places.answer_dict(search(q, places, matcher, limit=limit))
+    if shift != "none":
+        _shift_places(
+            [body["match"], *body["candidates"]] if body["match"] else body["candidates"], shift
+        )
+    return JSONResponse(body)
+
+
+def _shift_places(places: list[dict[str, Any]], shift: Shift) -> None:
+    """Points and boxes into the basemap's coordinates, all in one transform."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for p in places:
+        if p["point"]:
+            xs.append(p["point"]["lon"])
+            ys.append(p["point"]["lat"])
+        if p["bbox"]:
+            xs += [p["bbox"][0], p["bbox"][2]]
+            ys += [p["bbox"][1], p["bbox"][3]]
+    if not xs:
+        return
+    lon, lat = wgs84_to_shifted(np.array(xs), np.array(ys), shift)
+    moved = iter(zip(np.round(lon, 7).tolist(), np.round(lat, 7).tolist(), strict=True))
+    for p in places:
+        if p["point"]:
+            x, y = next(moved)
+            p["point"] = {"lon": x, "lat": y}
+        if p["bbox"]:
+            (x0, y0), (x1, y1) = next(moved), next(moved)
+            p["bbox"] = [x0, y0, x1, y1]

@@ -24,6 +24,8 @@ class AddressBook:
     def __init__(self, store: Store, refresh_seconds: float = 2.0) -> None:
         self.store = store
         self._matcher: AddressMatcher | None = None
+        # The matcher with the content key of the layer it was built from, swapped as one.
+        self._current: tuple[AddressMatcher, str] | None = None
         self._import_id: int | None = None
         self._loaded_once = False
         self._lock = threading.Lock()
@@ -33,10 +35,11 @@ class AddressBook:
         with self._lock:
             layer = next((x for x in self.store.list_layers() if x.kind == "addresses"), None)
             if layer is None:
-                self._matcher, self._import_id = None, None
+                self._matcher, self._import_id, self._current = None, None, None
             elif layer.import_id != self._import_id:
                 frame = self.store.read_base_layer("addresses")
                 self._matcher = AddressMatcher.from_frame(frame)
+                self._current = (self._matcher, layer.content_key)
                 self._import_id = layer.import_id
             self._loaded_once = True
             return self._matcher
@@ -49,6 +52,13 @@ class AddressBook:
                 code="no_address_base",
             )
         return matcher
+
+    def current(self) -> tuple[AddressMatcher, str] | None:
+        """The matcher and its layer's content key (for caches built from it), or ``None``
+        without an address base: for routes that work without one."""
+        if not self._loaded_once:
+            self.refresh()
+        return self._current
 
     def start(self) -> None:
         self._watcher.start()

@@ -241,6 +241,11 @@ class Store(ABC):
         """Grids of a version, in code order, with :data:`GRID_PROPERTIES` and geometry."""
 
     @abstractmethod
+    def versions_with_grid(self, code: str) -> list[VersionInfo]:
+        """The versions holding a grid with this code, oldest first (where a retired code
+        was last seen)."""
+
+    @abstractmethod
     def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame: ...
 
     @abstractmethod

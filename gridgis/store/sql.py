@@ -653,6 +653,13 @@ class SqlStore(Store):
             info = self._get_version(conn, version)
             return self._read_frame(conn, query.where(g.c.version_id == info.id))
 
+    def versions_with_grid(self, code: str) -> list[VersionInfo]:
+        v, g = t.grid_versions, t.grids
+        holding = sa.select(g.c.version_id).where(g.c.code == code)
+        query = self._version_query().where(v.c.id.in_(holding)).order_by(v.c.id)
+        with self.engine.connect() as conn:
+            return [self._version_info(r) for r in conn.execute(query).all()]
+
     def read_crosswalk(self, version: str, department: str | None = None) -> pd.DataFrame:
         cw, g, dg, li, d = t.crosswalk, t.grids, t.department_grids, t.layer_imports, t.departments
         query = (

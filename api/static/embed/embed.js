@@ -1,10 +1,12 @@
 /* gridgis embeddable map (/embed).
  *
  * Draws the grids, and our own streets, compounds and community outlines as context, with
- * plain Leaflet from the /embed/... JSON endpoints; searches addresses; and tells the host
- * page which grid was clicked with postMessage. Plain ES2017, no build step. Every request
- * goes to the server that served the page, unless the page was asked for a basemap.
- * Text from the data is always set as text, never parsed as HTML.
+ * plain Leaflet from the /embed/... JSON endpoints; searches addresses, roads, communities
+ * and grids; and tells the host page which grid was clicked with postMessage. Plain
+ * ES2017, no build step. Every request goes to the server that served the page, unless
+ * the page was asked for a basemap. Text from the data is always set as text, never parsed
+ * as HTML; errors are shown by their machine code in the page's language, never as the
+ * server's (English) message.
  */
 (function () {
   "use strict";
@@ -16,6 +18,8 @@
   const CONTEXT_MIN_ZOOM = 15;
   const KIND_COLOURS = { "综合": "#2b8cbe", "专属": "#e6550d" };
   const SELECTED_STYLE = { color: "#d7301f", weight: 4, fillColor: "#fc8d59", fillOpacity: 0.45 };
+  // The grids a search found (a road's, a community's): marked, but lighter than a selection.
+  const FOUND_STYLE = { color: "#d7301f", weight: 2.5, fillColor: "#fc8d59", fillOpacity: 0.25 };
   const CONTEXT_STYLES = {
     streets: function (f) {
       const weight = { arterial: 4, street: 2.5 }[f.properties["class"]] || 1.2;
@@ -58,6 +62,16 @@
     const u = new URL(path, window.location.href);
     Object.keys(params || {}).forEach(function (k) { u.searchParams.set(k, params[k]); });
     return u.toString();
+  }
+
+  // What to tell the user about a failed request: the label for its machine code, else a
+  // generic one (a network failure has no status at all).
+  function errorText(e) {
+    const code = e && e.body && e.body.code;
+    if (typeof code === "string" && Object.prototype.hasOwnProperty.call(T, "error_" + code)) {
+      return T["error_" + code];
+    }
+    return e && e.status ? T.error_generic : T.error_network;
   }
 
   async function getJSON(address, signal) {
@@ -121,12 +135,17 @@
     };
   }
 
+  function deselect() {
+    if (!selected) return;
+    gridLayer.resetStyle(selected);
+    const old = selected.getElement();
+    if (old) old.classList.remove("gridgis-selected");
+    if (found.indexOf(selected) >= 0) selected.setStyle(FOUND_STYLE);
+    selected = null;
+  }
+
   function select(layer, options) {
-    if (selected && selected !== layer) {
-      gridLayer.resetStyle(selected);
-      const old = selected.getElement();
-      if (old) old.classList.remove("gridgis-selected");
-    }
+    if (selected !== layer) deselect();
     selected = layer;
     layer.setStyle(SELECTED_STYLE);
     if (map.hasLayer(layer)) {
@@ -262,13 +281,17 @@
     try {
       await loadContext({ bbox: bbox }, contextAbort.signal);
     } catch (e) {
-      if (e.name !== "AbortError") status(T.load_failed + ": " + e.message, true);
+      if (e.name !== "AbortError") status(T.load_failed + ": " + errorText(e), true);
     }
   }
 
-  // --- address search --------------------------------------------------------------------
+  // --- search: addresses, roads, communities, grids -----------------------------------------
   let addressMarker = null;
+  let found = []; // grid layers the last search marked
   let searchResult = null;
+  let searchInput = null;
+  let searchAbort = null;
+  let searchRun = 0; // a newer search makes an older one's late answer moot
 
   const Search = L.Control.extend({
     options: { position: "topright" },
@@ -281,6 +304,7 @@
       input.name = "q";
       input.placeholder = T.search;
       input.setAttribute("aria-label", T.search);
+      searchInput = input;
       const button = L.DomUtil.create("button", "", form);
       button.type = "submit";
       button.textContent = T.search_button;
@@ -288,7 +312,7 @@
       searchResult.setAttribute("aria-live", "polite");
       form.addEventListener("submit", function (e) {
         e.preventDefault();
-        search(input.value, input);
+        search(input.value);
       });
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
@@ -296,36 +320,68 @@
     },
   });
 
-  async function search(text, input) {
+  // What the last search put on the map goes before anything new is shown.
+  function clearSearch() {
+    searchRun += 1;
+    if (addressMarker) addressMarker.remove();
+    addressMarker = null;
+    const marked = found;
+    found = [];
+    marked.forEach(function (layer) {
+      gridLayer.resetStyle(layer);
+      const node = layer.getElement();
+      if (node) node.classList.remove("gridgis-found");
+    });
+    deselect();
+    map.closePopup();
+    ["kind", "grid", "grids"].forEach(function (k) { delete searchResult.dataset[k]; });
+    searchResult.textContent = "";
+    return searchRun;
+  }
+
+  async function search(text) {
     const q = text.trim();
     if (!q) return;
+    if (searchAbort) searchAbort.abort();
+    searchAbort = new AbortController();
+    const run = clearSearch();
     searchResult.textContent = T.searching;
     searchResult.className = "gridgis-search-result visible";
     let body;
     try {
-      body = await getJSON(url(cfg.urls.address, { q: q }));
+      body = await getJSON(url(cfg.urls.search, { q: q }), searchAbort.signal);
     } catch (e) {
+      if (e.name === "AbortError" || run !== searchRun) return;
       searchResult.textContent = "";
-      if (e.status === 404 && e.body && e.body.candidates) {
-        showCandidates(e.body.candidates, input);
-      } else {
-        searchResult.appendChild(el("div", "error", e.message));
-      }
+      searchResult.appendChild(el("div", "error", errorText(e)));
       return;
     }
-    await showMatch(body);
+    if (run !== searchRun) return;
+    if (body.match) await showPlace(body.match, run);
+    else showCandidates(body);
   }
 
-  function showCandidates(candidates, input) {
-    searchResult.appendChild(el("div", "gridgis-no-match", T.no_match));
+  function showCandidates(body) {
+    searchResult.textContent = "";
+    if (!body.candidates.length) {
+      searchResult.appendChild(el("div", "gridgis-no-match", T.no_results));
+      return;
+    }
+    const heading = body.ambiguous ? T.several : T.no_match;
+    searchResult.appendChild(el("div", "gridgis-no-match", heading));
     const list = el("ul");
-    candidates.forEach(function (c) {
+    body.candidates.forEach(function (c) {
       const li = el("li");
-      const button = el("button", "gridgis-candidate", c.address);
+      const button = el("button", "gridgis-candidate");
       button.type = "button";
+      button.dataset.kind = c.kind;
+      button.appendChild(el("span", "gridgis-candidate-kind", T["kind_" + c.kind]));
+      button.appendChild(document.createTextNode(" " + c.text));
+      if (c.context) button.appendChild(el("span", "gridgis-candidate-context", " · " + c.context));
+      // A candidate carries all the map needs: choosing it shows it, no second search.
       button.addEventListener("click", function () {
-        input.value = c.address;
-        search(c.address, input);
+        searchInput.value = c.text;
+        showPlace(c, clearSearch());
       });
       li.appendChild(button);
       list.appendChild(li);
@@ -333,46 +389,93 @@
     searchResult.appendChild(list);
   }
 
-  async function showMatch(body) {
-    const m = body.match;
-    const g = body.grid;
-    searchResult.textContent = "";
+  function placeTable(p) {
     const table = el("table");
-    addRow(table, T.matched, m.address);
-    addRow(table, T.score, Math.round(m.score * 100) + "%");
+    const g = p.grid;
+    if (p.kind === "address") {
+      addRow(table, T.matched, p.text);
+      addRow(table, T.score, Math.round(p.score * 100) + "%");
+      addRow(table, T.grid, g ? g.code + (g.name ? " " + g.name : "") : T.no_grid);
+    } else if (p.kind === "grid") {
+      addRow(table, T.name, g.name);
+      addRow(table, T.code, g.code);
+    } else if (p.kind === "community") {
+      addRow(table, T.community, p.text);
+      addRow(table, T.community_code, p.code);
+      addRow(table, T.subdistrict, p.context);
+      addRow(table, T.grid_count, p.grids.length);
+    } else {
+      addRow(table, T.road, p.text);
+      addRow(table, T.communities, p.context);
+      addRow(table, T.grid_count, p.grids.length || T.road_no_grid);
+    }
     if (g) {
-      addRow(table, T.grid, g.code + (g.name ? " " + g.name : ""));
       addRow(table, T.community, g.community_name);
       if (g.officer) {
         addRow(table, T.officer, g.officer.name);
         if (g.officer.phone) addRow(table, T.phone, phoneLink(g.officer.phone));
       }
-    } else {
-      addRow(table, T.grid, T.no_grid);
     }
-    searchResult.appendChild(table);
-    searchResult.dataset.grid = g ? g.code : "";
-
-    const at = [m.lat, m.lon];
-    if (addressMarker) addressMarker.remove();
-    addressMarker = L.circleMarker(at, {
-      radius: 7, color: "#fff", weight: 2, fillColor: "#d7301f", fillOpacity: 1,
-      className: "gridgis-address", interactive: false,
-    }).addTo(map);
-    const layer = g ? await ensureGrid(g.code) : null;
-    if (layer) select(layer, { fit: true });
-    else map.setView(at, Math.max(map.getZoom(), 17));
+    return table;
   }
 
-  // The matched grid may lie outside the community this page shows: fetch just that one.
-  async function ensureGrid(code) {
-    if (byCode.has(code)) return byCode.get(code);
-    try {
-      gridLayer.addData(await getJSON(url(cfg.urls.grid_geojson, { grid: code })));
-    } catch (e) {
-      return null;
+  async function showPlace(p, run) {
+    searchResult.textContent = "";
+    searchResult.className = "gridgis-search-result visible";
+    searchResult.appendChild(placeTable(p));
+    searchResult.dataset.kind = p.kind;
+    searchResult.dataset.grids = p.grids.join(",");
+    if (p.kind === "address" || p.kind === "grid") searchResult.dataset.grid = p.grids[0] || "";
+    if (p.point) {
+      addressMarker = L.circleMarker([p.point.lat, p.point.lon], {
+        radius: 7, color: "#fff", weight: 2, fillColor: "#d7301f", fillOpacity: 1,
+        className: "gridgis-address", interactive: false,
+      }).addTo(map);
     }
-    return byCode.get(code) || null;
+    const layers = await ensureGrids(p.grids);
+    if (run !== searchRun) return; // another search began meanwhile
+    if (layers.length === 1 && (p.kind === "address" || p.kind === "grid")) {
+      select(layers[0], {});
+    } else {
+      layers.forEach(function (layer) {
+        layer.setStyle(FOUND_STYLE);
+        layer.bringToFront();
+        const node = layer.getElement();
+        if (node) node.classList.add("gridgis-found");
+      });
+      found = layers;
+    }
+    const bounds = L.latLngBounds([]);
+    layers.forEach(function (layer) { bounds.extend(layer.getBounds()); });
+    if (!layers.length && !p.point && p.bbox) { // a road in no grid: its line's extent
+      bounds.extend([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]]);
+    }
+    moveTo(function () {
+      if (run !== searchRun) return;
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 18 });
+      else if (p.point) map.setView([p.point.lat, p.point.lon], Math.max(map.getZoom(), 17));
+    });
+  }
+
+  // Leaflet ignores a zoom asked for while another one animates (the last search's, say):
+  // move once that one has ended.
+  function moveTo(go) {
+    if (map._animatingZoom) map.once("zoomend", go);
+    else go();
+  }
+
+  // The grids a search found may lie outside the community this page shows: fetch the
+  // missing ones in one request.
+  async function ensureGrids(codes) {
+    const missing = codes.filter(function (code) { return !byCode.has(code); });
+    if (missing.length) {
+      try {
+        gridLayer.addData(await getJSON(url(cfg.urls.grid_geojson, { grid: missing.join(",") })));
+      } catch (e) {
+        status(T.load_failed + ": " + errorText(e), true);
+      }
+    }
+    return codes.map(function (code) { return byCode.get(code); }).filter(Boolean);
   }
 
   // --- start -----------------------------------------------------------------------------
@@ -430,7 +533,7 @@
     ready: start().then(function () {
       document.body.dataset.ready = "1";
     }, function (e) {
-      status(T.load_failed + ": " + e.message, true);
+      status(T.load_failed + ": " + errorText(e), true);
       document.body.dataset.ready = "error";
     }),
   };
