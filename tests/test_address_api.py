@@ -10,6 +10,7 @@ import pytest
 
 from gridgis.lookup import GridIndex
 from gridgis.store import SqlStore
+from tests.conftest import DEMO
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def known(demo_store: SqlStore) -> dict[str, str]:
     base = demo_store.read_base_layer("addresses")
     row = base[base["building"].notna() & base["compound"].notna()].iloc[40]
     point = row.geometry
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     code = GridIndex(grids.geometry.to_numpy(), grids["code"].to_numpy()).lookup(
         [point.x], [point.y]
     )[0]

@@ -8,19 +8,20 @@ import pytest
 import shapely
 
 from gridgis.store import SqlStore
+from tests.conftest import DEMO
 
 
 def test_healthz(client: httpx.Client, demo_store: SqlStore) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
     assert body["store"] == demo_store.kind
-    assert body["published_version"] == "demo-v1"
+    assert body["published_version"] == DEMO
 
 
 def test_lookup_finds_every_grid_from_a_point_inside_it(
     client: httpx.Client, demo_store: SqlStore
 ) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     communities = demo_store.read_base_layer("communities").set_index("code")
     points = shapely.point_on_surface(grids.geometry.to_numpy())
     for code, point in zip(grids["code"], points, strict=True):
@@ -72,7 +73,7 @@ def test_grids_feature_collection(client: httpx.Client, demo_store: SqlStore) ->
     assert response.headers["content-type"] == "application/geo+json"
     body = response.json()
     assert body["type"] == "FeatureCollection"
-    stored = demo_store.read_grids("demo-v1")
+    stored = demo_store.read_grids(DEMO)
     assert len(body["features"]) == len(stored)
     feature = body["features"][0]
     assert {"code", "community_code", "households"} <= set(feature["properties"])
@@ -86,7 +87,7 @@ def test_grids_feature_collection(client: httpx.Client, demo_store: SqlStore) ->
 
 
 def test_one_grid_and_unknown_code(client: httpx.Client, demo_store: SqlStore) -> None:
-    code = demo_store.read_grids("demo-v1")["code"].iloc[3]
+    code = demo_store.read_grids(DEMO)["code"].iloc[3]
     feature = client.get(f"/api/grids/{code}").json()
     assert feature["type"] == "Feature" and feature["properties"]["code"] == code
     missing = client.get("/api/grids/000000000000000")
@@ -95,7 +96,7 @@ def test_one_grid_and_unknown_code(client: httpx.Client, demo_store: SqlStore) -
 
 def test_versions_and_layers(client: httpx.Client) -> None:
     versions = client.get("/api/versions").json()
-    assert [(v["name"], v["status"]) for v in versions] == [("demo-v1", "published")]
+    assert [(v["name"], v["status"]) for v in versions] == [(DEMO, "published")]
     assert client.get("/api/versions/nope").status_code == 404
     layers = {(la["kind"], la["name"]) for la in client.get("/api/layers").json()}
     assert ("department", "综治") in layers and ("addresses", "addresses") in layers
@@ -110,23 +111,23 @@ def test_map_page_uses_only_local_assets(client: httpx.Client) -> None:
 
 
 def test_crosswalk_as_json_and_csv(client: httpx.Client, demo_store: SqlStore) -> None:
-    rows = client.get("/api/versions/demo-v1/crosswalk", params={"department": "城管"}).json()
+    rows = client.get(f"/api/versions/{DEMO}/crosswalk", params={"department": "城管"}).json()
     assert rows and {r["department"] for r in rows} == {"城管"}
     assert {"department_grid_id", "source_id", "grid_code", "area_share", "household_share"} <= set(
         rows[0]
     )
     code = rows[0]["grid_code"]
-    covering = client.get("/api/versions/demo-v1/crosswalk", params={"grid": code}).json()
+    covering = client.get(f"/api/versions/{DEMO}/crosswalk", params={"grid": code}).json()
     assert {r["grid_code"] for r in covering} == {code}
     assert len({r["department"] for r in covering}) > 5  # many departments cover every grid
-    csv = client.get("/api/versions/demo-v1/crosswalk", params={"format": "csv"})
+    csv = client.get(f"/api/versions/{DEMO}/crosswalk", params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
     text = csv.content.decode("utf-8-sig")
     assert text.splitlines()[0] == (
         "department,department_grid_id,source_id,grid_code,area_share,household_share"
     )
     assert (
-        client.get("/api/versions/demo-v1/crosswalk", params={"department": "无此部门"}).status_code
+        client.get(f"/api/versions/{DEMO}/crosswalk", params={"department": "无此部门"}).status_code
         == 404
     )
     assert client.get("/api/versions/nope/crosswalk").status_code == 404

@@ -20,6 +20,7 @@ from gridgis.lookup import GridIndex
 from gridgis.samplecity.writer import read_manifest
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
+from tests.conftest import DEMO
 
 runner = CliRunner()
 
@@ -199,7 +200,7 @@ def test_lookups_from_the_command_line(
 ) -> None:
     from gridgis.crs import wgs84_to_shifted
 
-    grids_all = demo_store.read_grids("demo-v1")
+    grids_all = demo_store.read_grids(DEMO)
     grids = grids_all.iloc[::15]
     points = shapely.point_on_surface(grids.geometry.to_numpy())
     lon, lat = shapely.get_x(points), shapely.get_y(points)
@@ -212,7 +213,7 @@ def test_lookups_from_the_command_line(
     dated = run_json(
         demo_settings, "lookup", "--lon", str(lon[0]), "--lat", str(lat[0]), "--at", "2099-12-31"
     )
-    assert dated["version"] == "demo-v1"
+    assert dated["version"] == DEMO
 
     rows = [f"{i},{x},{y}" for i, (x, y) in enumerate(zip(lon, lat, strict=True))]
     source = tmp_path / "cases.csv"
@@ -220,7 +221,7 @@ def test_lookups_from_the_command_line(
     out = tmp_path / "answered.csv"
     summary = run_json(demo_settings, "lookup", "--csv", str(source), "--out", str(out))
     assert summary == {
-        "version": "demo-v1",
+        "version": DEMO,
         "rows": len(rows) + 1,
         "found": len(rows),
         "errors": 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pandas as pd
@@ -15,22 +16,23 @@ import shapely
 from gridgis.export import shapefile_field_names
 from gridgis.store import SqlStore
 from gridgis.store.base import GRID_PROPERTIES
+from tests.conftest import DEMO
 
 
 def test_a_version_in_every_format(
     client: httpx.Client, demo_store: SqlStore, tmp_path: Path
 ) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     for fmt, suffix in (("geojson", ".geojson"), ("gpkg", ".gpkg")):
-        response = client.get("/api/versions/demo-v1/download", params={"format": fmt})
+        response = client.get(f"/api/versions/{DEMO}/download", params={"format": fmt})
         assert response.status_code == 200, response.text
-        assert "demo-v1" in response.headers["content-disposition"]
+        assert quote(DEMO) in response.headers["content-disposition"]
         path = tmp_path / f"v{suffix}"
         path.write_bytes(response.content)
         frame = pyogrio.read_dataframe(path)
         assert sorted(frame["code"]) == sorted(grids["code"])
         assert set(frame["community_name"]) == set(grids["community_name"])
-    response = client.get("/api/versions/demo-v1/download", params={"format": "csv"})
+    response = client.get(f"/api/versions/{DEMO}/download", params={"format": "csv"})
     table = pd.read_csv(io.BytesIO(response.content), encoding="utf-8-sig", dtype=str)
     assert sorted(table["code"]) == sorted(grids["code"])
     back = shapely.from_wkt(table.set_index("code").loc[grids["code"], "wkt"].to_numpy())
@@ -42,7 +44,7 @@ def test_shapefiles_come_zipped_with_their_encoding(
     client: httpx.Client, demo_store: SqlStore, tmp_path: Path, encoding: str
 ) -> None:
     response = client.get(
-        "/api/versions/demo-v1/download", params={"format": "shp", "encoding": encoding}
+        f"/api/versions/{DEMO}/download", params={"format": "shp", "encoding": encoding}
     )
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
@@ -52,7 +54,7 @@ def test_shapefiles_come_zipped_with_their_encoding(
         archive.extractall(tmp_path)
     shp = next(tmp_path.glob("*.shp"))
     frame = pyogrio.read_dataframe(shp)
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     assert sorted(frame["code"]) == sorted(grids["code"])
     column = shapefile_field_names(list(GRID_PROPERTIES), encoding)["community_name"]
     assert set(frame[column]) == set(grids["community_name"])  # names cut to 10 .dbf bytes
@@ -83,12 +85,12 @@ def test_layers_and_department_layers(
 @pytest.mark.parametrize(
     ("path", "params", "status"),
     [
-        ("/api/versions/demo-v1/download", {"format": "dwg"}, 400),
+        (f"/api/versions/{DEMO}/download", {"format": "dwg"}, 400),
         ("/api/versions/nope/download", {}, 404),
         ("/api/layers/roads/download", {}, 400),
         ("/api/layers/department/无此部门/download", {}, 404),
-        ("/api/versions/demo-v1/download", {"format": "shp", "encoding": "latin1"}, 400),
-        ("/api/versions/demo-v1/download", {"crs": "mars"}, 400),
+        (f"/api/versions/{DEMO}/download", {"format": "shp", "encoding": "latin1"}, 400),
+        (f"/api/versions/{DEMO}/download", {"crs": "mars"}, 400),
     ],
 )
 def test_bad_downloads_say_why(

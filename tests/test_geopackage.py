@@ -14,6 +14,7 @@ from gridgis.demo import run_demo
 from gridgis.settings import Settings
 from gridgis.store import open_store
 from gridgis.store.gpkg_codec import decode, encode
+from tests.conftest import DEMO
 
 
 def test_codec_round_trip_keeps_geometries_and_nulls() -> None:
@@ -50,8 +51,8 @@ def test_decode_reads_blobs_written_by_gdal(tmp_path: Path) -> None:
 def test_gdal_reads_the_embedded_store(tmp_path: Path, sample_dir: Path) -> None:
     settings = Settings(data_dir=tmp_path, actor="test")
     store = open_store(settings)
-    run_demo(store, settings, sample_dir)
-    grids = store.read_grids("demo-v1")
+    run_demo(store, settings, sample_dir, version_name=DEMO)
+    grids = store.read_grids(DEMO)
     store.close()
 
     layers = {name for name, _ in pyogrio.list_layers(settings.gpkg_path)}
@@ -77,7 +78,7 @@ def test_extent_is_recorded_for_qgis(tmp_path: Path, sample_dir: Path, table: st
 
     settings = Settings(data_dir=tmp_path, actor="test")
     store = open_store(settings)
-    run_demo(store, settings, sample_dir)
+    run_demo(store, settings, sample_dir, version_name=DEMO)
     store.close()
     row = (
         sqlite3.connect(settings.gpkg_path)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from gridgis.lookup import GridIndex, PublishedIndex
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import save_boxes
+from tests.conftest import DEMO, save_boxes
 
 
 def test_agrees_with_geos_off_borders(demo_store: SqlStore) -> None:
@@ -86,7 +86,7 @@ def test_index_swaps_when_a_new_version_is_published(store: SqlStore) -> None:
 def test_points_on_borders_go_to_the_lowest_code_of_the_grids_touching_them(
     demo_store: SqlStore,
 ) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     geoms, codes = grids.geometry.to_numpy(), grids["code"].to_numpy()
     index = GridIndex(geoms, codes)
     # Vertices and edge midpoints of every grid: all lie exactly on some border.

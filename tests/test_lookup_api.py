@@ -15,7 +15,7 @@ from gridgis.crs import CGCS2000, transformer, wgs84_to_shifted
 from gridgis.lookup.when import parse_at
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import Server, save_boxes
+from tests.conftest import DEMO, Server, save_boxes
 
 Inside = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -23,7 +23,7 @@ Inside = tuple[np.ndarray, np.ndarray, np.ndarray]
 @pytest.fixture(scope="module")
 def inside(demo_store: SqlStore) -> Inside:
     """A point inside each of a dozen grids, and the grids' codes."""
-    grids = demo_store.read_grids("demo-v1").iloc[::9]
+    grids = demo_store.read_grids(DEMO).iloc[::9]
     points = shapely.point_on_surface(grids.geometry.to_numpy())
     return shapely.get_x(points), shapely.get_y(points), grids["code"].to_numpy()
 
@@ -81,7 +81,7 @@ def test_at_today_answers_from_the_published_version(client: httpx.Client, insid
     lon, lat, codes = inside
     response = client.get("/api/lookup", params={"lon": lon[0], "lat": lat[0], "at": "2099-01-01"})
     assert response.status_code == 200
-    assert response.json()["code"] == codes[0] and response.json()["version"] == "demo-v1"
+    assert response.json()["code"] == codes[0] and response.json()["version"] == DEMO
 
 
 def test_bulk_json_answers_every_row_and_flags_bad_ones(

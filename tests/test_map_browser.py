@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from gridgis.store import SqlStore
-from tests.conftest import CHROMIUM_ARGS, Server
+from tests.conftest import CHROMIUM_ARGS, DEMO, Server
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 def test_map_draws_every_grid_and_opens_a_popup(
     browser: Browser, server: Server, demo_store: SqlStore
 ) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     urls: list[str] = []
     page.on("request", lambda r: urls.append(r.url))
@@ -69,5 +69,5 @@ def test_the_page_holds_no_geometry(client: httpx.Client, demo_store: SqlStore) 
     page = client.get("/map").text
     assert len(page) < 20_000  # a shell: the city's geometry comes from the JSON endpoints
     assert '"coordinates"' not in page
-    code = str(demo_store.read_grids("demo-v1")["code"].iloc[0])
+    code = str(demo_store.read_grids(DEMO)["code"].iloc[0])
     assert code not in page

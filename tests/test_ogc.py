@@ -26,7 +26,7 @@ from gridgis.ogc.links import Urls
 from gridgis.ogc.query import parse_items_query, select
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import Server, save_boxes
+from tests.conftest import DEMO, Server, save_boxes
 
 CONFORMANCE = {
     f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}"
@@ -40,7 +40,7 @@ def counts(demo_store: SqlStore) -> dict[str, int]:
     """What each collection must hold, read straight from the store."""
     communities = demo_store.read_base_layer("communities")
     out = {
-        "grids": len(demo_store.read_grids("demo-v1")),
+        "grids": len(demo_store.read_grids(DEMO)),
         "subdistricts": communities["subdistrict_code"].nunique(),
     }
     out |= {kind: len(demo_store.read_base_layer(kind)) for kind in BASE}  # type: ignore[arg-type]
@@ -167,7 +167,7 @@ def test_bbox_filter_matches_shapely_on_the_store(
 
 
 def test_property_filters_match_exactly(client: httpx.Client, demo_store: SqlStore) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     community = grids["community_code"].iloc[0]
     households = int(grids["households"].iloc[5])
     comprehensive = grids["kind"] == "综合"
@@ -205,7 +205,7 @@ def test_filters_survive_in_next_links(client: httpx.Client) -> None:
 
 
 def test_item_by_id_and_missing_ids(client: httpx.Client, demo_store: SqlStore) -> None:
-    code = demo_store.read_grids("demo-v1")["code"].iloc[7]
+    code = demo_store.read_grids(DEMO)["code"].iloc[7]
     response = client.get(f"{items_url('grids')}/{code}")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/geo+json"
@@ -226,13 +226,13 @@ def test_item_by_id_and_missing_ids(client: httpx.Client, demo_store: SqlStore) 
 
 
 def test_grids_of_a_named_version(client: httpx.Client, counts: dict[str, int]) -> None:
-    body = client.get(items_url("grids"), params={"version": "demo-v1", "limit": 10}).json()
+    body = client.get(items_url("grids"), params={"version": DEMO, "limit": 10}).json()
     assert body["numberMatched"] == counts["grids"]
-    assert "version=demo-v1" in rels(body)[("next", "application/geo+json")]
-    collection = client.get("/ogc/collections/grids", params={"version": "demo-v1"}).json()
-    assert "version=demo-v1" in rels(collection)[("items", "application/geo+json")]
+    assert "version=" + quote(DEMO) in rels(body)[("next", "application/geo+json")]
+    collection = client.get("/ogc/collections/grids", params={"version": DEMO}).json()
+    assert "version=" + quote(DEMO) in rels(collection)[("items", "application/geo+json")]
     assert client.get(items_url("grids"), params={"version": "nope"}).status_code == 404
-    other = client.get(items_url("buildings"), params={"version": "demo-v1"})
+    other = client.get(items_url("buildings"), params={"version": DEMO})
     assert other.status_code == 400 and "grids" in other.json()["error"]
 
 
@@ -311,8 +311,8 @@ def test_grids_of_the_published_version_in_time(
     assert _matched(client, "grids", datetime=earlier) == 0  # nothing was in force yet: empty
     assert _matched(client, "grids", datetime=f"{earlier}/..") == every
     assert _matched(client, "grids", datetime=f"../{earlier}") == 0
-    assert _matched(client, "grids", datetime=earlier, version="demo-v1") == 0
-    assert _matched(client, "grids", datetime="2999-01-01", version="demo-v1") == every
+    assert _matched(client, "grids", datetime=earlier, version=DEMO) == 0
+    assert _matched(client, "grids", datetime="2999-01-01", version=DEMO) == every
 
 
 def test_datetime_travels_in_time_on_the_grids(settings: Settings, store: SqlStore) -> None:
@@ -370,7 +370,7 @@ def test_datetime_travels_in_time_on_the_grids(settings: Settings, store: SqlSto
 
 
 def test_html_pages(client: httpx.Client, demo_store: SqlStore) -> None:
-    code = demo_store.read_grids("demo-v1")["code"].iloc[0]
+    code = demo_store.read_grids(DEMO)["code"].iloc[0]
     for url in (
         "/ogc",
         "/ogc/conformance",
@@ -400,7 +400,7 @@ def test_html_pages(client: httpx.Client, demo_store: SqlStore) -> None:
 def test_html_pages_in_english_keep_the_language(
     client: httpx.Client, demo_store: SqlStore
 ) -> None:
-    code = demo_store.read_grids("demo-v1")["code"].iloc[0]
+    code = demo_store.read_grids(DEMO)["code"].iloc[0]
     matched = client.get(items_url("grids")).json()["numberMatched"]
     page = client.get(items_url("grids"), params={"f": "html", "limit": 5, "lang": "en"}).text
     assert page.startswith('<!doctype html>\n<html lang="en">')
@@ -579,7 +579,7 @@ def test_gdal_reads_every_feature_through_the_pages(server: Server, counts: dict
 
 def test_gdal_attribute_and_spatial_filters(server: Server, demo_store: SqlStore) -> None:
     source = f"OAPIF:{server.url}/ogc"
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     out = ogrinfo("-so", "-where", "kind = '综合'", source, "grids")
     assert f"Feature Count: {int((grids['kind'] == '综合').sum())}" in out
     streets = demo_store.read_base_layer("streets")

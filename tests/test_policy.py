@@ -13,7 +13,7 @@ import shapely
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
 from gridgis.tiles import TileAddress
-from tests.conftest import Server
+from tests.conftest import DEMO, Server
 
 ALLOWED = "https://oa.example.gov.cn"
 OTHER = "https://evil.example"
@@ -30,7 +30,7 @@ def servers(demo_settings: Settings) -> Iterator[tuple[Server, Server]]:
 
 
 def _requests(demo_store: SqlStore) -> list[tuple[str, str, dict[str, str]]]:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     inside = shapely.point_on_surface(grids.geometry.iloc[0])
     lookup = f"/api/lookup?lon={inside.x}&lat={inside.y}"
     tile = TileAddress.containing(inside.x, inside.y, 15)

@@ -15,7 +15,7 @@ from shapely.geometry import shape
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
 from gridgis.tiles import TILE_LAYERS, TileAddress
-from tests.conftest import Server, save_boxes
+from tests.conftest import DEMO, Server, save_boxes
 
 EXTENT = 4096
 
@@ -50,7 +50,7 @@ def test_catalogue_and_tilejson(client: httpx.Client, demo_store: SqlStore) -> N
     assert body["tiles"][0].endswith("/tiles/grids/{z}/{x}/{y}.mvt")
     assert body["vector_layers"][0]["id"] == "grids"
     assert {"code", "name", "households"} <= set(body["vector_layers"][0]["fields"])
-    west, south, east, north = demo_store.read_grids("demo-v1").total_bounds
+    west, south, east, north = demo_store.read_grids(DEMO).total_bounds
     assert body["bounds"] == pytest.approx([west, south, east, north])
     assert client.get("/tiles/nothing.json").status_code == 404
 
@@ -58,7 +58,7 @@ def test_catalogue_and_tilejson(client: httpx.Client, demo_store: SqlStore) -> N
 def test_grid_tiles_hold_every_grid_with_its_shape(
     client: httpx.Client, demo_store: SqlStore
 ) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     lon, lat = shapely.get_coordinates(shapely.centroid(grids.geometry.iloc[30]))[0]
     checked = 0
     for z in (14, 15, 16):
@@ -110,7 +110,7 @@ def test_base_layers_are_tiled(client: httpx.Client, demo_store: SqlStore) -> No
 def test_etag_gives_304_and_bad_addresses_are_refused(
     client: httpx.Client, demo_store: SqlStore
 ) -> None:
-    grids = demo_store.read_grids("demo-v1")
+    grids = demo_store.read_grids(DEMO)
     lon, lat = shapely.get_coordinates(shapely.centroid(grids.geometry.iloc[3]))[0]
     path = f"/tiles/grids/{TileAddress.containing(lon, lat, 15)}.mvt"
     first = client.get(path)
@@ -119,7 +119,7 @@ def test_etag_gives_304_and_bad_addresses_are_refused(
     again = client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
-    assert client.get(path, params={"version": "demo-v1"}).headers["etag"] == etag
+    assert client.get(path, params={"version": DEMO}).headers["etag"] == etag
     assert client.get("/tiles/grids/15/0/0.mvt").status_code == 204  # empty: the Atlantic
     assert (
         client.get(f"/tiles/grids/{TileAddress.containing(lon, lat, 3)}.mvt").status_code == 204

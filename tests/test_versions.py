@@ -193,7 +193,7 @@ def test_drafts_are_deleted_and_renamed_over_http(settings: Settings, store: Sql
         refusals = [
             (http.delete("/api/versions/v1"), 409, "version_not_draft", None),
             (http.patch("/api/versions/v1", json={"name": "x"}), 409, "version_not_draft", None),
-            (http.delete("/api/versions/v3"), 404, "not_found", None),
+            (http.delete("/api/versions/v3"), 404, "version_not_found", None),
             (http.patch("/api/versions/v2-文明", json={"name": "v1"}), 409, "version_exists", None),
             (
                 http.patch("/api/versions/v2-文明", json={"name": "a/b"}),
