@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from gridgis import crs
 from gridgis.errors import InputError
+from gridgis.geometry import lowest_hit
 from gridgis.importer.fields import DEDICATED
 from gridgis.merge.codes import CodeScheme, stable_codes
 from gridgis.merge.crosswalk import Crosswalk
@@ -121,14 +122,9 @@ def _department_labels(
     labels = np.full((len(points), max(len(layers), 1)), -1, dtype=np.int64)
     tree = shapely.STRtree(points)
     for d, polys in enumerate(layers):
-        if len(polys) == 0:
-            continue
-        g, p = tree.query(polys, predicate="contains")  # the polygons get prepared
-        order = np.lexsort((g, p))
-        p, g = p[order], g[order]
-        first = np.ones(len(p), dtype=bool)
-        first[1:] = p[1:] != p[:-1]
-        labels[p[first], d] = g[first]
+        if len(polys):
+            g, p = tree.query(polys, predicate="contains")  # the polygons get prepared
+            labels[:, d] = lowest_hit(p, g, len(points))
     return labels
 
 
