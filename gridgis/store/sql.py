@@ -393,22 +393,6 @@ class SqlStore(Store):
         ]
         return frame
 
-    def read_admin(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        with self.engine.connect() as conn:
-            districts = pd.DataFrame(
-                conn.execute(sa.select(t.districts.c.code, t.districts.c.name)).all(),
-                columns=["code", "name"],
-            )
-            subdistricts = pd.DataFrame(
-                conn.execute(
-                    sa.select(
-                        t.subdistricts.c.code, t.subdistricts.c.name, t.subdistricts.c.district_code
-                    )
-                ).all(),
-                columns=["code", "name", "district_code"],
-            )
-        return districts, subdistricts
-
     # --- versions ---------------------------------------------------------------------------
     def _version_query(self) -> sa.Select[Any]:
         v, g = t.grid_versions, t.grids
