@@ -213,7 +213,10 @@ def map_department(
         )
     id_col = id_field or F.department_id_field(columns)
     if id_col is None:
-        warnings.append("no grid id field found (pass --id-field); rows are numbered instead")
+        warnings.append(
+            "no grid id field found, so rows are numbered instead; "
+            "name the id field (id_field) to use one"
+        )
         ids = pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index)
     else:
         ids = text(frame[id_col])

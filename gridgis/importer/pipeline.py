@@ -184,7 +184,7 @@ def _check_kind(kind: str, department: str | None) -> str | None:
     if kind not in LAYER_KINDS:
         raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(LAYER_KINDS)}")
     if kind == "department" and not department:
-        raise InputError("a department layer needs --department NAME")
+        raise InputError("a department layer needs the department's name", param="department")
     return department if kind == "department" else None
 
 

@@ -172,5 +172,5 @@ class PublishedIndex:
             return self.at(when)
         current = self.current()
         if current is None:
-            raise NotFoundError("no published version yet: run `gridgis publish NAME` first")
+            raise NotFoundError("no published version yet: publish a version first")
         return current

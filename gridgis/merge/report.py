@@ -195,7 +195,7 @@ def _misplaced(
         if total > 0 and inside / total < MISPLACED_SHARE:
             misplaced[name] = {
                 "share_inside_city": round(inside / total, 3),
-                "hint": "check the layer's CRS (--crs) and its extent",
+                "hint": "check the CRS the layer was imported with, and its extent",
             }
     return misplaced
 

@@ -442,13 +442,11 @@ class SqlStore(Store):
             existing = conn.execute(sa.select(v.c.id, v.c.status).where(v.c.name == name)).first()
             if existing is not None:
                 if not replace or existing.status != "draft":
+                    draft = existing.status == "draft"
                     raise ConflictError(
                         f"grid version {name!r} exists ({existing.status}); choose another name"
-                        + (
-                            " or pass --replace to overwrite the draft"
-                            if existing.status == "draft"
-                            else ""
-                        )
+                        + (" or replace the draft" if draft else ""),
+                        param="replace" if draft else None,
                     )
                 conn.execute(t.crosswalk.delete().where(t.crosswalk.c.version_id == existing.id))
                 conn.execute(t.grids.delete().where(t.grids.c.version_id == existing.id))
