@@ -246,6 +246,7 @@ def _clean_coverage(geoms: list[shapely.Geometry]) -> NDArray[np.object_]:
 
 
 def _check_inputs(inputs: MergeInputs, low: int, high: int) -> None:
+    """Refuse before any work: an empty band, or nothing to merge."""
     if high < low:
         raise InputError(f"the household band {low}–{high} is empty")
     if inputs.communities.empty:
@@ -253,7 +254,7 @@ def _check_inputs(inputs: MergeInputs, low: int, high: int) -> None:
 
 
 def _column(frame: gpd.GeoDataFrame, name: str) -> NDArray[np.object_]:
-    """A column as objects; an empty frame may lack it (an empty layer has no schema)."""
+    """A column as objects; an empty frame gives an empty array, whatever its columns."""
     return frame[name].to_numpy(dtype=object) if len(frame) else np.array([], dtype=object)
 
 
