@@ -56,11 +56,13 @@ def parse_crs(text: str | int) -> CrsSpec:
         return NAMED[key]
     code = key.removeprefix("epsg:")
     if not code.isdigit():
-        raise InputError(f"unknown CRS {text!r}: use an EPSG code or one of {', '.join(NAMED)}")
+        raise InputError(
+            f"unknown CRS {text!r}: use an EPSG code or one of {', '.join(NAMED)}", param="crs"
+        )
     try:
         _crs(int(code))
     except CRSError as exc:
-        raise InputError(f"unknown CRS EPSG:{code}") from exc
+        raise InputError(f"unknown CRS EPSG:{code}", param="crs") from exc
     return CrsSpec(f"EPSG:{code}", int(code))
 
 
@@ -68,7 +70,7 @@ def spec_from_pyproj(crs: CRS) -> CrsSpec:
     """Map a CRS read from a .prj/GeoPackage to a spec; refuse what has no EPSG identity."""
     code = crs.to_epsg(min_confidence=70)
     if code is None:
-        raise InputError(f"cannot identify the CRS {crs.name!r}; pass --crs")
+        raise InputError(f"cannot identify the CRS {crs.name!r}; give the layer's CRS", param="crs")
     return CrsSpec(f"EPSG:{code}", code)
 
 

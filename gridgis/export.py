@@ -54,7 +54,7 @@ def layer_frame(store: Store, spec: str) -> tuple[gpd.GeoDataFrame, str]:
     kind, _, name = spec.partition("/")
     if kind == "department":
         if not name:
-            raise InputError("say which department: --layer department/NAME")
+            raise InputError("say which department's layer: department/NAME", param="layer")
         stored = store.read_department_layer(name)
         attributes = pd.DataFrame(stored["attributes"].tolist(), index=stored.index)
         frame = gpd.GeoDataFrame(attributes, geometry=stored.geometry, crs=stored.crs)

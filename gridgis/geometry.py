@@ -111,3 +111,21 @@ def polsby_popper(metric_geoms: GeomArray) -> NDArray[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         pp = np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, 0.0)
     return np.asarray(pp, dtype=np.float64)
+
+
+def lowest_hit(
+    point_idx: NDArray[np.int64], polygon_idx: NDArray[np.int64], n_points: int
+) -> NDArray[np.int64]:
+    """For each of ``n_points`` points, the lowest polygon index it is paired with, or -1.
+
+    The pairs come from an ``STRtree`` query; taking the lowest index gives a point on a
+    shared border to one polygon only, the same one every time.
+    """
+    out = np.full(n_points, -1, dtype=np.int64)
+    if len(point_idx):
+        order = np.lexsort((polygon_idx, point_idx))
+        point_idx, polygon_idx = point_idx[order], polygon_idx[order]
+        first = np.ones(len(point_idx), dtype=bool)
+        first[1:] = point_idx[1:] != point_idx[:-1]
+        out[point_idx[first]] = polygon_idx[first]
+    return out

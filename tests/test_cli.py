@@ -138,7 +138,10 @@ def test_the_whole_job_from_the_command_line(
     [
         (["import", "rivers", "shapefiles/base/streets.shp"], "unknown kind 'rivers'"),
         (["import", "streets", "nowhere/streets.shp"], "nowhere/streets.shp: no such file"),
-        (["import", "department", "shapefiles/departments/综治网格.shp"], "needs --department"),
+        (
+            ["import", "department", "shapefiles/departments/综治网格.shp"],
+            "needs the department's name (--department)",
+        ),
         (["publish", "nope"], "no grid version named 'nope'"),
         (["lookup", "--lon", "200", "--lat", "31"], "lon 200.0 is outside"),
         (["lookup", "--lon", "31.1", "--lat", "104.4"], "the axes look swapped (lat, lon)"),

@@ -198,12 +198,13 @@ def test_crs_from_prj_inference_or_flag_lands_in_place(
 
 def _assert_refused(
     store: SqlStore, settings: Settings, kind: str, path: Path, expected: str, **kwargs: object
-) -> None:
+) -> InputError:
     before = snapshot(store)
     with pytest.raises(InputError) as caught:
         import_layer(store, kind, path, settings=settings, actor="test", **kwargs)  # type: ignore[arg-type]
     assert expected in str(caught.value)
     assert snapshot(store) == before
+    return caught.value
 
 
 @pytest.fixture
@@ -227,6 +228,28 @@ def test_unreadable_file(seeded: SqlStore, settings: Settings, tmp_path: Path) -
     bad = tmp_path / "garbage.geojson"
     bad.write_text("{ this is not json")
     _assert_refused(seeded, settings, "compounds", bad, "garbage.geojson: cannot read")
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".kml"])
+def test_read_errors_say_nothing_of_where_the_file_sits(
+    seeded: SqlStore, settings: Settings, tmp_path: Path, suffix: str
+) -> None:
+    """GDAL names the file by its full path, and gives advice for its own users: neither
+    reaches the caller, who knows the file by the name it gave."""
+    folder = tmp_path / "gridgis-upload-x"
+    folder.mkdir()
+    bad = folder / f"stored{suffix}"
+    bad.write_bytes(b"<kml>not really" if suffix == ".kml" else b"not a dataset at all")
+    error = _assert_refused(
+        seeded,
+        settings,
+        "compounds",
+        bad,
+        "grids" + suffix + ": cannot read",
+        display_name="grids" + suffix,
+    )
+    assert str(folder) not in str(error) and "gridgis-upload-" not in str(error)
+    assert "It might help" not in str(error) and "<DRIVER>" not in str(error)
 
 
 def test_layer_without_geometry(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:
@@ -280,6 +303,57 @@ def test_truncated_and_mismatched_shapefiles(
     _assert_refused(
         seeded, settings, "department", tmp_path / "z.shp", "truncated .shp", department="综治"
     )
+
+
+@pytest.mark.parametrize(
+    ("left_out", "expected"),
+    [
+        (("shx",), "z.shx is missing"),
+        (("dbf",), "z.dbf is missing"),
+        (("shx", "dbf"), "z.shx and z.dbf are missing"),
+    ],
+)
+def test_shapefile_without_its_index_or_table(
+    seeded: SqlStore,
+    settings: Settings,
+    tmp_path: Path,
+    sample_dir: Path,
+    left_out: tuple[str, ...],
+    expected: str,
+) -> None:
+    for part in ("shp", "shx", "dbf", "prj"):
+        if part not in left_out:
+            shutil.copy(sample_dir / "departments" / f"综治网格.{part}", tmp_path / f"z.{part}")
+    error = _assert_refused(
+        seeded, settings, "department", tmp_path / "z.shp", f"z.shp: {expected}", department="综治"
+    )
+    assert str(tmp_path) not in str(error) and "SHAPE_RESTORE_SHX" not in str(error)
+
+
+def test_errors_name_the_parameter_not_the_option(
+    seeded: SqlStore, settings: Settings, tmp_path: Path, sample_dir: Path
+) -> None:
+    """What to give is said in words and named in ``param``; each front end spells it
+    (``--department`` on the command line, the ``department`` field over HTTP)."""
+    grids = sample_dir / "departments" / "综治网格.shp"
+    no_name = _assert_refused(seeded, settings, "department", grids, "the department's name")
+    two = tmp_path / "two.gpkg"
+    frame = pyogrio.read_dataframe(grids)
+    for layer in ("a", "b"):
+        pyogrio.write_dataframe(frame, two, layer=layer)
+    two_layers = _assert_refused(
+        seeded, settings, "department", two, "several layers (a, b)", department="综治"
+    )
+    nowhere = tmp_path / "nowhere.shp"
+    gpd.GeoDataFrame(
+        {"网格编号": ["A"]}, geometry=[shapely.box(5000, 5000, 5100, 5100)], crs=None
+    ).to_file(nowhere)
+    no_crs = _assert_refused(
+        seeded, settings, "department", nowhere, "give the layer's CRS", department="综治"
+    )
+    for error, param in ((no_name, "department"), (two_layers, "layer"), (no_crs, "crs")):
+        assert error.param == param
+        assert "--" not in str(error)
 
 
 def test_bad_zips(seeded: SqlStore, settings: Settings, tmp_path: Path) -> None:

@@ -65,6 +65,46 @@ def test_upload_a_shapefile_with_its_parts_and_options(
     assert dry.status_code == 400  # a lone .shp of garbage: refused, not a 5xx
 
 
+LEAKS = ("/tmp", "gridgis-upload-", "SHAPE_RESTORE_SHX")
+
+
+def test_a_shapefile_without_its_shx_is_refused_by_its_name(
+    client: httpx.Client, sample_dir: Path
+) -> None:
+    """The server's temporary folder and GDAL's advice to its own users stay inside."""
+    before = layers(client)
+    stem = sample_dir / "departments" / "人社网格"
+    parts = [
+        ("files", (f"人社网格.{s}", stem.with_suffix(f".{s}").read_bytes()))
+        for s in ("shp", "dbf", "prj")
+    ]
+    form = {"kind": "department", "department": "人社", "crs": "gcj02"}
+    response = client.post("/api/layers", files=parts, data=form)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert "人社网格.shx is missing" in body["error"] and body["source"] == "人社网格.shp"
+    garbage = client.post(
+        "/api/layers", data=form, files={"files": ("grids.geojson", b"not a dataset")}
+    )
+    assert garbage.status_code == 400 and "grids.geojson" in garbage.text
+    for answer in (response, garbage):
+        for leak in LEAKS:
+            assert leak not in answer.text, answer.text
+    assert layers(client) == before
+
+
+def test_a_department_upload_without_its_name_names_the_field(
+    client: httpx.Client, sample_dir: Path
+) -> None:
+    path = sample_dir / "departments" / "供水服务区.zip"
+    response = client.post(
+        "/api/layers", data={"kind": "department"}, files={"files": (path.name, path.read_bytes())}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["param"] == "department"
+    assert "--department" not in response.text
+
+
 def test_oversized_uploads_are_413_and_change_nothing(client: httpx.Client) -> None:
     before = layers(client)
     big = b"0" * (2 * 1024 * 1024)

@@ -152,6 +152,55 @@ def _admin_aliases(name: str) -> Iterable[str]:
         yield name[:-2]
 
 
+_UnitKey = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+@dataclass
+class _Base:
+    """What the pass over the address base collects: each group's members, by key."""
+
+    # Every record's road, door, compound and building as given.
+    raw: list[tuple[str | None, ...]] = field(default_factory=list)
+    # An urban record's road, door, compound, building and unit, as matched.
+    units: dict[int, _UnitKey] = field(default_factory=dict)
+    buildings: dict[tuple[str | None, str | None, str | None, str], list[int]] = field(
+        default_factory=dict
+    )
+    doors: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    compounds: dict[str, list[int]] = field(default_factory=dict)
+    roads: dict[str, list[int]] = field(default_factory=dict)
+    village_groups: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    villages: set[str] = field(default_factory=set)
+    by_vgd: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    by_gd: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def add_rural(self, rid: int, village: str, group: str, door: str | None) -> None:
+        self.villages.add(village)
+        self.village_groups.setdefault((village, group), []).append(rid)
+        if door:
+            self.by_vgd.setdefault((village, group, door), []).append(rid)
+            self.by_gd.setdefault((group, door), []).append(rid)
+
+    def add_urban(
+        self,
+        rid: int,
+        road: str | None,
+        door: str | None,
+        compound: str | None,
+        building: str | None,
+        unit: str | None,
+    ) -> None:
+        self.units[rid] = (road, door, compound, building, unit)
+        if road:
+            self.roads.setdefault(road, []).append(rid)
+            if door:
+                self.doors.setdefault((road, door), []).append(rid)
+        if compound:
+            self.compounds.setdefault(compound, []).append(rid)
+        if building:
+            self.buildings.setdefault((road, door, compound, building), []).append(rid)
+
+
 class AddressMatcher:
     """The address base, indexed for matching free text; build with :meth:`from_frame`."""
 
@@ -234,25 +283,35 @@ class AddressMatcher:
         cols: dict[str, list[str | None]],
         keep: list[int],
     ) -> None:
-        admin_cache: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
-        by_rdbu: dict[tuple[str, str, str, str], list[int]] = {}
-        by_rdb: dict[tuple[str, str, str], list[int]] = {}
-        by_rd: dict[tuple[str, str], list[int]] = {}
-        by_cbu: dict[tuple[str, str, str], list[int]] = {}
-        by_cb: dict[tuple[str, str], list[int]] = {}
+        """One record per address, then one per group of them (building, door, compound,
+        road, village 组) — in that order, which fixes the group records' ids."""
+        base = self._add_addresses(x, y, cols, keep)
+        self.rows = len(keep)
+        self._index_units(base)
+        self._index_buildings(base)
+        self._index_doors(base)
         by_c: dict[str, list[int]] = {}
+        for compound, members in base.compounds.items():
+            by_c.setdefault(compound, []).append(self._group_up_to(members, base, 2))
         by_road: dict[str, list[int]] = {}
-        by_vgd: dict[tuple[str, str, str], list[int]] = {}
-        by_vg: dict[tuple[str, str], list[int]] = {}
-        by_gd: dict[tuple[str, str], list[int]] = {}
-        buildings: dict[tuple[str | None, str | None, str | None, str], list[int]] = {}
-        doors: dict[tuple[str, str], list[int]] = {}
-        compounds: dict[str, list[int]] = {}
-        roads: dict[str, list[int]] = {}
-        village_groups: dict[tuple[str, str], list[int]] = {}
-        raw: list[tuple[str | None, ...]] = []  # road, door, compound, building as given
-        units: dict[int, tuple[str | None, str | None, str | None, str | None, str | None]] = {}
-        villages: set[str] = set()
+        for road, members in base.roads.items():
+            by_road.setdefault(road, []).append(self._group_up_to(members, base, 0))
+        self.by_c, self.by_road = _frozen(by_c), _frozen(by_road)
+        self._index_villages(base)
+        self.roads = NameIndex(base.roads, _admin_aliases)
+        self.compounds = NameIndex(base.compounds, _admin_aliases)
+        self.villages = NameIndex(base.villages, _admin_aliases)
+
+    def _add_addresses(
+        self,
+        x: np.ndarray[Any, Any],
+        y: np.ndarray[Any, Any],
+        cols: dict[str, list[str | None]],
+        keep: list[int],
+    ) -> _Base:
+        """A record for every address of the base, and who belongs to which group."""
+        base = _Base()
+        admin_cache: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
         for rid, row in enumerate(keep):
             raw_admin = tuple(cols[c][row] for c in LEVELS)
             admin = admin_cache.get(raw_admin)
@@ -261,57 +320,68 @@ class AddressMatcher:
                 admin_cache[raw_admin] = admin
             road = _canon(cols["road"][row])
             door = _canon_door(cols["door_number"][row])
-            compound = _canon(cols["compound"][row])
-            building = _canon_numbered(cols["building"][row], "栋")
-            unit = _canon_numbered(cols["unit"][row], "单元")
             community = _canon(cols["community"][row])
             self.address.append(cols["address"][row] or "")
             self.lon.append(float(x[row]))
             self.lat.append(float(y[row]))
             self.admin.append(admin)
-            raw.append(tuple(cols[c][row] for c in ("road", "door_number", "compound", "building")))
+            base.raw.append(
+                tuple(cols[c][row] for c in ("road", "door_number", "compound", "building"))
+            )
             group = _GROUP.fullmatch(road) if road else None
             if group is not None and community:
-                g = f"{group.group(1)}组"
-                villages.add(community)
                 self.rec_road.append(None)
                 self.rec_door.append(door)
                 self.rec_compound.append(None)
-                village_groups.setdefault((community, g), []).append(rid)
-                if door:
-                    by_vgd.setdefault((community, g, door), []).append(rid)
-                    by_gd.setdefault((g, door), []).append(rid)
+                base.add_rural(rid, community, f"{group.group(1)}组", door)
                 continue
+            compound = _canon(cols["compound"][row])
             self.rec_road.append(road)
             self.rec_door.append(door)
             self.rec_compound.append(compound)
-            units[rid] = (road, door, compound, building, unit)
-            if road:
-                roads.setdefault(road, []).append(rid)
-                if door:
-                    doors.setdefault((road, door), []).append(rid)
-            if compound:
-                compounds.setdefault(compound, []).append(rid)
-            if building:
-                buildings.setdefault((road, door, compound, building), []).append(rid)
-        self.rows = len(keep)
+            building = _canon_numbered(cols["building"][row], "栋")
+            unit = _canon_numbered(cols["unit"][row], "单元")
+            base.add_urban(rid, road, door, compound, building, unit)
+        return base
 
-        for rid, (road, door, compound, building, unit) in units.items():
+    def _group_up_to(self, members: list[int], base: _Base, part: int) -> int:
+        """A group record whose address ends at its first member's ``part`` as given
+        (0 road, 2 compound, 3 building)."""
+        return self._group(
+            members, _cut_after(self.address[members[0]], base.raw[members[0]][part])
+        )
+
+    def _index_units(self, base: _Base) -> None:
+        """Exact keys of single addresses: road+door+building+unit, compound+building+unit."""
+        by_rdbu: dict[tuple[str, str, str, str], list[int]] = {}
+        by_cbu: dict[tuple[str, str, str], list[int]] = {}
+        for rid, (road, door, compound, building, unit) in base.units.items():
             if building and unit:
                 if road and door:
                     by_rdbu.setdefault((road, door, building, unit), []).append(rid)
                 if compound:
                     by_cbu.setdefault((compound, building, unit), []).append(rid)
-        for (road, door, compound, building), members in buildings.items():
-            address = _cut_after(self.address[members[0]], raw[members[0]][3])
-            gid = self._group(members, address)
+        self.by_rdbu, self.by_cbu = _frozen(by_rdbu), _frozen(by_cbu)
+
+    def _index_buildings(self, base: _Base) -> None:
+        """A record per building (without its unit), by road+door and by compound."""
+        by_rdb: dict[tuple[str, str, str], list[int]] = {}
+        by_cb: dict[tuple[str, str], list[int]] = {}
+        for (road, door, compound, building), members in base.buildings.items():
+            gid = self._group_up_to(members, base, 3)
             if road and door:
                 by_rdb.setdefault((road, door, building), []).append(gid)
             if compound:
                 by_cb.setdefault((compound, building), []).append(gid)
+        self.by_rdb, self.by_cb = _frozen(by_rdb), _frozen(by_cb)
+
+    def _index_doors(self, base: _Base) -> None:
+        """A record per road+door (named by its compound when it has one), and each
+        road's door numbers for the nearest door."""
+        by_rd: dict[tuple[str, str], list[int]] = {}
         door_numbers: dict[str, list[tuple[int, int]]] = {}
-        for (road, door), members in doors.items():
-            _, r_door, r_compound, _ = raw[members[0]]
+        for (road, door), members in base.doors.items():
+            _, r_door, r_compound, _ = base.raw[members[0]]
             same_compound = len({self.rec_compound[i] for i in members}) == 1
             address = self.address[members[0]]
             address = (
@@ -326,17 +396,13 @@ class AddressMatcher:
                 door_numbers.setdefault(road, []).append((int(number.group()), gid))
         for road, pairs in door_numbers.items():
             self.road_doors[road] = _Doors(pairs)
-        for compound, members in compounds.items():
-            r_compound = raw[members[0]][2]
-            gid = self._group(members, _cut_after(self.address[members[0]], r_compound))
-            by_c.setdefault(compound, []).append(gid)
-        for road, members in roads.items():
-            r_road = raw[members[0]][0]
-            gid = self._group(members, _cut_after(self.address[members[0]], r_road))
-            by_road.setdefault(road, []).append(gid)
-        for (village, g), members in village_groups.items():
-            address = _cut_after(self.address[members[0]], raw[members[0]][0])
-            gid = self._group(members, address)
+        self.by_rd = _frozen(by_rd)
+
+    def _index_villages(self, base: _Base) -> None:
+        """A record per village 组, and its house numbers for the nearest door."""
+        by_vg: dict[tuple[str, str], list[int]] = {}
+        for (village, g), members in base.village_groups.items():
+            gid = self._group_up_to(members, base, 0)
             by_vg.setdefault((village, g), []).append(gid)
             self.group_doors[(village, g)] = _Doors(
                 [
@@ -345,19 +411,8 @@ class AddressMatcher:
                     if (door := self.rec_door[i]) and (n := _LEADING_INT.match(door)) is not None
                 ]
             )
-        self.by_rdbu = _frozen(by_rdbu)
-        self.by_rdb = _frozen(by_rdb)
-        self.by_rd = _frozen(by_rd)
-        self.by_cbu = _frozen(by_cbu)
-        self.by_cb = _frozen(by_cb)
-        self.by_c = _frozen(by_c)
-        self.by_road = _frozen(by_road)
-        self.by_vgd = _frozen(by_vgd)
         self.by_vg = _frozen(by_vg)
-        self.by_gd = _frozen(by_gd)
-        self.roads = NameIndex(roads, _admin_aliases)
-        self.compounds = NameIndex(compounds, _admin_aliases)
-        self.villages = NameIndex(villages, _admin_aliases)
+        self.by_vgd, self.by_gd = _frozen(base.by_vgd), _frozen(base.by_gd)
 
     # --- matching ------------------------------------------------------------------------
     def match(self, query: str, *, limit: int = 5) -> AddressMatch:
@@ -461,8 +516,17 @@ class AddressMatcher:
         return None
 
     def _urban(self, n: NormalizedAddress, found: _Candidates) -> None:
+        roads, comps, door, building = self._read_urban(n, found)
+        self._look_up_urban(roads, comps, door, building, n.unit, found)
+
+    def _read_urban(
+        self, n: NormalizedAddress, found: _Candidates
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], str | None, str | None]:
+        """Known roads and compounds the query names (with their similarity), and the
+        door and building: each read again where the parser's first reading names
+        nothing known (a compound typed where the road goes, a door glued to a name …)."""
         road_text, comp_text = n.road, n.compound
-        door, building, unit = n.door_number, n.building, n.unit
+        door, building = n.door_number, n.building
         roads = self._find(self.roads, road_text, n, found) if road_text else []
         comps = self._find(self.compounds, comp_text, n, found) if comp_text else []
         if road_text and not roads:
@@ -507,6 +571,19 @@ class AddressMatcher:
             split_number = self._glued_door(roads[0][0], building[:-1])
             if split_number is not None:
                 door, building = split_number
+        return roads, comps, door, building
+
+    def _look_up_urban(
+        self,
+        roads: list[tuple[str, float]],
+        comps: list[tuple[str, float]],
+        door: str | None,
+        building: str | None,
+        unit: str | None,
+        found: _Candidates,
+    ) -> None:
+        """Candidates on the roads and in the compounds; where the query names both, each
+        side's candidates the other contradicts are marked down."""
         if not comps or not roads:  # one source: no cross-check needed
             for road, sim in roads:
                 self._on_road(road, sim, door, building, unit, None, found)
@@ -577,21 +654,14 @@ class AddressMatcher:
         found: _Candidates,
     ) -> None:
         """The most precise record at a known door: unit, building, else the door."""
-        if building:
-            if unit and (rids := self.by_rdbu.get((road, door, building, unit))):
-                found.add_all(rids, f, flags)
-                return
-            if gids := self.by_rdb.get((road, door, building)):
-                if unit:
-                    found.add_all(gids, UNIT_UNKNOWN * f, [*flags, "unit_unknown"])
-                else:
-                    found.add_all(gids, f, flags)
-                return
-            found.add_all(
-                self.by_rd[(road, door)], BUILDING_UNKNOWN * f, [*flags, "building_unknown"]
-            )
+        at_door = self.by_rd[(road, door)]
+        if not building:
+            found.add_all(at_door, DOOR_ONLY * f, [*flags, "door_only"])
             return
-        found.add_all(self.by_rd[(road, door)], DOOR_ONLY * f, [*flags, "door_only"])
+        in_unit = self.by_rdbu.get((road, door, building, unit)) if unit else None
+        _add_building(
+            found, in_unit, self.by_rdb.get((road, door, building)), at_door, unit, f, flags
+        )
 
     def _glued_door(self, road: str, digits: str) -> tuple[str, str] | None:
         """长江西路4011栋 (号 and the compound left out): door 40, building 11栋 — or a
@@ -618,21 +688,13 @@ class AddressMatcher:
         found: _Candidates,
     ) -> None:
         f, flags = _fuzzy(sim)
-        if building:
-            if unit and (rids := self.by_cbu.get((compound, building, unit))):
-                found.add_all(rids, f, flags)
-                return
-            if gids := self.by_cb.get((compound, building)):
-                if unit:
-                    found.add_all(gids, UNIT_UNKNOWN * f, [*flags, "unit_unknown"])
-                else:
-                    found.add_all(gids, f, flags)
-                return
-            found.add_all(
-                self.by_c.get(compound, ()), BUILDING_UNKNOWN * f, [*flags, "building_unknown"]
-            )
+        in_compound = self.by_c.get(compound, ())
+        if not building:
+            found.add_all(in_compound, COMPOUND_ONLY * f, [*flags, "compound_only"])
             return
-        found.add_all(self.by_c.get(compound, ()), COMPOUND_ONLY * f, [*flags, "compound_only"])
+        in_unit = self.by_cbu.get((compound, building, unit)) if unit else None
+        in_building = self.by_cb.get((compound, building))
+        _add_building(found, in_unit, in_building, in_compound, unit, f, flags)
 
     def _rural(self, n: NormalizedAddress, found: _Candidates) -> None:
         """马鞍村1组2号: village (read as the community), 村民小组 and house number."""
@@ -658,6 +720,28 @@ class AddressMatcher:
                     found.add(rid, score * f, [*flags, "nearest_door"])
             elif gids := self.by_vg.get((village, group)):
                 found.add_all(gids, GROUP_ONLY * f, [*flags, "group_only"])
+
+
+def _add_building(
+    found: _Candidates,
+    in_unit: tuple[int, ...] | None,
+    in_building: tuple[int, ...] | None,
+    in_place: tuple[int, ...],
+    unit: str | None,
+    f: float,
+    flags: list[str],
+) -> None:
+    """A building asked for at a door or in a compound: the unit asked for, else the
+    building (the unit unknown when one was asked for), else the door or compound."""
+    if in_unit:
+        found.add_all(in_unit, f, flags)
+    elif in_building:
+        if unit:
+            found.add_all(in_building, UNIT_UNKNOWN * f, [*flags, "unit_unknown"])
+        else:
+            found.add_all(in_building, f, flags)
+    else:
+        found.add_all(in_place, BUILDING_UNKNOWN * f, [*flags, "building_unknown"])
 
 
 @lru_cache(maxsize=4096)

@@ -74,54 +74,77 @@ def _ends_like_road(name: str) -> bool:
 def _parse_core(core: str) -> dict[str, str | None]:
     """Assign the numbers and names of the core (no admin prefix) to address parts."""
     tokens: list[tuple[str, str, str]] = _TOKEN.findall(core)
-    out: dict[str, str | None] = {}
-    pending = ""  # name text not assigned yet
-
-    def take_name() -> str | None:
-        nonlocal pending
-        name, pending = pending or None, ""
-        return name
-
+    parts = _Parts()
     for i, (num, suffix, text) in enumerate(tokens):
         if text:
-            pending += text
+            parts.pending += text
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         next_is_text = nxt is not None and bool(nxt[2])
-        if suffix in _NAME_SUFFIXES or (not suffix and pending.endswith("第")):
-            pending += num + suffix
-        elif suffix == "号":
+        if suffix in _NAME_SUFFIXES or (not suffix and parts.pending.endswith("第")):
+            parts.pending += num + suffix
+        elif suffix:
+            parts.numbered(num, suffix, nxt, next_is_text)
+        else:
+            parts.bare(num, next_is_text)
+    return parts.finish()
+
+
+class _Parts:
+    """The parts found so far; name text waits in ``pending`` until a number after it
+    says what it names (花园 before 3栋 is a compound, 长江路 before 59号 a road)."""
+
+    __slots__ = ("out", "pending")
+
+    def __init__(self) -> None:
+        self.out: dict[str, str | None] = {}
+        self.pending = ""
+
+    def take_name(self) -> str | None:
+        name, self.pending = self.pending or None, ""
+        return name
+
+    def numbered(
+        self, num: str, suffix: str, nxt: tuple[str, str, str] | None, next_is_text: bool
+    ) -> None:
+        """A number with what it numbers: 59号, 3栋, 2单元, 5层, 1组 …"""
+        out = self.out
+        if suffix == "号":
             if "door_number" not in out and "building" not in out:
-                if nxt is not None and nxt[1] == "单元" and not _ends_like_road(pending):
-                    out["compound"], out["building"] = take_name(), f"{num}栋"  # 花园3号2单元
+                if nxt is not None and nxt[1] == "单元" and not _ends_like_road(self.pending):
+                    out["compound"], out["building"] = self.take_name(), f"{num}栋"  # 花园3号2单元
                 else:
-                    out["road"], out["door_number"] = take_name(), num
+                    out["road"], out["door_number"] = self.take_name(), num
             elif next_is_text:
-                pending += num + suffix  # a number inside a name: 金色2334号院
+                self.pending += num + suffix  # a number inside a name: 金色2334号院
             elif "building" not in out:
-                out["compound"], out["building"] = take_name(), f"{num}栋"
+                out["compound"], out["building"] = self.take_name(), f"{num}栋"
         elif suffix == "栋":
-            if pending:
-                out["compound"] = take_name()
+            if self.pending:
+                out["compound"] = self.take_name()
             out["building"] = f"{num}栋"
         elif suffix == "单元":
-            if pending and "building" not in out:
-                out["compound"] = take_name()
+            if self.pending and "building" not in out:
+                out["compound"] = self.take_name()
             out["unit"] = f"{num}单元"
         elif suffix in ("层", "楼"):
             if suffix == "楼" and "building" not in out and "unit" not in out:
-                out["compound"] = take_name() or out.get("compound")
+                out["compound"] = self.take_name() or out.get("compound")
                 out["building"] = f"{num}栋"
             else:
                 out["floor"] = f"{num}层"
         elif suffix in ("室", "户"):
             out["room"] = num
         elif suffix in ("组", "社"):
-            village = take_name()
+            village = self.take_name()
             if village:
                 out["village"] = village
             out["group"] = f"{num}组"
-        elif "group" in out and "door_number" not in out:
+
+    def bare(self, num: str, next_is_text: bool) -> None:
+        """A number alone: what it is follows from the parts already found."""
+        out = self.out
+        if "group" in out and "door_number" not in out:
             out["door_number"] = num  # 马鞍村1组2
         elif "unit" in out or "floor" in out:
             out["room"] = num
@@ -131,22 +154,27 @@ def _parse_core(core: str) -> dict[str, str | None]:
             else:
                 out["unit"] = f"{num}单元"
         elif "door_number" not in out:
-            if pending and next_is_text and not _ends_like_road(pending):
-                pending += num  # a number inside a name
+            if self.pending and next_is_text and not _ends_like_road(self.pending):
+                self.pending += num  # a number inside a name
             else:
-                out["road"], out["door_number"] = take_name(), num  # 号 left out
+                out["road"], out["door_number"] = self.take_name(), num  # 号 left out
         elif next_is_text:
-            pending += num
+            self.pending += num
         elif len(num) <= 2:
-            out["compound"], out["building"] = take_name(), f"{num}栋"
+            out["compound"], out["building"] = self.take_name(), f"{num}栋"
         else:
             out["room"] = num
-    if pending:
-        if "door_number" in out and "group" not in out:
-            out.setdefault("compound", pending)
-        elif not any(k in out for k in ("building", "unit", "group", "road", "compound")):
-            out["road" if _ends_like_road(pending) else "compound"] = pending
-    return out
+
+    def finish(self) -> dict[str, str | None]:
+        """Name text left at the end: the compound after a door, else the road or
+        compound when nothing else was found."""
+        out, pending = self.out, self.pending
+        if pending:
+            if "door_number" in out and "group" not in out:
+                out.setdefault("compound", pending)
+            elif not any(k in out for k in ("building", "unit", "group", "road", "compound")):
+                out["road" if _ends_like_road(pending) else "compound"] = pending
+        return out
 
 
 @lru_cache(maxsize=16_384)

@@ -36,7 +36,7 @@ def resolve(
         try:
             return Resolved(crsmod.spec_from_pyproj(file_crs), "file")
         except InputError as exc:
-            raise InputError(exc.message, source=source) from exc
+            raise InputError(exc.message, source=source, param=exc.param) from exc
     minx, miny, maxx, maxy = bounds
     if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
         return Resolved(crsmod.NAMED["cgcs2000"], "inferred-lonlat")
@@ -58,8 +58,9 @@ def resolve(
         )
     raise InputError(
         f"no CRS in the file (.prj missing?) and its coordinates (x {minx:.0f}…{maxx:.0f}, "
-        f"y {miny:.0f}…{maxy:.0f}) match none we can infer; pass --crs",
+        f"y {miny:.0f}…{maxy:.0f}) match none we can infer; give the layer's CRS",
         source=source,
+        param="crs",
     )
 
 
@@ -75,16 +76,19 @@ def check_placement(
     if len(present) == 0:
         return
     minx, miny, maxx, maxy = shapely.total_bounds(present)
-    hint = _hint(resolved, source_bounds)
+    hint, param = _hint(resolved, source_bounds)
     if not (np.isfinite([minx, miny, maxx, maxy]).all()):
         raise InputError(
-            f"coordinates do not transform from {resolved.spec.label}{hint}", source=source
+            f"coordinates do not transform from {resolved.spec.label}{hint}",
+            source=source,
+            param=param,
         )
     if minx < _CHINA[0] or maxx > _CHINA[2] or miny < _CHINA[1] or maxy > _CHINA[3]:
         raise InputError(
             f"lands outside China (lon {minx:.3f}…{maxx:.3f}, lat {miny:.3f}…{maxy:.3f}) when "
             f"read as {resolved.spec.label}{hint}",
             source=source,
+            param=param,
         )
     cx0, cy0, cx1, cy1 = city_bounds
     km_per_deg = 111.0
@@ -96,20 +100,23 @@ def check_placement(
             f"lands {distance:.0f} km from the city (lon {minx:.3f}…{maxx:.3f}, "
             f"lat {miny:.3f}…{maxy:.3f}) when read as {resolved.spec.label}{hint}",
             source=source,
+            param=param,
         )
 
 
-def _hint(resolved: Resolved, bounds: NDArray[np.float64]) -> str:
+def _hint(resolved: Resolved, bounds: NDArray[np.float64]) -> tuple[str, str | None]:
+    """What to try, and the parameter that would take it (``crs``, unless the file itself
+    has to change)."""
     minx, miny = bounds[0], bounds[1]
     if resolved.spec.is_geographic and looks_swapped(minx, miny):
-        return f"; {swapped_hint('re-export with lon first')}"
+        return f"; {swapped_hint('re-export with lon first')}", None
     if minx > 1e6 and resolved.how != "inferred-gk-prefix":
         zone = int(minx // 1_000_000)
         if crsmod.GK_ZONE_FIRST <= zone <= crsmod.GK_ZONE_LAST:
             epsg = crsmod.gk_zone_epsg(zone, prefixed=True)
-            return f"; eastings carry GK zone {zone}: try --crs {epsg}"
+            return f"; eastings carry GK zone {zone}: try the CRS EPSG:{epsg}", "crs"
     if not resolved.spec.is_geographic and minx < 1e6:
-        return "; if this is Gauss–Krüger, check the zone (--crs 4534…4554)"
+        return "; if this is Gauss–Krüger, check the zone (EPSG:4534…4554)", "crs"
     if resolved.how == "given" or resolved.how == "file":
-        return "; check --crs"
-    return "; pass --crs"
+        return "; check the layer's CRS", "crs"
+    return "; give the layer's CRS", "crs"

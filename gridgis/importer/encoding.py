@@ -112,8 +112,10 @@ def detect_dbf_encoding(dbf: Path, override: str | None = None) -> Detected:
             return Detected(codec.upper(), "cpg-corrected" if declared else "detected")
     bad = _first_bad_record(dbf, info)
     raise InputError(
-        f"text is neither UTF-8 nor GBK/GB18030 (first bad bytes in row {bad}); pass --encoding",
+        f"text is neither UTF-8 nor GBK/GB18030 (first bad bytes in row {bad}); "
+        "give the file's text encoding",
         source=dbf.name,
+        param="encoding",
     )
 
 

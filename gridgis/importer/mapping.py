@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -54,6 +55,16 @@ def json_safe(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+# Fields a layer of each kind cannot do without.
+REQUIRED: dict[str, set[str]] = {
+    "communities": {"code", "name"},
+    "streets": set(),
+    "compounds": set(),
+    "buildings": {"households"},
+    "addresses": {"address"},
+}
+
+
 def map_base(
     kind: str,
     frame: gpd.GeoDataFrame,
@@ -62,73 +73,91 @@ def map_base(
     repairs: Counter[str],
     warnings: list[str],
 ) -> pd.DataFrame:
+    """The store's columns for a base layer, found among the file's fields (or named by
+    ``overrides``), each typed and checked the way its kind needs."""
     cols = [c for c in frame.columns if c != "geometry"]
     out = pd.DataFrame(index=frame.index)
-    required = {
-        "communities": {"code", "name"},
-        "streets": set(),
-        "compounds": set(),
-        "buildings": {"households"},
-        "addresses": {"address"},
-    }[kind]
     for target in BASE_COLUMNS[kind]:
         column = F.find_field(
-            cols, target, overrides.get(target), source=source, required=target in required
+            cols, target, overrides.get(target), source=source, required=target in REQUIRED[kind]
         )
         out[target] = values(frame, column)
-    if kind == "communities":
-        out["code"] = text(out["code"])
-        bad = np.flatnonzero(~out["code"].fillna("").str.fullmatch(r"\d{12}").to_numpy())
-        if len(bad):
-            raise InputError(
-                f"{rows_named(bad)}: code {out['code'].iloc[bad[0]]!r} is not a "
-                "12-digit statistical code",
-                source=source,
-            )
-        dup = np.flatnonzero(out["code"].duplicated().to_numpy())
-        if len(dup):
-            raise InputError(
-                f"{rows_named(dup)}: duplicate community code {out['code'].iloc[dup[0]]}",
-                source=source,
-            )
-        out["name"] = text(out["name"])
-        out["kind"] = np.where(out["name"].fillna("").str.endswith("村"), "村", "社区")
-    elif kind == "streets":
-        out["name"] = text(out["name"])
-        labels = text(out["class"])
-        mapped = labels.map(lambda v: F.STREET_CLASSES.get(v.lower()) if v else None)
-        unknown = labels.notna() & mapped.isna()
-        if unknown.any():
-            warnings.append(
-                f"{int(unknown.sum())} streets of unknown class "
-                f"({', '.join(sorted(set(labels[unknown])))[:80]}) taken as street"
-            )
-        if labels.isna().any():
-            repairs["class_missing_taken_as_street"] = int(labels.isna().sum())
-        out["class"] = mapped.fillna("street")
-    elif kind == "compounds":
-        for c in ("source_id", "name"):
-            out[c] = text(out[c])
-        labels = text(out["kind"])
-        out["kind"] = labels.map(
-            lambda v: F.COMPOUND_KINDS.get(v.lower(), "residential") if v else "residential"
-        )
-    elif kind == "buildings":
-        for c in ("source_id", "name"):
-            out[c] = text(out[c])
-        households = integers(out["households"], "households", source)
-        if households.isna().any():
-            repairs["households_missing_as_0"] = int(households.isna().sum())
-        out["households"] = households.fillna(0)
-        out["population"] = integers(out["population"], "population", source)
-        out["floors"] = integers(out["floors"], "floors", source)
-    elif kind == "addresses":
-        for c in BASE_COLUMNS[kind]:
-            out[c] = text(out[c])
-        empty = np.flatnonzero(out["address"].isna().to_numpy())
-        if len(empty):
-            raise InputError(f"{rows_named(empty)}: empty address text", source=source)
+    _TYPED[kind](out, source, repairs, warnings)
     return out
+
+
+def _communities(
+    out: pd.DataFrame, source: str, repairs: Counter[str], warnings: list[str]
+) -> None:
+    out["code"] = text(out["code"])
+    bad = np.flatnonzero(~out["code"].fillna("").str.fullmatch(r"\d{12}").to_numpy())
+    if len(bad):
+        raise InputError(
+            f"{rows_named(bad)}: code {out['code'].iloc[bad[0]]!r} is not a "
+            "12-digit statistical code",
+            source=source,
+        )
+    dup = np.flatnonzero(out["code"].duplicated().to_numpy())
+    if len(dup):
+        raise InputError(
+            f"{rows_named(dup)}: duplicate community code {out['code'].iloc[dup[0]]}",
+            source=source,
+        )
+    out["name"] = text(out["name"])
+    out["kind"] = np.where(out["name"].fillna("").str.endswith("村"), "村", "社区")
+
+
+def _streets(out: pd.DataFrame, source: str, repairs: Counter[str], warnings: list[str]) -> None:
+    out["name"] = text(out["name"])
+    labels = text(out["class"])
+    mapped = labels.map(lambda v: F.STREET_CLASSES.get(v.lower()) if v else None)
+    unknown = labels.notna() & mapped.isna()
+    if unknown.any():
+        warnings.append(
+            f"{int(unknown.sum())} streets of unknown class "
+            f"({', '.join(sorted(set(labels[unknown])))[:80]}) taken as street"
+        )
+    if labels.isna().any():
+        repairs["class_missing_taken_as_street"] = int(labels.isna().sum())
+    out["class"] = mapped.fillna("street")
+
+
+def _compounds(out: pd.DataFrame, source: str, repairs: Counter[str], warnings: list[str]) -> None:
+    for c in ("source_id", "name"):
+        out[c] = text(out[c])
+    labels = text(out["kind"])
+    out["kind"] = labels.map(
+        lambda v: F.COMPOUND_KINDS.get(v.lower(), "residential") if v else "residential"
+    )
+
+
+def _buildings(out: pd.DataFrame, source: str, repairs: Counter[str], warnings: list[str]) -> None:
+    for c in ("source_id", "name"):
+        out[c] = text(out[c])
+    households = integers(out["households"], "households", source)
+    if households.isna().any():
+        repairs["households_missing_as_0"] = int(households.isna().sum())
+    out["households"] = households.fillna(0)
+    out["population"] = integers(out["population"], "population", source)
+    out["floors"] = integers(out["floors"], "floors", source)
+
+
+def _addresses(out: pd.DataFrame, source: str, repairs: Counter[str], warnings: list[str]) -> None:
+    for c in BASE_COLUMNS["addresses"]:
+        out[c] = text(out[c])
+    empty = np.flatnonzero(out["address"].isna().to_numpy())
+    if len(empty):
+        raise InputError(f"{rows_named(empty)}: empty address text", source=source)
+
+
+# Each kind's columns typed in place: (columns, source name, repairs, warnings).
+_TYPED: dict[str, Callable[[pd.DataFrame, str, Counter[str], list[str]], None]] = {
+    "communities": _communities,
+    "streets": _streets,
+    "compounds": _compounds,
+    "buildings": _buildings,
+    "addresses": _addresses,
+}
 
 
 def admin_frames(communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -184,7 +213,10 @@ def map_department(
         )
     id_col = id_field or F.department_id_field(columns)
     if id_col is None:
-        warnings.append("no grid id field found (pass --id-field); rows are numbered instead")
+        warnings.append(
+            "no grid id field found, so rows are numbered instead; "
+            "name the id field (id_field) to use one"
+        )
         ids = pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index)
     else:
         ids = text(frame[id_col])

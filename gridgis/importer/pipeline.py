@@ -21,13 +21,13 @@ from gridgis import crs as crsmod
 from gridgis.divisions import load_district_polygons
 from gridgis.errors import InputError
 from gridgis.geometry import clean_lines, clean_polygons
-from gridgis.importer.crs_resolve import check_placement, resolve
+from gridgis.importer.crs_resolve import Resolved, check_placement, resolve
 from gridgis.importer.mapping import admin_frames, map_base, map_department, rows_named
 from gridgis.importer.quality import layer_quality
 from gridgis.importer.reading import read_source
 from gridgis.importer.sources import open_source
 from gridgis.settings import Settings
-from gridgis.store.base import LAYER_KINDS, ImportRecord, Store
+from gridgis.store.base import LAYER_KINDS, ImportRecord, LayerInfo, Store
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 STAGES = ("reading", "repairing", "checking", "writing")
@@ -132,12 +132,7 @@ def import_layer(
     caller."""
     started = time.perf_counter()
     tick = progress or (lambda _stage, _done, _total: None)
-    if kind not in LAYER_KINDS:
-        raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(LAYER_KINDS)}")
-    if kind == "department" and not department:
-        raise InputError("a department layer needs --department NAME")
-    if kind != "department":
-        department = None
+    department = _check_kind(kind, department)
     overrides = {k: v for k, v in (field_overrides or {}).items() if v}
 
     tick("reading", 0, len(STAGES))
@@ -145,60 +140,23 @@ def import_layer(
         report = ImportReport(source.name, kind, department, "dry-run" if dry_run else "imported")
         previous = store.find_import(source.sha256, kind, department)
         if previous is not None and not dry_run:
-            report.status = "unchanged"
-            report.import_id = previous.import_id
-            report.rows_read = report.rows_imported = previous.rows
-            report.crs, report.encoding = previous.crs, previous.encoding
-            report.seconds = time.perf_counter() - started
-            return report
+            return _unchanged(report, previous, started)
         frame, detected = read_source(source, encoding, layer)
     if detected:
         report.encoding, report.encoding_how = detected.encoding, detected.how
     report.rows_read = len(frame)
-    if len(frame) == 0:
-        raise InputError("the layer is empty", source=report.file)
-    geoms = frame.geometry.to_numpy()
-    present = ~shapely.is_missing(geoms)
-    if not present.any():
-        raise InputError("the layer has no geometry", source=report.file)
-    _check_types(geoms, kind, report.file)
+    geoms, present = _geometry(frame, kind, report.file)
     source_bounds = shapely.total_bounds(geoms[present])
     resolved = resolve(crs, frame.crs, source_bounds, settings.metric_epsg, report.file)
     report.crs, report.crs_how = resolved.spec.label, resolved.how
 
     tick("repairing", 1, len(STAGES))
-    repairs: Counter[str] = Counter()
-    for label, flags in (
-        ("dropped_z", shapely.has_z(geoms[present])),
-        ("dropped_m", shapely.has_m(geoms[present])),
-    ):
-        if flags.any():
-            repairs[label] = int(flags.sum())
-    if repairs:
-        geoms = shapely.force_2d(geoms)
-    geoms = crsmod.to_cgcs2000(geoms, resolved.spec)
-    check_placement(geoms, resolved, source_bounds, _city_bounds(store), report.file)
-    geoms, fixed = _repair(kind, geoms)
-    repairs.update(fixed)
-    keep = ~shapely.is_missing(geoms)
-    dropped = np.flatnonzero(~keep)
-    if len(dropped):
-        repairs["dropped_rows"] = len(dropped)
-        report.dropped_rows = [int(r) + 1 for r in dropped]
-    if not keep.any():
-        raise InputError("no usable geometry left after repair", source=report.file)
+    geoms, keep, repairs = _repaired(
+        geoms, present, kind, resolved, source_bounds, _city_bounds(store), report
+    )
 
     tick("checking", 2, len(STAGES))
-    kept = frame.loc[keep]
-    kept_geoms = gpd.GeoSeries(geoms[keep], crs=crsmod.CGCS2000, index=kept.index)
-    if kind == "department":
-        mapped = map_department(kept, overrides.get("source_id"), report.file, report.warnings)
-        report.quality = layer_quality(
-            crsmod.to_metric(kept_geoms.to_numpy(), settings.metric_epsg), mapped["source_id"]
-        )
-    else:
-        mapped = map_base(kind, kept, report.file, overrides, repairs, report.warnings)
-    out = gpd.GeoDataFrame(mapped, geometry=kept_geoms, crs=crsmod.CGCS2000)
+    out = _mapped(frame, geoms, keep, kind, overrides, repairs, settings, report)
     report.rows_imported = len(out)
     report.repairs = dict(sorted(repairs.items()))
     if dry_run:
@@ -218,14 +176,106 @@ def import_layer(
         repairs=report.repairs,
         fields=[str(c) for c in frame.columns if c != frame.geometry.name],
     )
-    if kind == "department":
-        report.import_id = store.replace_department_layer(out, record)
-    elif kind == "communities":
-        report.import_id = store.replace_base_layer(
-            "communities", out, record, admin=admin_frames(out)
-        )
-    else:
-        report.import_id = store.replace_base_layer(kind, out, record)  # type: ignore[arg-type]
+    report.import_id = _write(store, kind, out, record)
     tick("writing", len(STAGES), len(STAGES))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_kind(kind: str, department: str | None) -> str | None:
+    """The department the layer is for: only a department layer has one, and it must."""
+    if kind not in LAYER_KINDS:
+        raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(LAYER_KINDS)}")
+    if kind == "department" and not department:
+        raise InputError("a department layer needs the department's name", param="department")
+    return department if kind == "department" else None
+
+
+def _unchanged(report: ImportReport, previous: LayerInfo, started: float) -> ImportReport:
+    """The report for a file imported before: nothing is read again."""
+    report.status = "unchanged"
+    report.import_id = previous.import_id
+    report.rows_read = report.rows_imported = previous.rows
+    report.crs, report.encoding = previous.crs, previous.encoding
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _geometry(frame: gpd.GeoDataFrame, kind: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's geometries and which rows have one; refuse a layer without any, or
+    with geometry of the wrong type for ``kind``."""
+    if len(frame) == 0:
+        raise InputError("the layer is empty", source=source)
+    geoms = frame.geometry.to_numpy()
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        raise InputError("the layer has no geometry", source=source)
+    _check_types(geoms, kind, source)
+    return geoms, present
+
+
+def _repaired(
+    geoms: np.ndarray,
+    present: np.ndarray,
+    kind: str,
+    resolved: Resolved,
+    source_bounds: np.ndarray,
+    city_bounds: tuple[float, float, float, float],
+    report: ImportReport,
+) -> tuple[np.ndarray, np.ndarray, Counter[str]]:
+    """The geometries flat (no Z or M), in CGCS2000 and valid; which rows keep one, and
+    a count of every repair. Rows left without geometry are dropped (and reported)."""
+    repairs: Counter[str] = Counter()
+    for label, flags in (
+        ("dropped_z", shapely.has_z(geoms[present])),
+        ("dropped_m", shapely.has_m(geoms[present])),
+    ):
+        if flags.any():
+            repairs[label] = int(flags.sum())
+    if repairs:
+        geoms = shapely.force_2d(geoms)
+    geoms = crsmod.to_cgcs2000(geoms, resolved.spec)
+    check_placement(geoms, resolved, source_bounds, city_bounds, report.file)
+    geoms, fixed = _repair(kind, geoms)
+    repairs.update(fixed)
+    keep = ~shapely.is_missing(geoms)
+    dropped = np.flatnonzero(~keep)
+    if len(dropped):
+        repairs["dropped_rows"] = len(dropped)
+        report.dropped_rows = [int(r) + 1 for r in dropped]
+    if not keep.any():
+        raise InputError("no usable geometry left after repair", source=report.file)
+    return geoms, keep, repairs
+
+
+def _mapped(
+    frame: gpd.GeoDataFrame,
+    geoms: np.ndarray,
+    keep: np.ndarray,
+    kind: str,
+    overrides: dict[str, str],
+    repairs: Counter[str],
+    settings: Settings,
+    report: ImportReport,
+) -> gpd.GeoDataFrame:
+    """The kept rows in the store's columns for ``kind``; a department layer's quality
+    (overlaps, gaps, duplicate ids …) goes into the report."""
+    kept = frame.loc[keep]
+    kept_geoms = gpd.GeoSeries(geoms[keep], crs=crsmod.CGCS2000, index=kept.index)
+    if kind == "department":
+        mapped = map_department(kept, overrides.get("source_id"), report.file, report.warnings)
+        report.quality = layer_quality(
+            crsmod.to_metric(kept_geoms.to_numpy(), settings.metric_epsg), mapped["source_id"]
+        )
+    else:
+        mapped = map_base(kind, kept, report.file, overrides, repairs, report.warnings)
+    return gpd.GeoDataFrame(mapped, geometry=kept_geoms, crs=crsmod.CGCS2000)
+
+
+def _write(store: Store, kind: str, out: gpd.GeoDataFrame, record: ImportRecord) -> int:
+    """One transaction that replaces the layer; the import's id."""
+    if kind == "department":
+        return store.replace_department_layer(out, record)
+    if kind == "communities":
+        return store.replace_base_layer("communities", out, record, admin=admin_frames(out))
+    return store.replace_base_layer(kind, out, record)  # type: ignore[arg-type]

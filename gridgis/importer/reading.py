@@ -29,6 +29,16 @@ _KML_HOUSEKEEPING = (
 )
 
 
+_GDAL_ERRORS = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+)
+# Advice GDAL gives its own users, to the end of the message: not the caller's to act on.
+_GDAL_ADVICE = re.compile(r"[;\s]*\b(?:It might help|Set \S+ config option)\b.*$", re.DOTALL)
+
+
 def read_source(
     source: Source, encoding: str | None, layer: str | None
 ) -> tuple[gpd.GeoDataFrame, Detected | None]:
@@ -45,14 +55,9 @@ def read_source(
         )
         if dbf is not None:
             detected = detect_dbf_encoding(dbf, encoding)
-    if source.driver == "geopackage" and layer is None:
-        layers = pyogrio.list_layers(source.path)
-        if len(layers) > 1:
-            names = ", ".join(str(n) for n in layers[:, 0])
-            raise InputError(
-                f"holds several layers ({names}); choose one with --layer", source=source.name
-            )
     try:
+        if source.driver == "geopackage" and layer is None:
+            _check_one_layer(source)
         frame = pyogrio.read_dataframe(
             source.path,
             layer=layer,
@@ -61,16 +66,13 @@ def read_source(
             encoding="ISO-8859-1" if detected else encoding,
             on_invalid="ignore",
         )
-    except (
-        pyogrio.errors.DataSourceError,
-        pyogrio.errors.DataLayerError,
-        pyogrio.errors.FieldError,
-        pyogrio.errors.GeometryError,
-    ) as exc:
-        raise InputError(f"cannot read: {str(exc).splitlines()[0]}", source=source.name) from exc
+    except _GDAL_ERRORS as exc:
+        raise InputError(f"cannot read: {gdal_message(exc, source)}", source=source.name) from exc
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"text does not decode ({exc.reason}); pass --encoding", source=source.name
+            f"text does not decode ({exc.reason}); give the file's text encoding",
+            source=source.name,
+            param="encoding",
         ) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InputError("the layer has no geometry column", source=source.name)
@@ -79,6 +81,25 @@ def read_source(
     if source.driver == "kml":
         frame = _drop_kml_housekeeping(frame, source.path.stem)
     return frame, detected
+
+
+def _check_one_layer(source: Source) -> None:
+    layers = pyogrio.list_layers(source.path)
+    if len(layers) > 1:
+        names = ", ".join(str(n) for n in layers[:, 0])
+        raise InputError(
+            f"holds several layers ({names}); say which one to import",
+            source=source.name,
+            param="layer",
+        )
+
+
+def gdal_message(exc: Exception, source: Source) -> str:
+    """GDAL's complaint in the user's terms: its first line, the file named as the user
+    named it, and without advice meant for GDAL's own users (config options, driver
+    prefixes)."""
+    text = source.without_paths(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return _GDAL_ADVICE.sub("", text) or text
 
 
 def _drop_kml_housekeeping(frame: gpd.GeoDataFrame, stem: str) -> gpd.GeoDataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -31,6 +32,17 @@ class Source:
     sha256: str
     driver: str
 
+    def without_paths(self, text: str) -> str:
+        """``text`` (a GDAL message, say) with the paths of this machine put as the user
+        knows them: the dataset by its display name, a file beside it by its own name.
+
+        Uploads and unpacked zips sit in temporary folders whose names are nobody's
+        business but the server's.
+        """
+        folder = str(self.path.parent)
+        text = text.replace(str(self.path), self.name)
+        return text.replace(folder + os.sep, "").replace(folder, ".")
+
 
 def _sibling(path: Path, suffix: str) -> Path | None:
     for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
@@ -50,21 +62,30 @@ def _hash(paths: list[Path]) -> str:
 
 
 def _check_shapefile(shp: Path, name: str) -> list[Path]:
-    """The files that make up the shapefile; refuse ones whose parts disagree."""
+    """The files that make up the shapefile; refuse ones with a part missing or whose
+    parts disagree."""
     parts = [p for s in SHAPEFILE_SIDECARS if (p := _sibling(shp, s)) is not None]
     if shp.stat().st_size < 100:
         raise InputError("truncated .shp (shorter than its 100-byte header)", source=name)
     shx = _sibling(shp, ".shx")
     dbf = _sibling(shp, ".dbf")
-    if shx is not None and dbf is not None:
-        shapes = (shx.stat().st_size - 100) // 8
-        records = read_dbf_header(dbf).records
-        if shapes != records:
-            raise InputError(
-                f".shx lists {shapes} shapes but .dbf has {records} rows; the parts do not "
-                "belong together or one is truncated",
-                source=name,
-            )
+    if shx is None or dbf is None:
+        # Without its .shx GDAL cannot find the shapes; without its .dbf it would read
+        # shapes with no fields at all.
+        missing = [shp.with_suffix(s).name for s, p in ((".shx", shx), (".dbf", dbf)) if p is None]
+        raise InputError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: a "
+            "shapefile needs its .shx and .dbf beside the .shp",
+            source=name,
+        )
+    shapes = (shx.stat().st_size - 100) // 8
+    records = read_dbf_header(dbf).records
+    if shapes != records:
+        raise InputError(
+            f".shx lists {shapes} shapes but .dbf has {records} rows; the parts do not "
+            "belong together or one is truncated",
+            source=name,
+        )
     return parts
 
 
@@ -111,7 +132,8 @@ def open_source(path: Path, max_bytes: int, display_name: str | None = None) -> 
                     for info in members:
                         archive.extract(info, tmp)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise InputError(f"cannot unpack zip: {exc}", source=name) from exc
+                why = str(exc).replace(tmp + os.sep, "").replace(tmp, ".")
+                raise InputError(f"cannot unpack zip: {why}", source=name) from exc
             found = _datasets(Path(tmp))
             if not found:
                 raise InputError("zip holds no .shp, .gpkg, .geojson or .kml dataset", source=name)

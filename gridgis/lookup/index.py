@@ -22,7 +22,9 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
-OUTSIDE = -1
+from gridgis.geometry import lowest_hit
+
+OUTSIDE = -1  # what lowest_hit gives a point no grid holds
 BORDER = -2
 TARGET_CELLS = 12_000_000  # about 24 MB of raster at most
 MIN_CELL_DEG = 2e-5  # ~2 m: finer buys nothing
@@ -131,22 +133,8 @@ class GridIndex:
     # --- looking up ----------------------------------------------------------------------
     def _exact(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
         """GEOS: the lowest-code grid that holds (or has on its edge) each point."""
-        out = np.full(len(x), OUTSIDE, dtype=np.int64)
         p_idx, g_idx = self._tree.query(shapely.points(x, y), predicate="intersects")
-        return self._first_hit(out, p_idx, g_idx)
-
-    @staticmethod
-    def _first_hit(
-        out: NDArray[np.int64], p_idx: NDArray[np.int64], g_idx: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """Write into ``out`` the lowest grid index paired with each point."""
-        if len(p_idx):
-            order = np.lexsort((g_idx, p_idx))
-            p_idx, g_idx = p_idx[order], g_idx[order]
-            first = np.ones(len(p_idx), dtype=bool)
-            first[1:] = p_idx[1:] != p_idx[:-1]
-            out[p_idx[first]] = g_idx[first]
-        return out
+        return lowest_hit(p_idx, g_idx, len(x))
 
     def _near_border(
         self, x: NDArray[np.float64], y: NDArray[np.float64], cells: NDArray[np.int64]
@@ -159,9 +147,8 @@ class GridIndex:
         offsets = np.arange(len(p_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
         g_idx = self._cand_grid[np.repeat(start, counts) + offsets].astype(np.int64)
         hit = shapely.intersects_xy(self.geometries[g_idx], x[p_idx], y[p_idx])
-        out = np.full(len(x), OUTSIDE, dtype=np.int64)
-        # Candidates are in code order, so the first hit per point is the lowest code.
-        return self._first_hit(out, p_idx[hit], g_idx[hit])
+        # Candidates are in code order, so the lowest hit per point is the lowest code.
+        return lowest_hit(p_idx[hit], g_idx[hit], len(x))
 
     def lookup_index(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
         """Position (in code order) of the grid holding each point; -1 outside every grid."""

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -22,11 +22,12 @@ from numpy.typing import NDArray
 
 from gridgis import crs
 from gridgis.errors import InputError
+from gridgis.geometry import lowest_hit
 from gridgis.importer.fields import DEDICATED
 from gridgis.merge.codes import CodeScheme, stable_codes
 from gridgis.merge.crosswalk import Crosswalk
 from gridgis.merge.measures import area_m2, compactness
-from gridgis.merge.partition import Graph, partition
+from gridgis.merge.partition import Graph, Part, partition
 from gridgis.merge.report import InputProblems, merge_report
 from gridgis.merge.units import Atoms, Buildings, Compounds, community_atoms
 from gridgis.settings import Settings
@@ -121,14 +122,9 @@ def _department_labels(
     labels = np.full((len(points), max(len(layers), 1)), -1, dtype=np.int64)
     tree = shapely.STRtree(points)
     for d, polys in enumerate(layers):
-        if len(polys) == 0:
-            continue
-        g, p = tree.query(polys, predicate="contains")  # the polygons get prepared
-        order = np.lexsort((g, p))
-        p, g = p[order], g[order]
-        first = np.ones(len(p), dtype=bool)
-        first[1:] = p[1:] != p[:-1]
-        labels[p[first], d] = g[first]
+        if len(polys):
+            g, p = tree.query(polys, predicate="contains")  # the polygons get prepared
+            labels[:, d] = lowest_hit(p, g, len(points))
     return labels
 
 
@@ -139,76 +135,243 @@ def compute_merge(
     scheme: CodeScheme | None = None,
     progress: Progress | None = None,
 ) -> MergeResult:
+    """Communities → atoms → grids → codes → crosswalk and report, each a step below."""
     started = time.perf_counter()
     tick = progress or (lambda _s, _i, _n: None)
     scheme = scheme or CodeScheme()
     low, high = settings.min_households, settings.max_households
-    if high < low:
-        raise InputError(f"the household band {low}–{high} is empty")
-    if inputs.communities.empty:
-        raise InputError("no communities in the store: import communities first")
+    _check_inputs(inputs, low, high)
     epsg = settings.metric_epsg
 
     codes = inputs.communities["code"].to_numpy(dtype=object)
     comm_m, overlaps = _separate_communities(codes, _metric(inputs.communities, epsg))
     problems = InputProblems(overlapping_communities=overlaps)
-    all_lines = _metric(inputs.streets, epsg)
-    is_internal = (
-        (inputs.streets["class"].to_numpy() == "internal")
-        if len(inputs.streets)
-        else (np.zeros(0, dtype=bool))
+    compounds = _compounds(inputs.compounds, epsg)
+    buildings = _buildings(inputs.buildings, epsg)
+    atoms_by_community = _cut_communities(
+        comm_m, _Streets(inputs.streets, epsg), compounds, buildings, low, high, tick
     )
-    lines, internal = all_lines[~is_internal], all_lines[is_internal]
-    lines_tree = shapely.STRtree(lines) if len(lines) else None
-    internal_tree = shapely.STRtree(internal) if len(internal) else None
-    compounds_kind = (
-        inputs.compounds["kind"].to_numpy(dtype=object)
-        if len(inputs.compounds)
-        else (np.array([], dtype=object))
-    )
-    compounds = Compounds(
-        _metric(inputs.compounds, epsg),
-        inputs.compounds["source_id"].to_numpy(dtype=object)
-        if len(inputs.compounds)
-        else np.array([], dtype=object),
-        inputs.compounds["name"].to_numpy(dtype=object)
-        if len(inputs.compounds)
-        else np.array([], dtype=object),
-        np.isin(compounds_kind, list(DEDICATED)),
-        compounds_kind,
-    )
-    b_hh = inputs.buildings["households"].fillna(0).to_numpy(dtype=np.int64)
-    b_pop = inputs.buildings["population"].fillna(0).to_numpy(dtype=np.int64)
-    buildings = Buildings(_metric(inputs.buildings, epsg), b_hh, b_pop)
-
-    # Units over the maximum are cut into pieces of about a third of the minimum, fine
-    # enough for the grouping to reassemble them into grids of the band.
-    target = low / 3
-
-    def units_of(geom: shapely.Geometry) -> Atoms:
-        near = lines[lines_tree.query(geom, predicate="intersects")] if lines_tree else lines
-        inner = (
-            internal[internal_tree.query(geom, predicate="intersects")]
-            if internal_tree
-            else internal
-        )
-        return community_atoms(geom, near, compounds, buildings, high, target, inner)
-
-    atoms_by_community = _in_threads(units_of, list(comm_m), tick, "cutting communities into units")
 
     departments = sorted(inputs.departments)
     dept_m = [_metric(inputs.departments[d], epsg) for d in departments]
     all_points = shapely.point_on_surface(np.concatenate([a.geometry for a in atoms_by_community]))
     labels = _department_labels(all_points, dept_m)
+    grouped = _group(codes, atoms_by_community, labels, compounds, low, high, tick)
 
-    grid_geoms: list[shapely.Geometry] = []
-    grid_comm: list[str] = []
-    grid_hh: list[int] = []
-    grid_pop: list[int] = []
-    grid_kind: list[str] = []
-    grid_unit: list[str | None] = []
-    grid_reason: list[str | None] = []
-    border_m = off_street_m = 0.0  # internal grid borders, and how much follows no street
+    grid_m = _clean_coverage(grouped.geometry)
+    grid_codes = np.array(
+        stable_codes(grouped.community_codes(), grid_m, scheme, _previous(inputs, epsg)),
+        dtype=object,
+    )
+
+    tick("crosswalk and report", 0, 1)
+    grids = _grid_frame(inputs, grouped, grid_codes, grid_m, scheme, departments, dept_m, epsg)
+    walk = _crosswalk(inputs, departments, dept_m, grid_codes, grid_m, buildings, tick)
+    problems.dangling_streets = [d for a in atoms_by_community for d in a.dangles]
+    report = merge_report(
+        grids=grids,
+        grid_m=grid_m,
+        reasons=grouped.reason,
+        community_codes=codes,
+        community_m=comm_m,
+        compounds=compounds,
+        buildings=buildings,
+        departments=dict(zip(departments, dept_m, strict=True)),
+        walk=walk,
+        low=low,
+        high=high,
+        problems=problems,
+        epsg=epsg,
+        border_m=grouped.border_m,
+        off_street_m=grouped.off_street_m,
+    )
+    order = np.argsort(grid_codes.astype(str), kind="stable")
+    grids = grids.iloc[order].reset_index(drop=True)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    tick("crosswalk and report", 1, 1)
+    return MergeResult(grids, walk, report, _params(settings, grid_codes, departments, inputs))
+
+
+def _grid_frame(
+    inputs: MergeInputs,
+    grouped: _Grouped,
+    grid_codes: NDArray[np.object_],
+    grid_m: NDArray[np.object_],
+    scheme: CodeScheme,
+    departments: list[str],
+    dept_m: list[NDArray[np.object_]],
+    epsg: int,
+) -> gpd.GeoDataFrame:
+    """The grids with their names, measures and officers, in EPSG:4490."""
+    comm_arr = grouped.community_codes()
+    grid_names = _grid_names(inputs.communities, comm_arr, grid_codes, grouped.unit, scheme)
+    officer, phone = _officers(inputs, departments, dept_m, grid_m)
+    return gpd.GeoDataFrame(
+        {
+            "code": grid_codes,
+            "name": grid_names,
+            "kind": grouped.kind,
+            "community_code": comm_arr,
+            "households": np.array(grouped.households, dtype=np.int64),
+            "population": np.array(grouped.population, dtype=np.int64),
+            "area_m2": np.round(area_m2(grid_m), 1),
+            "compactness": np.round(compactness(grid_m), 4),
+            "officer_name": officer,
+            "officer_phone": phone,
+            "party_branch": [f"{n}党支部" for n in grid_names],
+        },
+        geometry=gpd.GeoSeries(crs.from_metric(grid_m, epsg), crs=crs.CGCS2000),
+    )
+
+
+def _params(
+    settings: Settings, grid_codes: NDArray[np.object_], departments: list[str], inputs: MergeInputs
+) -> dict[str, Any]:
+    """What the version records about how it was merged."""
+    return {
+        "engine": "tree-bisection",
+        "min_households": settings.min_households,
+        "max_households": settings.max_households,
+        "code_digits": len(grid_codes[0]) if len(grid_codes) else None,
+        "departments": departments,
+        "metric_epsg": settings.metric_epsg,
+        "previous_version": inputs.previous_name,
+    }
+
+
+def _clean_coverage(geoms: list[shapely.Geometry]) -> NDArray[np.object_]:
+    """Grids' shared borders made exactly equal (the atoms' unions leave slivers)."""
+    cleaned = shapely.coverage_clean(np.array(geoms, dtype=object), snapping_distance=0.001)
+    return np.array(shapely.make_valid(cleaned), dtype=object)
+
+
+def _check_inputs(inputs: MergeInputs, low: int, high: int) -> None:
+    """Refuse before any work: an empty band, or nothing to merge."""
+    if high < low:
+        raise InputError(f"the household band {low}–{high} is empty")
+    if inputs.communities.empty:
+        raise InputError("no communities in the store: import communities first")
+
+
+def _column(frame: gpd.GeoDataFrame, name: str) -> NDArray[np.object_]:
+    """A column as objects; an empty frame gives an empty array, whatever its columns."""
+    return frame[name].to_numpy(dtype=object) if len(frame) else np.array([], dtype=object)
+
+
+def _compounds(frame: gpd.GeoDataFrame, epsg: int) -> Compounds:
+    kind = _column(frame, "kind")
+    return Compounds(
+        _metric(frame, epsg),
+        _column(frame, "source_id"),
+        _column(frame, "name"),
+        np.isin(kind, list(DEDICATED)),
+        kind,
+    )
+
+
+def _buildings(frame: gpd.GeoDataFrame, epsg: int) -> Buildings:
+    households = frame["households"].fillna(0).to_numpy(dtype=np.int64)
+    population = frame["population"].fillna(0).to_numpy(dtype=np.int64)
+    return Buildings(_metric(frame, epsg), households, population)
+
+
+class _Streets:
+    """The street network in metres: streets cut blocks, internal roads (inside
+    compounds) only cut units over the maximum."""
+
+    def __init__(self, frame: gpd.GeoDataFrame, epsg: int) -> None:
+        lines = _metric(frame, epsg)
+        internal = (
+            (frame["class"].to_numpy() == "internal") if len(frame) else np.zeros(0, dtype=bool)
+        )
+        self.lines, self.internal = lines[~internal], lines[internal]
+        self._lines_tree = shapely.STRtree(self.lines) if len(self.lines) else None
+        self._internal_tree = shapely.STRtree(self.internal) if len(self.internal) else None
+
+    def crossing(self, geom: shapely.Geometry) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+        """The streets and the internal roads that cross ``geom``."""
+        return (
+            _crossing(self.lines, self._lines_tree, geom),
+            _crossing(self.internal, self._internal_tree, geom),
+        )
+
+
+def _crossing(
+    lines: NDArray[np.object_], tree: shapely.STRtree | None, geom: shapely.Geometry
+) -> NDArray[np.object_]:
+    return lines[tree.query(geom, predicate="intersects")] if tree else lines
+
+
+def _cut_communities(
+    communities: NDArray[np.object_],
+    streets: _Streets,
+    compounds: Compounds,
+    buildings: Buildings,
+    low: int,
+    high: int,
+    tick: Progress,
+) -> list[Atoms]:
+    """Each community's atoms, the communities in threads."""
+    # Units over the maximum are cut into pieces of about a third of the minimum, fine
+    # enough for the grouping to reassemble them into grids of the band.
+    target = low / 3
+
+    def units_of(geom: shapely.Geometry) -> Atoms:
+        near, inner = streets.crossing(geom)
+        return community_atoms(geom, near, compounds, buildings, high, target, inner)
+
+    return _in_threads(units_of, list(communities), tick, "cutting communities into units")
+
+
+@dataclass
+class _Grouped:
+    """The grids the grouping made, community by community, before they get codes."""
+
+    geometry: list[shapely.Geometry] = field(default_factory=list)
+    community: list[str] = field(default_factory=list)
+    households: list[int] = field(default_factory=list)
+    population: list[int] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    unit: list[str | None] = field(default_factory=list)  # a dedicated grid's compound
+    reason: list[str | None] = field(default_factory=list)  # why a grid is out of band
+    border_m: float = 0.0  # internal grid borders
+    off_street_m: float = 0.0  # the part of them that follows no street or wall
+
+    def community_codes(self) -> NDArray[np.object_]:
+        return np.array(self.community, dtype=object)
+
+    def add(self, community: str, atoms: Atoms, parts: list[Part], compounds: Compounds) -> None:
+        owner = np.empty(len(atoms), dtype=np.int64)
+        for n, part in enumerate(parts):
+            owner[part.atoms] = n
+        between = owner[atoms.edges[:, 0]] != owner[atoms.edges[:, 1]]
+        self.border_m += float(atoms.edge_length[between].sum())
+        self.off_street_m += float(atoms.edge_off_street[between].sum())
+        for part in parts:
+            idx = np.array(part.atoms)
+            self.geometry.append(shapely.coverage_union_all(atoms.geometry[idx]))
+            self.community.append(community)
+            self.households.append(int(atoms.households[idx].sum()))
+            self.population.append(int(atoms.population[idx].sum()))
+            dedicated = part.reason == "dedicated"
+            self.kind.append("专属" if dedicated else "综合")
+            comp = int(atoms.compound[idx[0]]) if dedicated else -1
+            self.unit.append(str(compounds.name[comp]) if comp >= 0 else None)
+            self.reason.append(part.reason)
+
+
+def _group(
+    codes: NDArray[np.object_],
+    atoms_by_community: list[Atoms],
+    labels: NDArray[np.int64],
+    compounds: Compounds,
+    low: int,
+    high: int,
+    tick: Progress,
+) -> _Grouped:
+    """Each community's atoms grouped into grids of the band; ``labels`` holds every
+    atom's department grids, the communities' atoms one after another."""
+    grouped = _Grouped()
     offset = 0
     for i, (code, atoms) in enumerate(zip(codes, atoms_by_community, strict=True)):
         tick("grouping units into grids", i, len(codes))
@@ -220,111 +383,60 @@ def compute_merge(
             atoms.dedicated,
         )
         offset += len(atoms)
-        parts = partition(graph, low, high)
-        owner = np.empty(len(atoms), dtype=np.int64)
-        for n, part in enumerate(parts):
-            owner[part.atoms] = n
-        between = owner[atoms.edges[:, 0]] != owner[atoms.edges[:, 1]]
-        border_m += float(atoms.edge_length[between].sum())
-        off_street_m += float(atoms.edge_off_street[between].sum())
-        for part in parts:
-            idx = np.array(part.atoms)
-            grid_geoms.append(shapely.coverage_union_all(atoms.geometry[idx]))
-            grid_comm.append(str(code))
-            grid_hh.append(int(atoms.households[idx].sum()))
-            grid_pop.append(int(atoms.population[idx].sum()))
-            dedicated = part.reason == "dedicated"
-            grid_kind.append("专属" if dedicated else "综合")
-            comp = int(atoms.compound[idx[0]]) if dedicated else -1
-            grid_unit.append(str(compounds.name[comp]) if comp >= 0 else None)
-            grid_reason.append(part.reason)
+        grouped.add(str(code), atoms, partition(graph, low, high), compounds)
     tick("grouping units into grids", len(codes), len(codes))
+    return grouped
 
-    grid_m = np.array(
-        shapely.make_valid(
-            shapely.coverage_clean(np.array(grid_geoms, dtype=object), snapping_distance=0.001)
-        ),
-        dtype=object,
+
+def _previous(
+    inputs: MergeInputs, epsg: int
+) -> tuple[NDArray[np.object_], NDArray[np.object_], NDArray[np.object_]] | None:
+    """The codes, communities and metric shapes of the grids new codes should follow."""
+    if inputs.previous is None or not len(inputs.previous):
+        return None
+    return (
+        inputs.previous["code"].to_numpy(dtype=object),
+        inputs.previous["community_code"].to_numpy(dtype=object),
+        _metric(inputs.previous, epsg),
     )
-    comm_arr = np.array(grid_comm, dtype=object)
-    previous = None
-    if inputs.previous is not None and len(inputs.previous):
-        previous = (
-            inputs.previous["code"].to_numpy(dtype=object),
-            inputs.previous["community_code"].to_numpy(dtype=object),
-            _metric(inputs.previous, epsg),
-        )
-    grid_codes = np.array(stable_codes(comm_arr, grid_m, scheme, previous), dtype=object)
 
-    tick("crosswalk and report", 0, 1)
-    names_by_code = dict(zip(inputs.communities["code"], inputs.communities["name"], strict=True))
-    seq = [int(c[-scheme.sequence_digits :]) for c in grid_codes]
-    grid_names = [
-        f"{names_by_code[c]}{unit}专属网格" if unit else f"{names_by_code[c]}第{n}网格"
-        for c, n, unit in zip(comm_arr, seq, grid_unit, strict=True)
+
+def _grid_names(
+    communities: gpd.GeoDataFrame,
+    community_of: NDArray[np.object_],
+    codes: NDArray[np.object_],
+    unit: list[str | None],
+    scheme: CodeScheme,
+) -> list[str]:
+    """锦绣社区第3网格 by its code's sequence; a dedicated grid by its compound."""
+    names_by_code = dict(zip(communities["code"], communities["name"], strict=True))
+    seq = [int(c[-scheme.sequence_digits :]) for c in codes]
+    return [
+        f"{names_by_code[c]}{u}专属网格" if u else f"{names_by_code[c]}第{n}网格"
+        for c, n, u in zip(community_of, seq, unit, strict=True)
     ]
-    officer, phone = _officers(inputs, departments, dept_m, grid_m)
-    walker = Crosswalk(grid_codes, grid_m, buildings.points, b_hh)
+
+
+def _crosswalk(
+    inputs: MergeInputs,
+    departments: list[str],
+    dept_m: list[NDArray[np.object_]],
+    grid_codes: NDArray[np.object_],
+    grid_m: NDArray[np.object_],
+    buildings: Buildings,
+    tick: Progress,
+) -> pd.DataFrame:
+    """Every department grid against the new grids, the departments in threads."""
+    walker = Crosswalk(grid_codes, grid_m, buildings.points, buildings.households)
     walks = _in_threads(
         lambda d: walker.department(inputs.departments[d[0]]["id"].to_numpy(dtype=np.int64), d[1]),
         list(zip(departments, dept_m, strict=True)),
         tick,
         "crosswalk",
     )
-    walk = (
-        pd.concat(walks, ignore_index=True)
-        if walks
-        else pd.DataFrame(columns=list(Crosswalk.COLUMNS))
-    )
-
-    grids = gpd.GeoDataFrame(
-        {
-            "code": grid_codes,
-            "name": grid_names,
-            "kind": grid_kind,
-            "community_code": comm_arr,
-            "households": np.array(grid_hh, dtype=np.int64),
-            "population": np.array(grid_pop, dtype=np.int64),
-            "area_m2": np.round(area_m2(grid_m), 1),
-            "compactness": np.round(compactness(grid_m), 4),
-            "officer_name": officer,
-            "officer_phone": phone,
-            "party_branch": [f"{n}党支部" for n in grid_names],
-        },
-        geometry=gpd.GeoSeries(crs.from_metric(grid_m, epsg), crs=crs.CGCS2000),
-    )
-    problems.dangling_streets = [d for a in atoms_by_community for d in a.dangles]
-    report = merge_report(
-        grids=grids,
-        grid_m=grid_m,
-        reasons=grid_reason,
-        community_codes=codes,
-        community_m=comm_m,
-        compounds=compounds,
-        buildings=buildings,
-        departments=dict(zip(departments, dept_m, strict=True)),
-        walk=walk,
-        low=low,
-        high=high,
-        problems=problems,
-        epsg=epsg,
-        border_m=border_m,
-        off_street_m=off_street_m,
-    )
-    order = np.argsort(grid_codes.astype(str), kind="stable")
-    grids = grids.iloc[order].reset_index(drop=True)
-    report["seconds"] = round(time.perf_counter() - started, 2)
-    tick("crosswalk and report", 1, 1)
-    params = {
-        "engine": "tree-bisection",
-        "min_households": low,
-        "max_households": high,
-        "code_digits": len(grid_codes[0]) if len(grid_codes) else None,
-        "departments": departments,
-        "metric_epsg": epsg,
-        "previous_version": inputs.previous_name,
-    }
-    return MergeResult(grids, walk, report, params)
+    if not walks:
+        return pd.DataFrame(columns=list(Crosswalk.COLUMNS))
+    return pd.concat(walks, ignore_index=True)
 
 
 def _officers(

@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from gridgis.geometry import polsby_popper
+from gridgis.geometry import lowest_hit, polsby_popper
 
 
 def building_owner(
@@ -17,21 +17,15 @@ def building_owner(
     A point on a shared border goes to the lowest polygon index, so every building is
     counted exactly once.
     """
-    owner = np.full(len(building_points), -1, dtype=np.int64)
     if len(polygons) == 0 or len(building_points) == 0:
-        return owner
+        return np.full(len(building_points), -1, dtype=np.int64)
     # Query with the polygons (shapely prepares query geometries) against a tree of points.
-    tree = shapely.STRtree(building_points)
-    poly_idx, point_idx = tree.query(polygons, predicate="intersects")
-    order = np.lexsort((poly_idx, point_idx))
-    point_idx, poly_idx = point_idx[order], poly_idx[order]
-    first = np.ones(len(point_idx), dtype=bool)
-    first[1:] = point_idx[1:] != point_idx[:-1]
-    owner[point_idx[first]] = poly_idx[first]
-    return owner
+    poly_idx, point_idx = shapely.STRtree(building_points).query(polygons, predicate="intersects")
+    return lowest_hit(point_idx, poly_idx, len(building_points))
 
 
 def sum_by_owner(owner: NDArray[np.int64], values: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """``values`` summed by owner (as :func:`building_owner` gives it) over ``n`` polygons."""
     inside = owner >= 0
     return np.bincount(owner[inside], weights=values[inside], minlength=n).astype(np.int64)
 

@@ -52,6 +52,40 @@ def merge_report(
 ) -> dict[str, Any]:
     """``border_m`` and ``off_street_m``: internal grid borders and the part of them that
     follows no street or wall, summed from the atoms' shared edges by the engine."""
+    pp = grids["compactness"].to_numpy()
+    b_comp = _building_compounds(buildings, compounds)
+    city = shapely.union_all(community_m)
+    return {
+        **_band(grids, reasons, low, high),
+        "compactness": {
+            "min": round(float(pp.min()), 3) if len(pp) else None,
+            "p10": round(float(np.percentile(pp, 10)), 3) if len(pp) else None,
+            "median": round(float(np.median(pp)), 3) if len(pp) else None,
+        },
+        "multipart_grids": int((shapely.get_num_geometries(grid_m) > 1).sum()),
+        "internal_border_m": round(border_m, 1),
+        "border_on_streets_share": round(1 - off_street_m / border_m, 4) if border_m else 1.0,
+        **_cuts(grid_m, compounds, buildings, b_comp, high),
+        **_coverage(grids, grid_m, community_codes, community_m),
+        "department_alignment": _department_alignment(walk),
+        "input_problems": {
+            "overlapping_communities": [
+                {**p, "at": _where(p["at"], epsg)} for p in problems.overlapping_communities
+            ],
+            "streets_not_closing_blocks": _dangling_streets(problems.dangling_streets, epsg),
+            "buildings_without_households": _empty_buildings(buildings, compounds, b_comp, epsg),
+            "buildings_outside_communities": int((~shapely.within(buildings.points, city)).sum())
+            if len(buildings.points)
+            else 0,
+            "misplaced_department_layers": _misplaced(departments, city),
+        },
+    }
+
+
+def _band(
+    grids: gpd.GeoDataFrame, reasons: list[str | None], low: int, high: int
+) -> dict[str, Any]:
+    """How many comprehensive grids are in the household band, and why the others are not."""
     hh = grids["households"].to_numpy()
     comprehensive = grids["kind"].to_numpy() == "综合"
     in_band = comprehensive & (hh >= low) & (hh <= high)
@@ -62,42 +96,6 @@ def merge_report(
         )
         if comp and not ok
     ]
-    pp = grids["compactness"].to_numpy()
-    coverage = {}
-    for code, geom in zip(community_codes, community_m, strict=True):
-        mine = grid_m[grids["community_code"].to_numpy() == code]
-        exact = abs(float(shapely.area(mine).sum()) - geom.area) <= max(1.0, 1e-6 * geom.area)
-        coverage[str(code)] = bool(shapely.coverage_is_valid(mine)) and exact
-
-    # Buildings cut: a building with area on both sides of a grid border.
-    borders = shapely.boundary(grid_m)
-    cut_buildings = _split_by(buildings.geometry, borders, grid_m, min_area=0.5)
-    # Compounds split: more than 1% of a compound's area in a second grid.
-    split_compounds = _split_by(compounds.geometry, borders, grid_m, min_share=0.01)
-    b_comp = _building_compounds(buildings, compounds)
-    comp_hh = pd.Series(buildings.households).groupby(b_comp).sum()
-
-    zero = np.flatnonzero(buildings.households == 0)
-    zero = zero[~np.isin(b_comp[zero], np.flatnonzero(compounds.dedicated))]
-    city = shapely.union_all(community_m)
-    misplaced = {}
-    for name, polys in departments.items():
-        total = float(shapely.area(polys).sum())
-        inside = float(shapely.area(shapely.intersection(polys, city)).sum())
-        if total > 0 and inside / total < MISPLACED_SHARE:
-            misplaced[name] = {
-                "share_inside_city": round(inside / total, 3),
-                "hint": "check the layer's CRS (--crs) and its extent",
-            }
-    split_by_department = {}
-    if len(walk):
-        pairs = walk[walk["area_share"] >= 0.05]
-        counts = pairs.groupby("department_grid_id")["grid_code"].nunique()
-        split_by_department = {
-            "department_grids_split": int((counts > 1).sum()),
-            "department_grids": int(walk["department_grid_id"].nunique()),
-        }
-    dangles = problems.dangling_streets
     return {
         "grids": len(grids),
         "households": int(hh.sum()),
@@ -109,14 +107,23 @@ def merge_report(
         "under": int((comprehensive & (hh < low)).sum()),
         "over": int((comprehensive & (hh > high)).sum()),
         "out_of_band": out_of_band,
-        "compactness": {
-            "min": round(float(pp.min()), 3) if len(pp) else None,
-            "p10": round(float(np.percentile(pp, 10)), 3) if len(pp) else None,
-            "median": round(float(np.median(pp)), 3) if len(pp) else None,
-        },
-        "multipart_grids": int((shapely.get_num_geometries(grid_m) > 1).sum()),
-        "internal_border_m": round(border_m, 1),
-        "border_on_streets_share": round(1 - off_street_m / border_m, 4) if border_m else 1.0,
+    }
+
+
+def _cuts(
+    grid_m: NDArray[np.object_],
+    compounds: Compounds,
+    buildings: Buildings,
+    b_comp: NDArray[np.int64],
+    high: int,
+) -> dict[str, Any]:
+    """Buildings with area on both sides of a grid border; compounds with more than 1 %
+    of their area in a second grid (allowed when the compound alone is over the band)."""
+    borders = shapely.boundary(grid_m)
+    cut_buildings = _split_by(buildings.geometry, borders, grid_m, min_area=0.5)
+    split_compounds = _split_by(compounds.geometry, borders, grid_m, min_share=0.01)
+    comp_hh = pd.Series(buildings.households).groupby(b_comp).sum()
+    return {
         "buildings_cut": len(cut_buildings),
         "compounds_split": [
             {
@@ -127,30 +134,70 @@ def merge_report(
             }
             for c in split_compounds
         ],
-        "coverage_valid": all(coverage.values()),
-        "coverage_by_community": coverage,
-        "department_alignment": split_by_department,
-        "input_problems": {
-            "overlapping_communities": [
-                {**p, "at": _where(p["at"], epsg)} for p in problems.overlapping_communities
-            ],
-            "streets_not_closing_blocks": {
-                "count": len(dangles),
-                "length_m": round(float(sum(d.length for d in dangles)), 1),
-                "examples": [
-                    _where(d.interpolate(0.5, normalized=True), epsg) for d in dangles[:EXAMPLES]
-                ],
-            },
-            "buildings_without_households": {
-                "count": len(zero),
-                "examples": [_where(buildings.points[i], epsg) for i in zero[:EXAMPLES]],
-            },
-            "buildings_outside_communities": int((~shapely.within(buildings.points, city)).sum())
-            if len(buildings.points)
-            else 0,
-            "misplaced_department_layers": misplaced,
-        },
     }
+
+
+def _coverage(
+    grids: gpd.GeoDataFrame,
+    grid_m: NDArray[np.object_],
+    community_codes: NDArray[np.object_],
+    community_m: NDArray[np.object_],
+) -> dict[str, Any]:
+    """Whether each community's grids are a valid coverage of exactly its area."""
+    coverage = {}
+    for code, geom in zip(community_codes, community_m, strict=True):
+        mine = grid_m[grids["community_code"].to_numpy() == code]
+        exact = abs(float(shapely.area(mine).sum()) - geom.area) <= max(1.0, 1e-6 * geom.area)
+        coverage[str(code)] = bool(shapely.coverage_is_valid(mine)) and exact
+    return {"coverage_valid": all(coverage.values()), "coverage_by_community": coverage}
+
+
+def _department_alignment(walk: pd.DataFrame) -> dict[str, int]:
+    """How many department grids (by 5 % or more of their area) fall in several grids."""
+    if not len(walk):
+        return {}
+    pairs = walk[walk["area_share"] >= 0.05]
+    counts = pairs.groupby("department_grid_id")["grid_code"].nunique()
+    return {
+        "department_grids_split": int((counts > 1).sum()),
+        "department_grids": int(walk["department_grid_id"].nunique()),
+    }
+
+
+def _dangling_streets(dangles: list[shapely.Geometry], epsg: int) -> dict[str, Any]:
+    return {
+        "count": len(dangles),
+        "length_m": round(float(sum(d.length for d in dangles)), 1),
+        "examples": [_where(d.interpolate(0.5, normalized=True), epsg) for d in dangles[:EXAMPLES]],
+    }
+
+
+def _empty_buildings(
+    buildings: Buildings, compounds: Compounds, b_comp: NDArray[np.int64], epsg: int
+) -> dict[str, Any]:
+    """Buildings without households, outside dedicated compounds (schools, offices …)."""
+    zero = np.flatnonzero(buildings.households == 0)
+    zero = zero[~np.isin(b_comp[zero], np.flatnonzero(compounds.dedicated))]
+    return {
+        "count": len(zero),
+        "examples": [_where(buildings.points[i], epsg) for i in zero[:EXAMPLES]],
+    }
+
+
+def _misplaced(
+    departments: dict[str, NDArray[np.object_]], city: shapely.Geometry
+) -> dict[str, dict[str, Any]]:
+    """Department layers with less than ``MISPLACED_SHARE`` of their area in the city."""
+    misplaced = {}
+    for name, polys in departments.items():
+        total = float(shapely.area(polys).sum())
+        inside = float(shapely.area(shapely.intersection(polys, city)).sum())
+        if total > 0 and inside / total < MISPLACED_SHARE:
+            misplaced[name] = {
+                "share_inside_city": round(inside / total, 3),
+                "hint": "check the CRS the layer was imported with, and its extent",
+            }
+    return misplaced
 
 
 def _split_by(
@@ -210,7 +257,12 @@ def summary(report: dict[str, Any], examples: int = 5) -> list[str]:
         f"({sum(not s['allowed'] for s in r['compounds_split'])} under the maximum)",
         f"coverage valid in every community: {r['coverage_valid']}",
     ]
-    problems = r["input_problems"]
+    return lines + _input_lines(r["input_problems"])
+
+
+def _input_lines(problems: dict[str, Any]) -> list[str]:
+    """What was wrong with the input, one line per finding."""
+    lines = []
     for item in problems["overlapping_communities"]:
         lines.append(
             f"input: communities {' and '.join(item['communities'])} overlap by "

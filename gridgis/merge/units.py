@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from gridgis.merge.measures import building_owner
+from gridgis.merge.measures import building_owner, sum_by_owner
 
 SAMPLE_M = 8.0  # spacing of wall samples when sharing a block among compounds
 MIN_SHARE_M2 = 50.0  # a compound needs this much of a block to claim a share of it
@@ -193,24 +193,54 @@ def _cut_along(
 ) -> list[shapely.Geometry]:
     direction = axis / np.hypot(*axis)
     origin = np.asarray(unit.centroid.coords[0])
+    runs = _runs_along(buildings, households, origin, direction)
+    if len(runs) < 2:
+        return [unit]
+    cuts = _best_cuts(runs, limit, target)
+    if not cuts:
+        return [unit]
+    span = 1e5
+    normal = np.array([-direction[1], direction[0]])
+    bounds = [-span, *sorted(cuts), span]
+    pieces = []
+    for a, b in itertools.pairwise(bounds):
+        corners = [
+            origin + direction * a + normal * span,
+            origin + direction * b + normal * span,
+            origin + direction * b - normal * span,
+            origin + direction * a - normal * span,
+        ]
+        pieces.extend(_polygons(unit.intersection(shapely.Polygon(corners))))
+    return pieces
+
+
+def _runs_along(
+    buildings: NDArray[np.object_],
+    households: NDArray[np.int64],
+    origin: NDArray[np.float64],
+    direction: NDArray[np.float64],
+) -> list[tuple[float, float, int]]:
+    """(start, end, households) of the runs of buildings that overlap along the axis:
+    no cut can separate the buildings of one run."""
     bxy, which = shapely.get_coordinates(buildings, return_index=True)
     proj = (bxy - origin) @ direction
     lo = np.full(len(buildings), np.inf)
     hi = np.full(len(buildings), -np.inf)
     np.minimum.at(lo, which, proj)
     np.maximum.at(hi, which, proj)
-    order = np.argsort(lo)
-    # Runs of buildings that overlap along the axis cannot be separated by a cut.
-    runs: list[tuple[float, float, int]] = []  # (start, end, households)
-    for i in order:
+    runs: list[tuple[float, float, int]] = []
+    for i in np.argsort(lo):
         if runs and lo[i] < runs[-1][1]:
             start, end, hh = runs[-1]
             runs[-1] = (start, max(end, hi[i]), hh + int(households[i]))
         else:
             runs.append((lo[i], hi[i], int(households[i])))
-    if len(runs) < 2:
-        return [unit]
-    # Dynamic programme: consecutive runs into pieces, each ≤ limit, near the target.
+    return runs
+
+
+def _best_cuts(runs: list[tuple[float, float, int]], limit: int, target: float) -> list[float]:
+    """Where to cut (mid-gap between runs) so that consecutive runs make pieces ≤ limit,
+    each near the target: a dynamic programme over the runs."""
     sums = np.concatenate([[0], np.cumsum([r[2] for r in runs])])
     n = len(runs)
     best = np.full(n + 1, np.inf)
@@ -229,21 +259,7 @@ def _cut_along(
         if i > 0:
             cuts.append((runs[i - 1][1] + runs[i][0]) / 2)  # mid-gap
         j = i
-    if not cuts:
-        return [unit]
-    span = 1e5
-    normal = np.array([-direction[1], direction[0]])
-    bounds = [-span, *sorted(cuts), span]
-    pieces = []
-    for a, b in itertools.pairwise(bounds):
-        corners = [
-            origin + direction * a + normal * span,
-            origin + direction * b + normal * span,
-            origin + direction * b - normal * span,
-            origin + direction * a - normal * span,
-        ]
-        pieces.extend(_polygons(unit.intersection(shapely.Polygon(corners))))
-    return pieces
+    return cuts
 
 
 class _Links:
@@ -293,9 +309,56 @@ def community_atoms(
     maximum, before the cuts between buildings."""
     faces, dangles = blocks(community, lines)
     internal = internal if internal is not None else np.array([], dtype=object)
-
-    # Share each block among the compounds in it.
     c_idx = compounds.tree.query(community, predicate="intersects")
+    geoms, owners = _share_blocks(faces, compounds, c_idx)
+    local = _LocalBuildings.of(buildings, community)
+    b_owner = building_owner(geoms, local.points)
+    hh_of = sum_by_owner(b_owner, local.households, len(geoms))
+    links = _joined(geoms, owners, local, b_owner, hh_of, compounds.dedicated, max_households)
+    units, unit_compound = [], []
+    for group in links.groups():
+        comps = {int(owners[u]) for u in group if owners[u] >= 0}
+        comp = min(comps) if comps else -1
+        dedicated = comp >= 0 and bool(compounds.dedicated[comp])
+        geom = shapely.union_all(geoms[group])
+        if int(hh_of[group].sum()) > max_households and not dedicated:
+            parts = _cut_oversized(geom, local, internal, max_households, target)
+        else:
+            parts = [geom]
+        for part in parts:
+            for poly in _polygons(part) if len(parts) > 1 else [part]:
+                units.append(poly)
+                unit_compound.append(comp)
+    atoms = _as_atoms(units, unit_compound, local, compounds, dangles)
+    _adjacency(atoms, community, lines, compounds.geometry[c_idx], internal)
+    return atoms
+
+
+@dataclass(frozen=True)
+class _LocalBuildings:
+    """The buildings touching one community."""
+
+    geometry: NDArray[np.object_]
+    households: NDArray[np.int64]
+    population: NDArray[np.int64]
+    points: NDArray[np.object_]
+
+    @classmethod
+    def of(cls, buildings: Buildings, community: shapely.Geometry) -> _LocalBuildings:
+        idx = buildings.tree.query(community, predicate="intersects")
+        return cls(
+            buildings.geometry[idx],
+            buildings.households[idx],
+            buildings.population[idx],
+            buildings.points[idx],
+        )
+
+
+def _share_blocks(
+    faces: list[shapely.Geometry], compounds: Compounds, c_idx: NDArray[np.int64]
+) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Each block shared among the compounds in it: the pieces, and each one's compound
+    (-1 for none). ``c_idx``: the compounds touching the community."""
     pieces: list[shapely.Geometry] = []
     owner: list[int] = []
     for face in faces:
@@ -311,22 +374,25 @@ def community_atoms(
             for poly in _polygons(part):
                 pieces.append(poly)
                 owner.append(int(comp))
-    geoms = np.array(pieces, dtype=object)
-    owners = np.array(owner, dtype=np.int64)
+    return np.array(pieces, dtype=object), np.array(owner, dtype=np.int64)
 
-    # Buildings: which unit holds each, and which units a building straddles.
-    b_idx = buildings.tree.query(community, predicate="intersects")
-    b_geom, b_hh, b_pop = (
-        buildings.geometry[b_idx],
-        buildings.households[b_idx],
-        buildings.population[b_idx],
-    )
-    b_owner = building_owner(geoms, buildings.points[b_idx])
+
+def _joined(
+    geoms: NDArray[np.object_],
+    owners: NDArray[np.int64],
+    local: _LocalBuildings,
+    b_owner: NDArray[np.int64],
+    hh_of: NDArray[np.int64],
+    dedicated: NDArray[np.bool_],
+    max_households: int,
+) -> _Links:
+    """Pieces that must stay one unit: either side of a street through a building, and
+    the pieces of a compound unless it alone exceeds the maximum (or is dedicated)."""
     links = _Links(len(geoms))
     tree = shapely.STRtree(geoms)
-    bi, ui = tree.query(b_geom, predicate="intersects")
+    bi, ui = tree.query(local.geometry, predicate="intersects")
     if len(bi):
-        overlap = shapely.area(shapely.intersection(b_geom[bi], geoms[ui])) > 1.0
+        overlap = shapely.area(shapely.intersection(local.geometry[bi], geoms[ui])) > 1.0
         for b, u in zip(bi[overlap], ui[overlap], strict=True):
             if b_owner[b] >= 0 and b_owner[b] != u:
                 links.join(int(b_owner[b]), int(u))  # a passage: the street is no border
@@ -334,64 +400,56 @@ def community_atoms(
     for u, comp in enumerate(owners):
         if comp >= 0:
             by_compound.setdefault(int(comp), []).append(u)
-    hh_of = np.bincount(
-        b_owner[b_owner >= 0], weights=b_hh[b_owner >= 0], minlength=len(geoms)
-    ).astype(np.int64)
     for comp, units in by_compound.items():
         whole = int(hh_of[units].sum())
-        if compounds.dedicated[comp] or whole <= max_households:
+        if dedicated[comp] or whole <= max_households:
             for u in units[1:]:
                 links.join(units[0], u)  # a compound is not split
+    return links
 
-    out_geom: list[shapely.Geometry] = []
-    out_comp: list[int] = []
-    for group in links.groups():
-        geom = shapely.union_all(geoms[group])
-        comps = {int(owners[u]) for u in group if owners[u] >= 0}
-        comp = min(comps) if comps else -1
-        hh = int(hh_of[group].sum())
-        dedicated = comp >= 0 and bool(compounds.dedicated[comp])
-        if hh > max_households and not dedicated:
-            parts = []
-            for piece in split_by_roads(geom, internal):
-                inside = shapely.within(buildings.points[b_idx], piece)
-                # Pieces are cut down to about ``target`` households: fine enough that the
-                # grouping can make grids of the band out of them.
-                parts.extend(
-                    cut_between_buildings(
-                        piece, b_geom[inside], b_hh[inside], max_households, target
-                    )
-                )
-        else:
-            parts = [geom]
-        for part in parts:
-            for poly in _polygons(part) if len(parts) > 1 else [part]:
-                out_geom.append(poly)
-                out_comp.append(comp)
-    atoms_geom = shapely.coverage_clean(np.array(out_geom, dtype=object), gap_width=0.05)
-    kept = ~(shapely.is_missing(atoms_geom) | shapely.is_empty(atoms_geom))
-    atoms_geom = atoms_geom[kept]  # slivers the cleaning gave to their neighbours
-    out_comp = [c for c, k in zip(out_comp, kept, strict=True) if k]
-    owner_final = building_owner(atoms_geom, buildings.points[b_idx])
-    inside = owner_final >= 0
-    households = np.bincount(
-        owner_final[inside], weights=b_hh[inside], minlength=len(atoms_geom)
-    ).astype(np.int64)
-    population = np.bincount(
-        owner_final[inside], weights=b_pop[inside], minlength=len(atoms_geom)
-    ).astype(np.int64)
-    comp_arr = np.array(out_comp, dtype=np.int64)
-    is_dedicated = np.array([c >= 0 and bool(compounds.dedicated[c]) for c in comp_arr], dtype=bool)
-    atoms = Atoms(
-        atoms_geom,
-        households,
-        population,
-        comp_arr,
-        is_dedicated,
+
+def _cut_oversized(
+    unit: shapely.Geometry,
+    local: _LocalBuildings,
+    internal: NDArray[np.object_],
+    max_households: int,
+    target: float,
+) -> list[shapely.Geometry]:
+    """A unit over the maximum, cut along its internal roads, then between buildings."""
+    parts = []
+    for piece in split_by_roads(unit, internal):
+        inside = shapely.within(local.points, piece)
+        # Pieces are cut down to about ``target`` households: fine enough that the
+        # grouping can make grids of the band out of them.
+        parts.extend(
+            cut_between_buildings(
+                piece, local.geometry[inside], local.households[inside], max_households, target
+            )
+        )
+    return parts
+
+
+def _as_atoms(
+    units: list[shapely.Geometry],
+    unit_compound: list[int],
+    local: _LocalBuildings,
+    compounds: Compounds,
+    dangles: list[shapely.Geometry],
+) -> Atoms:
+    """The units as a clean coverage, their households counted from the buildings."""
+    geoms = shapely.coverage_clean(np.array(units, dtype=object), gap_width=0.05)
+    kept = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[kept]  # slivers the cleaning gave to their neighbours
+    comp = np.array([c for c, k in zip(unit_compound, kept, strict=True) if k], dtype=np.int64)
+    owner = building_owner(geoms, local.points)
+    return Atoms(
+        geoms,
+        sum_by_owner(owner, local.households, len(geoms)),
+        sum_by_owner(owner, local.population, len(geoms)),
+        comp,
+        np.array([c >= 0 and bool(compounds.dedicated[c]) for c in comp], dtype=bool),
         dangles=dangles,
     )
-    _adjacency(atoms, community, lines, compounds.geometry[c_idx], internal)
-    return atoms
 
 
 def off_street_length(

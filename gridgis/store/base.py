@@ -183,10 +183,6 @@ class Store(ABC):
     def read_department_layer(self, department: str) -> gpd.GeoDataFrame:
         """Columns: ``id`` (store id), ``source_id``, ``attributes`` (dict), geometry."""
 
-    @abstractmethod
-    def read_admin(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(districts, subdistricts) as plain frames with ``code`` and ``name``."""
-
     # --- grid versions --------------------------------------------------------------------
     @abstractmethod
     def save_version(

@@ -399,22 +399,6 @@ class SqlStore(Store):
         ]
         return frame
 
-    def read_admin(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        with self.engine.connect() as conn:
-            districts = pd.DataFrame(
-                conn.execute(sa.select(t.districts.c.code, t.districts.c.name)).all(),
-                columns=["code", "name"],
-            )
-            subdistricts = pd.DataFrame(
-                conn.execute(
-                    sa.select(
-                        t.subdistricts.c.code, t.subdistricts.c.name, t.subdistricts.c.district_code
-                    )
-                ).all(),
-                columns=["code", "name", "district_code"],
-            )
-        return districts, subdistricts
-
     # --- versions ---------------------------------------------------------------------------
     def _version_query(self) -> sa.Select[Any]:
         v, g = t.grid_versions, t.grids
@@ -466,13 +450,11 @@ class SqlStore(Store):
             existing = conn.execute(sa.select(v.c.id, v.c.status).where(v.c.name == name)).first()
             if existing is not None:
                 if not replace or existing.status != "draft":
+                    draft = existing.status == "draft"
                     raise ConflictError(
                         f"grid version {name!r} exists ({existing.status}); choose another name"
-                        + (
-                            " or pass --replace to overwrite the draft"
-                            if existing.status == "draft"
-                            else ""
-                        )
+                        + (" or replace the draft" if draft else ""),
+                        param="replace" if draft else None,
                     )
                 conn.execute(t.crosswalk.delete().where(t.crosswalk.c.version_id == existing.id))
                 conn.execute(t.grids.delete().where(t.grids.c.version_id == existing.id))

@@ -46,20 +46,3 @@ class TileAddress:
         minx = -ORIGIN + self.x * size
         maxy = ORIGIN - self.y * size
         return minx, maxy - size, minx + size, maxy
-
-    def lonlat_bounds(self, margin: float = 0.0) -> tuple[float, float, float, float]:
-        """(west, south, east, north) in degrees, grown by ``margin`` of the tile's size."""
-        n = 2**self.z
-
-        def lon(x: float) -> float:
-            return x / n * 360.0 - 180.0
-
-        def lat(y: float) -> float:
-            return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
-
-        return (
-            lon(self.x - margin),
-            lat(min(self.y + 1 + margin, n)),
-            lon(self.x + 1 + margin),
-            lat(max(self.y - margin, 0)),
-        )
