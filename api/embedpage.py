@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from gridgis.errors import InvalidValueError
+from gridgis.jsonio import json_dumps
 from gridgis.settings import Settings
 
 Lang = Literal["zh", "en"]
@@ -275,7 +275,7 @@ class EmbedPage:
 
 def _script_json(value: Any) -> str:
     """JSON safe inside <script>: no '</script>' or comment openers can appear."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json_dumps(value)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import folium
 
 from gridgis.geojson import feature_collection
+from gridgis.jsonio import json_loads
 from gridgis.lookup import LoadedVersion
 from gridgis.store.base import Store
 
@@ -44,7 +43,7 @@ def render_map(store: Store, loaded: LoadedVersion) -> str:
     streets = store.read_base_layer("streets")
     if len(streets):
         folium.GeoJson(
-            json.loads(feature_collection(streets, ["name", "class"], id_field=None)),
+            json_loads(feature_collection(streets, ["name", "class"], id_field=None)),
             name="街巷",
             style_function=lambda f: {
                 "color": "#888",
@@ -56,7 +55,7 @@ def render_map(store: Store, loaded: LoadedVersion) -> str:
     fields = [f for f, _ in POPUP_FIELDS]
     aliases = [a for _, a in POPUP_FIELDS]
     folium.GeoJson(
-        json.loads(feature_collection(grids, fields)),
+        json_loads(feature_collection(grids, fields)),
         name=f"网格 {loaded.info.name}",
         style_function=lambda f: {
             "color": "#08306b",
@@ -71,7 +70,7 @@ def render_map(store: Store, loaded: LoadedVersion) -> str:
     communities = store.read_base_layer("communities")
     if len(communities):
         folium.GeoJson(
-            json.loads(feature_collection(communities, ["code", "name"])),
+            json_loads(feature_collection(communities, ["code", "name"])),
             name="社区",
             style_function=lambda _f: {"color": "#000", "weight": 2.5, "fill": False},
             interactive=False,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
+from api.responses import JSONResponse
 from api.routes.lookup import (
     JSON,
     AtQuery,
@@ -25,6 +25,7 @@ from gridgis.address.book import (
     bulk_address_answer,
 )
 from gridgis.errors import InputError
+from gridgis.jsonio import json_bytes
 from gridgis.lookup.bulk import check_count, decode_csv, read_table
 from gridgis.settings import Settings
 
@@ -80,7 +81,7 @@ def _json(request: Request, body: bytes, at: str | None, settings: Settings) -> 
     loaded = resolve_loaded(request, None if when is None else str(when))
     results = _book(request).matcher().match_many(addresses, limit=1)
     answer = bulk_address_answer(results, loaded)
-    return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
+    return Response(json_bytes(answer), media_type=JSON)
 
 
 def _csv(

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import IndexDep, SettingsDep, StoreDep
 from api.embedpage import (
@@ -33,6 +33,7 @@ from api.embedpage import (
     render_embed,
     resolve_basemap,
 )
+from api.responses import JSONResponse
 from gridgis.address.book import AddressBook, address_answer
 from gridgis.crs import NAMED, from_cgcs2000, shifted_to_wgs84, wgs84_to_shifted
 from gridgis.errors import InvalidValueError, NotFoundError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from gridgis.crs import CrsSpec, parse_crs
 from gridgis.errors import InputError, NotFoundError
+from gridgis.jsonio import json_bytes, json_loads
 from gridgis.lookup import PublishedIndex
 from gridgis.lookup.bulk import (
     csv_chunks,
@@ -119,7 +119,7 @@ async def read_bulk_body(request: Request) -> tuple[str, bytes, str]:
 def decode_json(body: bytes) -> Any:
     """A bulk request's JSON body (decoded in the threadpool: it may be tens of MB)."""
     try:
-        return json.loads(body)
+        return json_loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"the body is not JSON: {exc}") from None
 
@@ -133,7 +133,7 @@ def _json(request: Request, body: bytes, crs: str, at: str | None, settings: Set
     loaded = resolve_loaded(request, None if when is None else str(when))
     x, y, problems = points_from_json(payload["points"], settings.max_bulk_points)
     answer = json_answer(lookup_points(loaded, x, y, spec, problems), spec)
-    return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
+    return Response(json_bytes(answer), media_type=JSON)
 
 
 def _csv(

@@ -8,7 +8,6 @@ they are documented through ``openapi_extra`` instead.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gridgis.errors import NotFoundError
-from gridgis.jsonio import json_dumps
+from gridgis.jsonio import json_dumps, json_loads
 from gridgis.ogc import OgcService, documents, html, media, openapi
 from gridgis.ogc.links import Urls
 from gridgis.ogc.query import check_params, parse_items_query, select
@@ -147,7 +146,7 @@ def items(request: Request, collection_id: CollectionId) -> Response:
     matched = select(data, query)
     text = documents.items(call.urls, spec, data, query, matched, call.fmt, call.params)
     if call.fmt == "html":
-        page = html.items(call.urls, spec.id, spec.title, json.loads(text), query.offset)
+        page = html.items(call.urls, spec.id, spec.title, json_loads(text), query.offset)
         return HTMLResponse(page)
     return Response(text, media_type=media.GEOJSON)
 

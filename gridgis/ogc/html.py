@@ -7,11 +7,11 @@ script.
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from gridgis.jsonio import json_dumps
 from gridgis.ogc import media
 from gridgis.ogc.links import ROOT, Urls, collection_path, items_path
 
@@ -57,13 +57,13 @@ def _links_table(doc: dict[str, Any]) -> str:
 def _value(value: Any) -> str:
     if value is None:
         return '<span class="muted">—</span>'
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else json_dumps(value)
     return escape(text)
 
 
 def _map(geojson: dict[str, Any]) -> tuple[str, str]:
     """(head, body) of a map of the features, fitted to them (a world view if none)."""
-    data = json.dumps(geojson, ensure_ascii=False).replace("<", "\\u003c")
+    data = json_dumps(geojson).replace("<", "\\u003c")
     head = f'<link rel="stylesheet" href="{LEAFLET_CSS}"><script src="{LEAFLET_JS}"></script>'
     body = (
         '<div id="map"></div><script>'
