@@ -9,10 +9,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
+from api.responses import JSONResponse
+from gridgis.geojson import features
 from gridgis.jsonio import json_bytes, json_dumps, json_loads
 
 
@@ -122,3 +126,13 @@ def test_pandas_nanosecond_dates_are_dates_not_integers() -> None:
         "v": ["2026-03-01T08:30:00", None],
         "one": "2026-03-01T08:30:00",
     }
+
+
+def test_responses_and_geojson_write_null_for_nan_too() -> None:
+    assert JSONResponse({"v": math.nan, "a": np.array([np.inf])}).body == b'{"v":null,"a":[null]}'
+    frame = gpd.GeoDataFrame(
+        {"code": ["a"], "area": [math.inf], "share": [np.float32("nan")]},
+        geometry=[shapely.Point(104.4, 31.1)],
+    )
+    feature = strict(features(frame, ["code", "area", "share"])[0])
+    assert feature["properties"] == {"code": "a", "area": None, "share": None}
