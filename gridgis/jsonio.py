@@ -10,6 +10,7 @@ browser's ``JSON.parse`` refuses the whole answer for one of them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -57,3 +58,9 @@ def json_loads(data: bytes | bytearray | memoryview | str) -> Any:
     except orjson.JSONDecodeError:
         # Off the fast path: only for the non-standard numbers, or to say what is wrong.
         return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+
+
+def encoded_array(texts: Iterable[bytes]) -> orjson.Fragment:
+    """A JSON array of values already encoded (by :func:`json_bytes`), for a value given
+    to :func:`json_bytes`: written as is, so a million prepared rows are not encoded again."""
+    return orjson.Fragment(b"[" + b",".join(texts) + b"]")

@@ -105,6 +105,22 @@ def test_bulk_json_answers_every_row_and_flags_bad_ones(
     assert body["grids"][codes[0]]["community_code"] == codes[0][:12]
 
 
+def test_bulk_json_answer_has_its_documented_shape_in_order(
+    client: httpx.Client, inside: Inside
+) -> None:
+    lon, lat, codes = inside
+    plain = [[float(lon[0]), float(lat[0])], [104.0, 31.0], [float(lon[0]), float(lat[0])]]
+    for points in (plain, [*plain, [104.4]]):  # plain pairs, and the row-by-row path
+        response = client.post("/api/lookup", json={"points": points})
+        body = response.json()
+        assert list(body) == ["version", "crs", "count", "found", "errors", "results", "grids"]
+        assert body["results"][:3] == [{"code": codes[0]}, {"code": None}, {"code": codes[0]}]
+        assert list(body["grids"]) == [codes[0]] and body["grids"][codes[0]]["code"] == codes[0]
+        assert (body["count"], body["found"]) == (len(points), 2)
+    assert body["results"][3] == {"code": None, "error": body["results"][3]["error"]}
+    assert body["errors"] == 1 and "not an [x, y] pair" in body["results"][3]["error"]
+
+
 def test_bulk_json_in_another_crs(client: httpx.Client, inside: Inside) -> None:
     lon, lat, codes = inside
     x, y = transformer(CGCS2000, 4544).transform(lon, lat)

@@ -13,7 +13,6 @@ from api.routes.lookup import (
     JSON,
     AtQuery,
     csv_response,
-    decode_json,
     read_bulk_body,
     resolve_loaded,
 )
@@ -26,7 +25,7 @@ from gridgis.address.book import (
 )
 from gridgis.errors import InputError
 from gridgis.jsonio import json_bytes
-from gridgis.lookup.bulk import check_count, decode_csv, read_table
+from gridgis.lookup.bulk import check_count, decode_csv, decode_json_body, read_table
 from gridgis.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["address"])
@@ -72,7 +71,7 @@ async def address_bulk(request: Request, at: AtQuery = None) -> Any:
 
 
 def _json(request: Request, body: bytes, at: str | None, settings: Settings) -> Response:
-    payload = decode_json(body)
+    payload = decode_json_body(body)
     addresses = payload.get("addresses") if isinstance(payload, dict) else None
     if not isinstance(addresses, list):
         raise InputError('send {"addresses": ["…", …]} (optionally "at")')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 
 from gridgis.crs import CrsSpec
 from gridgis.errors import InputError, TooLargeError
+from gridgis.jsonio import encoded_array, json_bytes, json_loads
 from gridgis.lookup.coords import to_lonlat
 from gridgis.lookup.published import ANSWER_COLUMNS, LoadedVersion
 
@@ -63,6 +65,92 @@ def check_count(count: int, limit: int, what: str = "points") -> None:
         raise TooLargeError(f"{count:,} {what} in one request; the limit is {limit:,}")
 
 
+# --- JSON --------------------------------------------------------------------------------
+_POINTS_KEY = re.compile(rb'"points"[ \t\n\r]*:[ \t\n\r]*(?=\[)')
+#: The bytes a plain array of number pairs is made of. Any other (a string, null, true,
+#: NaN, an object) sends the body down the general path, which says what is wrong.
+_PAIRS_ALPHABET = b"0123456789.-+eE[], \t\n\r"
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b"[],")))
+_BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")
+
+
+@dataclass(frozen=True)
+class PointsRequest:
+    """A bulk lookup's JSON body, read: the points as arrays, and the other members."""
+
+    members: dict[str, Any]  # "crs", "at", …: all but "points"
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    problems: NDArray[np.object_]
+
+
+def decode_json_body(body: bytes) -> Any:
+    """A bulk request's JSON body (decoded in the threadpool: it may be tens of MB)."""
+    try:
+        return json_loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the body is not JSON: {exc}") from None
+
+
+def points_request(body: bytes, limit: int) -> PointsRequest:
+    """``{"points": [[x, y], …], "crs": …, "at": …}`` read into arrays.
+
+    The points as clients send them, a plain array of number pairs, are read straight
+    from the bytes (:func:`_plain_pairs`): decoding them as JSON builds a million small
+    lists, which costs more than the whole lookup. Anything else is decoded whole and
+    read by :func:`points_from_json`, so every bad row still gets its own error."""
+    plain = _plain_pairs(body, limit)
+    if plain is not None:
+        members, pairs = plain
+        problems = np.full(len(pairs), None, dtype=object)
+        return PointsRequest(members, pairs[:, 0], pairs[:, 1], problems)
+    payload = decode_json_body(body)
+    if not isinstance(payload, dict) or "points" not in payload:
+        raise InputError('send {"points": [[x, y], …]} (optionally "crs" and "at")')
+    x, y, problems = points_from_json(payload["points"], limit)
+    members = {k: v for k, v in payload.items() if k != "points"}
+    return PointsRequest(members, x, y, problems)
+
+
+def _plain_pairs(body: bytes, limit: int) -> tuple[dict[str, Any], NDArray[np.float64]] | None:
+    """The other members and the (n, 2) coordinates of a body whose ``points`` is a plain
+    array of number pairs (the last array in the body); ``None`` for any other body.
+
+    Each check is one pass of C over the bytes: only the bytes of numbers, brackets,
+    commas and spaces; brackets and commas exactly as n pairs have them; the body with
+    the array replaced by 0 a JSON object with ``"points"`` a member of its own. The
+    numbers are then one flat JSON array (brackets made spaces) for orjson, which keeps
+    JSON's grammar for each of them (``01`` or ``1.`` fail) and rounds as any parser."""
+    key = _POINTS_KEY.search(body)
+    if key is None:
+        return None
+    start, end = key.end(), body.rfind(b"]") + 1
+    pairs = body[start:end]
+    if pairs.translate(None, _PAIRS_ALPHABET):
+        return None
+    structure = pairs.translate(None, _NOT_STRUCTURE)
+    count = structure.count(b"[") - 1
+    if structure != b"[" + (b"[,]," * count)[:-1] + b"]":
+        return None
+    head, tail = body[:start], body[end:]
+    try:  # "points" at the top (head closes as an object), the rest valid JSON
+        top, members = json_loads(head + b"0}"), json_loads(head + b"0" + tail)
+    except ValueError:
+        return None
+    if not (isinstance(top, dict) and isinstance(members, dict)):
+        return None
+    if type(members["points"]) is not int or members["points"] != 0:
+        return None  # a second "points" (spelt with escapes): the general path decides
+    check_count(count, limit)
+    try:
+        numbers = json_loads(b"[" + pairs.translate(_BRACKETS_TO_SPACES) + b"]")
+        flat = np.array(numbers, dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None
+    del members["points"]
+    return members, flat.reshape(count, 2)
+
+
 def points_from_json(
     points: Any, limit: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.object_]]:
@@ -75,7 +163,7 @@ def points_from_json(
         if (pairs.ndim == 2 and pairs.shape[1] == 2) or len(points) == 0:
             pairs = pairs.reshape(-1, 2)
             return pairs[:, 0], pairs[:, 1], np.full(len(pairs), None, dtype=object)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     # Some row is not a pair of numbers: read row by row and say which.
     x = np.full(len(points), np.nan)
@@ -89,29 +177,39 @@ def points_from_json(
             if any(isinstance(v, bool) for v in row):
                 raise TypeError
             x[i], y[i] = float(row[0]), float(row[1])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems[i] = f"point {i} has a coordinate that is not a number: {str(row)[:40]}"
     return x, y, problems
 
 
-def json_answer(answers: PointAnswers, crs: CrsSpec) -> dict[str, Any]:
+def json_answer(answers: PointAnswers, crs: CrsSpec) -> bytes:
     """Per point ``{"code"}`` (``null`` outside every grid) or ``{"code": null, "error"}``;
-    each grid found is described once, under ``grids``."""
+    each grid found is described once, under ``grids``.
+
+    Each grid's row (and each distinct error's) is encoded once and picked per point by
+    its index position: no million dicts to build and encode."""
     loaded = answers.loaded
-    codes = np.append(loaded.index.codes, [None])[answers.positions]
-    results: list[dict[str, Any]] = [{"code": code} for code in codes.tolist()]
-    for i in np.flatnonzero(pd.notna(answers.problems)):
-        results[i]["error"] = answers.problems[i]
+    codes = loaded.index.codes.tolist()
+    # The extra last row answers position -1: no grid.
+    grid_rows = [json_bytes({"code": code}) for code in [*codes, None]]
+    rows = np.array(grid_rows, dtype=object)[answers.positions]
+    bad = pd.notna(answers.problems)
+    if bad.any():
+        which, messages = pd.factorize(answers.problems[bad])
+        error_rows = [json_bytes({"code": None, "error": m}) for m in messages.tolist()]
+        rows[bad] = np.array(error_rows, dtype=object)[which]
     hit = np.unique(answers.positions[answers.positions >= 0])
-    return {
-        "version": loaded.info.name,
-        "crs": crs.label,
-        "count": len(results),
-        "found": answers.found,
-        "errors": answers.errors,
-        "results": results,
-        "grids": {loaded.index.codes[i]: loaded.answers[i] for i in hit.tolist()},
-    }
+    return json_bytes(
+        {
+            "version": loaded.info.name,
+            "crs": crs.label,
+            "count": len(rows),
+            "found": answers.found,
+            "errors": int(bad.sum()),
+            "results": encoded_array(rows.tolist()),
+            "grids": {codes[i]: loaded.answers[i] for i in hit.tolist()},
+        }
+    )
 
 
 # --- CSV ---------------------------------------------------------------------------------
