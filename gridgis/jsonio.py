@@ -10,12 +10,13 @@ browser's ``JSON.parse`` refuses the whole answer for one of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 #: Keys that are not text (codes read as numbers, dates) become text, as with the standard
 #: library. (Not orjson's own numpy support: it writes ``NaT`` in an array as 1970-01-01.)
@@ -60,7 +61,12 @@ def json_loads(data: bytes | bytearray | memoryview | str) -> Any:
         return json.loads(bytes(data) if isinstance(data, memoryview) else data)
 
 
-def encoded_array(texts: Iterable[bytes]) -> orjson.Fragment:
-    """A JSON array of values already encoded (by :func:`json_bytes`), for a value given
-    to :func:`json_bytes`: written as is, so a million prepared rows are not encoded again."""
-    return orjson.Fragment(b"[" + b",".join(texts) + b"]")
+def picked_array(texts: Sequence[bytes], picks: NDArray[np.intp]) -> orjson.Fragment:
+    """The JSON array ``[texts[picks[0]], texts[picks[1]], …]`` of texts already encoded
+    (by :func:`json_bytes`), as a value for :func:`json_bytes` to write as is.
+
+    A million rows drawn from a few thousand texts join at numpy speed: the texts as one
+    NUL-padded fixed-width array, picked, the padding dropped (JSON text never has a raw
+    NUL). ``bytes.join`` takes 10× longer. Memory: ``len(picks)`` × the longest text."""
+    fixed = np.array([text + b"," for text in texts], dtype=np.bytes_)
+    return orjson.Fragment(b"[" + fixed[picks].tobytes().translate(None, b"\0")[:-1] + b"]")

@@ -17,7 +17,7 @@ import shapely
 
 from api.responses import JSONResponse
 from gridgis.geojson import features
-from gridgis.jsonio import json_bytes, json_dumps, json_loads
+from gridgis.jsonio import json_bytes, json_dumps, json_loads, picked_array
 
 
 def strict(data: bytes | str) -> Any:
@@ -136,3 +136,21 @@ def test_responses_and_geojson_write_null_for_nan_too() -> None:
     )
     feature = strict(features(frame, ["code", "area", "share"])[0])
     assert feature["properties"] == {"code": "a", "area": None, "share": None}
+
+
+def test_picked_array_writes_the_texts_picked_in_order() -> None:
+    texts = [json_bytes({"code": "a"}), json_bytes(None), json_bytes({"error": "坐标不是数字"})]
+    picks = np.array([2, 0, 0, 1, 2])
+    body = json_bytes({"n": 5, "rows": picked_array(texts, picks)})
+    assert strict(body) == {
+        "n": 5,
+        "rows": [
+            {"error": "坐标不是数字"},
+            {"code": "a"},
+            {"code": "a"},
+            None,
+            {"error": "坐标不是数字"},
+        ],
+    }
+    assert json_bytes(picked_array(texts, np.array([], dtype=np.intp))) == b"[]"
+    assert json_bytes(picked_array([json_bytes("\x00")], np.array([0]))) == b'["\\u0000"]'

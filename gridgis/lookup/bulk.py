@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from gridgis.crs import CrsSpec
 from gridgis.errors import InputError, TooLargeError
-from gridgis.jsonio import encoded_array, json_bytes, json_loads
+from gridgis.jsonio import json_bytes, json_loads, picked_array
 from gridgis.lookup.coords import to_lonlat
 from gridgis.lookup.published import ANSWER_COLUMNS, LoadedVersion
 
@@ -144,7 +144,7 @@ def _plain_pairs(body: bytes, limit: int) -> tuple[dict[str, Any], NDArray[np.fl
     check_count(count, limit)
     try:
         numbers = json_loads(b"[" + pairs.translate(_BRACKETS_TO_SPACES) + b"]")
-        flat = np.array(numbers, dtype=np.float64)
+        flat = np.fromiter(numbers, dtype=np.float64, count=len(numbers))
     except (ValueError, OverflowError):
         return None
     del members["points"]
@@ -186,28 +186,27 @@ def json_answer(answers: PointAnswers, crs: CrsSpec) -> bytes:
     """Per point ``{"code"}`` (``null`` outside every grid) or ``{"code": null, "error"}``;
     each grid found is described once, under ``grids``.
 
-    Each grid's row (and each distinct error's) is encoded once and picked per point by
-    its index position: no million dicts to build and encode."""
+    Each grid's row, and each distinct error's, is encoded once and picked per point
+    (:func:`~gridgis.jsonio.picked_array`): no million dicts to build and encode."""
     loaded = answers.loaded
     codes = loaded.index.codes.tolist()
-    # The extra last row answers position -1: no grid.
-    grid_rows = [json_bytes({"code": code}) for code in [*codes, None]]
-    rows = np.array(grid_rows, dtype=object)[answers.positions]
+    rows = [json_bytes({"code": code}) for code in [*codes, None]]
+    picks = np.where(answers.positions < 0, len(codes), answers.positions)  # -1: None
     bad = pd.notna(answers.problems)
     if bad.any():
         which, messages = pd.factorize(answers.problems[bad])
-        error_rows = [json_bytes({"code": None, "error": m}) for m in messages.tolist()]
-        rows[bad] = np.array(error_rows, dtype=object)[which]
-    hit = np.unique(answers.positions[answers.positions >= 0])
+        picks[bad] = len(rows) + which
+        rows += [json_bytes({"code": None, "error": m}) for m in messages.tolist()]
+    per_grid = np.bincount(answers.positions + 1, minlength=len(codes) + 1)[1:]
     return json_bytes(
         {
             "version": loaded.info.name,
             "crs": crs.label,
-            "count": len(rows),
-            "found": answers.found,
+            "count": len(picks),
+            "found": int(per_grid.sum()),
             "errors": int(bad.sum()),
-            "results": encoded_array(rows.tolist()),
-            "grids": {codes[i]: loaded.answers[i] for i in hit.tolist()},
+            "results": picked_array(rows, picks),
+            "grids": {codes[i]: loaded.answers[i] for i in np.flatnonzero(per_grid).tolist()},
         }
     )
 
