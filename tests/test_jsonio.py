@@ -153,4 +153,5 @@ def test_picked_array_writes_the_texts_picked_in_order() -> None:
         ],
     }
     assert json_bytes(picked_array(texts, np.array([], dtype=np.intp))) == b"[]"
+    assert json_bytes(picked_array(texts, np.array([1]))) == b"[null]"
     assert json_bytes(picked_array([json_bytes("\x00")], np.array([0]))) == b'["\\u0000"]'
