@@ -172,6 +172,19 @@ def test_bulk_csv_streams_the_rows_back_with_grids(client: httpx.Client, inside:
     assert "not a number" in rows[-1]["error"]
 
 
+def test_bulk_csv_reads_numbers_in_full_width_spaces_and_nan_as_no_number(
+    client: httpx.Client, inside: Inside
+) -> None:
+    lon, lat, codes = inside
+    text = f"lon,lat\n\u3000{lon[0]}\u3000, {lat[0]} \nNaN,{lat[0]}\n"
+    response = client.post(
+        "/api/lookup", content=text.encode(), headers={"content-type": "text/csv"}
+    )
+    rows = _csv_rows(response.text)
+    assert (rows[0]["grid_code"], rows[0]["error"]) == (codes[0], "")
+    assert (rows[1]["grid_code"], rows[1]["error"]) == ("", "lon must be a finite number")
+
+
 def test_bulk_csv_upload_in_gbk_with_chinese_headers(client: httpx.Client, inside: Inside) -> None:
     lon, lat, codes = inside
     text = "编号,经度,纬度,地点\n" + "".join(

@@ -262,14 +262,21 @@ def lookup_table(
     frame: pd.DataFrame, x_col: str, y_col: str, loaded: LoadedVersion, crs: CrsSpec
 ) -> pd.DataFrame:
     """The caller's rows with the grid's columns and an ``error`` column appended."""
-    x = pd.to_numeric(frame[x_col].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
-    y = pd.to_numeric(frame[y_col].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     unreadable = np.full(len(frame), None, dtype=object)
-    for name, values, raw in ((x_col, x, frame[x_col]), (y_col, y, frame[y_col])):
-        bad = np.flatnonzero(np.isnan(values) & ~raw.str.strip().str.lower().eq("nan"))
-        for i in bad:
+    xy = []
+    for name in (x_col, y_col):
+        raw = frame[name]
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        # Only the cells not read as they are need a second look (a million strips cost
+        # more than the lookup): with spaces that to_numeric keeps (全角), or NaN itself.
+        again = np.flatnonzero(np.isnan(values))
+        stripped = raw.iloc[again].str.strip()
+        values[again] = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+        said_nan = stripped.str.lower().eq("nan").to_numpy(dtype=bool)
+        for i in again[np.isnan(values[again]) & ~said_nan]:
             unreadable[i] = unreadable[i] or f"{name} {raw.iloc[i]!r} is not a number"
-    return with_grid_columns(frame, lookup_points(loaded, x, y, crs, unreadable))
+        xy.append(values)
+    return with_grid_columns(frame, lookup_points(loaded, xy[0], xy[1], crs, unreadable))
 
 
 def with_grid_columns(frame: pd.DataFrame, answers: PointAnswers) -> pd.DataFrame:
