@@ -55,7 +55,7 @@ def address(
     if result.match is None:
         body["error"] = f"no address in the base is close enough to {q!r}"
         return JSONResponse(body, status_code=404)
-    return body
+    return JSONResponse(body)
 
 
 @router.post("/address")
