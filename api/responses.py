@@ -1,7 +1,8 @@
-"""The JSON response every route sends: encoded by :mod:`gridgis.jsonio`, not stdlib json.
+"""The JSON response our routes and error handlers build: encoded by :mod:`gridgis.jsonio`.
 
 Starlette's ``JSONResponse`` refuses NaN with a 500 and pays for the standard library's
 encoder; this one writes what ``jsonio`` writes (NaN as ``null``, numpy, ISO dates).
+(Routes that return a dict are still answered by FastAPI's own encoder.)
 """
 
 from __future__ import annotations

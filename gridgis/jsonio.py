@@ -1,10 +1,11 @@
 """JSON at C speed (orjson), as people read it: Chinese stays Chinese, dates become ISO 8601.
 
-Every JSON that gridgis and its API write or read goes through here, so one place says what
-the text looks like: compact UTF-8, datetimes as ISO 8601, numpy scalars and arrays as
-numbers, anything else as its ``str()``. NaN and ±Infinity become ``null`` wherever they
-sit (plain floats, numpy scalars, float arrays): strict JSON has no such numbers, and a
-browser's ``JSON.parse`` refuses the whole answer for one of them.
+Every JSON that gridgis and its API write or read goes through here (FastAPI's answers
+for routes that return a dict aside), so one place says what the text looks like: compact
+UTF-8, datetimes as ISO 8601, numpy scalars and arrays as numbers, anything else as its
+``str()``. NaN and ±Infinity become ``null`` wherever they sit (plain floats, numpy
+scalars, float arrays): strict JSON has no such numbers, and a browser's ``JSON.parse``
+refuses the whole answer for one of them.
 """
 
 from __future__ import annotations
