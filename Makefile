@@ -18,11 +18,21 @@ $(BIN)/python: | system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# opencc-python-reimplemented, which gridgis used before, installs the same import name as
+# opencc: drop it from an existing venv, and opencc with it (it may have overwritten its
+# files), so that the install below puts opencc back whole.
+define drop-old-opencc
+	@if $(BIN)/pip show -q opencc-python-reimplemented 2>/dev/null; then \
+		$(BIN)/pip uninstall -q -y opencc-python-reimplemented opencc; fi
+endef
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(drop-old-opencc)
 	$(BIN)/pip install -q -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(drop-old-opencc)
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $(VENV)/.installed $@
 

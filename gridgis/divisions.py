@@ -7,7 +7,6 @@ into ``gridgis/data`` so that the project runs without ``../shared``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -15,6 +14,7 @@ from importlib import resources
 import geopandas as gpd
 
 from gridgis.crs import CGCS2000
+from gridgis.jsonio import json_loads
 
 PROVINCE = "四川省"
 CITY = "德阳市"
@@ -63,7 +63,7 @@ class Divisions:
 
 @lru_cache(maxsize=1)
 def load_divisions() -> Divisions:
-    raw = json.loads(
+    raw = json_loads(
         resources.files("gridgis.data").joinpath("deyang_divisions.json").read_text("utf-8")
     )
     return Divisions(

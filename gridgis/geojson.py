@@ -6,7 +6,6 @@ two datums differ by centimetres. Seven decimals are about 1 cm.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import geopandas as gpd
@@ -26,14 +25,6 @@ def geometry_texts(geoms: np.ndarray, precision: int = PRECISION) -> np.ndarray:
     return np.asarray(shapely.to_geojson(_rounded(np.asarray(geoms, dtype=object), precision)))
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def features(
     frame: gpd.GeoDataFrame,
     properties: list[str],
@@ -45,15 +36,14 @@ def features(
     cols = [c for c in properties if c in frame.columns]
     records = frame[cols].astype(object).where(frame[cols].notna(), None).to_dict("records")
     out = []
-    for record, geom in zip(records, geoms, strict=True):
-        props = {k: _clean(v) for k, v in record.items()}
+    for props, geom in zip(records, geoms, strict=True):
         ident = ""
         if id_field and id_field in props:
             value = props[id_field]
             # Integer ids stay numbers, so that GDAL and QGIS take them as feature ids.
-            number = isinstance(value, int) and not isinstance(value, bool)
-            ident = f'"id":{value if number else json.dumps(str(value))},'
-
+            number = isinstance(value, int | np.integer) and not isinstance(value, bool)
+            ident = f'"id":{json_dumps(value if number else str(value))},'
+        # jsonio writes NaN and ±Infinity as null and numpy scalars as numbers.
         out.append(
             f'{{"type":"Feature",{ident}"properties":{json_dumps(props)},"geometry":{geom}}}'
         )

@@ -11,19 +11,20 @@ value can close the script or open a comment).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 import jinja2
 
+from gridgis.jsonio import json_dumps
+
 TEMPLATE_DIR = "templates"
 
 
 def json_text(value: Any) -> str:
     """A value as JSON to show as text (escaped like any text, unlike ``|tojson``)."""
-    return json.dumps(value, ensure_ascii=False)
+    return json_dumps(value)
 
 
 @cache
@@ -41,8 +42,10 @@ def environment(*packages: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # Chinese stays readable (and a third the size) in page JSON; keys keep their order.
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
+    # Page JSON through jsonio like all JSON: Chinese stays readable (and a third the
+    # size), keys keep their order, NaN is null; |tojson then escapes it for <script>.
+    env.policies["json.dumps_function"] = lambda value, **_: json_dumps(value)
+    env.policies["json.dumps_kwargs"] = {}
     env.filters["json_text"] = json_text
     return env
 

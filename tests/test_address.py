@@ -35,10 +35,12 @@ def test_traditional_characters_become_simplified() -> None:
     assert (n.road, n.compound, n.building, n.unit) == ("长江西路", "锦绣花园", "3栋", "2单元")
 
 
-def test_simplified_text_is_not_passed_through_opencc() -> None:
+def test_simplified_text_comes_back_as_is_and_phrases_convert_as_phrases() -> None:
     text = "长江西路59号锦绣花园"
-    assert to_simplified(text) is text  # returned as is: no conversion was paid for
-    assert to_simplified("一目瞭然") == "一目了然"  # a phrase opencc converts as a phrase
+    assert to_simplified(text) is text  # nothing changed: the same object, no copy
+    assert to_simplified("瞭") == "瞭"
+    assert to_simplified("一目瞭然") == "一目了然"  # 瞭 changes inside the phrase only
+    assert to_simplified("沈默") == "沉默" and to_simplified("沈阳") == "沈阳"
 
 
 @pytest.mark.parametrize(

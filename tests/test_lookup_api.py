@@ -105,6 +105,22 @@ def test_bulk_json_answers_every_row_and_flags_bad_ones(
     assert body["grids"][codes[0]]["community_code"] == codes[0][:12]
 
 
+def test_bulk_json_answer_has_its_documented_shape_in_order(
+    client: httpx.Client, inside: Inside
+) -> None:
+    lon, lat, codes = inside
+    plain = [[float(lon[0]), float(lat[0])], [104.0, 31.0], [float(lon[0]), float(lat[0])]]
+    for points in (plain, [*plain, [104.4]]):  # plain pairs, and the row-by-row path
+        response = client.post("/api/lookup", json={"points": points})
+        body = response.json()
+        assert list(body) == ["version", "crs", "count", "found", "errors", "results", "grids"]
+        assert body["results"][:3] == [{"code": codes[0]}, {"code": None}, {"code": codes[0]}]
+        assert list(body["grids"]) == [codes[0]] and body["grids"][codes[0]]["code"] == codes[0]
+        assert (body["count"], body["found"]) == (len(points), 2)
+    assert body["results"][3] == {"code": None, "error": body["results"][3]["error"]}
+    assert body["errors"] == 1 and "not an [x, y] pair" in body["results"][3]["error"]
+
+
 def test_bulk_json_in_another_crs(client: httpx.Client, inside: Inside) -> None:
     lon, lat, codes = inside
     x, y = transformer(CGCS2000, 4544).transform(lon, lat)
@@ -154,6 +170,19 @@ def test_bulk_csv_streams_the_rows_back_with_grids(client: httpx.Client, inside:
     assert rows[-3]["grid_code"] == "" and rows[-3]["error"] == ""
     assert "lon 'abc' is not a number" in rows[-2]["error"]
     assert "not a number" in rows[-1]["error"]
+
+
+def test_bulk_csv_reads_numbers_in_full_width_spaces_and_nan_as_no_number(
+    client: httpx.Client, inside: Inside
+) -> None:
+    lon, lat, codes = inside
+    text = f"lon,lat\n\u3000{lon[0]}\u3000, {lat[0]} \nNaN,{lat[0]}\n"
+    response = client.post(
+        "/api/lookup", content=text.encode(), headers={"content-type": "text/csv"}
+    )
+    rows = _csv_rows(response.text)
+    assert (rows[0]["grid_code"], rows[0]["error"]) == (codes[0], "")
+    assert (rows[1]["grid_code"], rows[1]["error"]) == ("", "lon must be a finite number")
 
 
 def test_bulk_csv_upload_in_gbk_with_chinese_headers(client: httpx.Client, inside: Inside) -> None:

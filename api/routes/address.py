@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from api.deps import ServicesDep
+from api.responses import JSONResponse
 from api.routes.lookup import (
     JSON,
     AtQuery,
     csv_response,
-    decode_json,
     read_bulk_body,
     resolve_loaded,
 )
@@ -26,7 +25,8 @@ from gridgis.address.book import (
     bulk_address_answer,
 )
 from gridgis.errors import InputError
-from gridgis.lookup.bulk import check_count, decode_csv, read_table
+from gridgis.jsonio import json_bytes
+from gridgis.lookup.bulk import check_count, decode_csv, decode_json_body, read_table
 
 router = APIRouter(prefix="/api", tags=["address"])
 
@@ -51,7 +51,7 @@ def address(
         body["error"] = f"no address in the base is close enough to {q!r}"
         body["code"] = "no_address_match"
         return JSONResponse(body, status_code=404)
-    return body
+    return JSONResponse(body)
 
 
 @router.post("/address")
@@ -66,7 +66,7 @@ async def address_bulk(request: Request, services: ServicesDep, at: AtQuery = No
 
 
 def _json(services: Services, body: bytes, at: str | None) -> Response:
-    payload = decode_json(body)
+    payload = decode_json_body(body)
     addresses = payload.get("addresses") if isinstance(payload, dict) else None
     if not isinstance(addresses, list):
         raise InputError('send {"addresses": ["…", …]} (optionally "at")')
@@ -75,7 +75,7 @@ def _json(services: Services, body: bytes, at: str | None) -> Response:
     loaded = resolve_loaded(services, None if when is None else str(when))
     results = services.addresses.matcher().match_many(addresses, limit=1)
     answer = bulk_address_answer(results, loaded)
-    return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
+    return Response(json_bytes(answer), media_type=JSON)
 
 
 def _csv(services: Services, data: bytes, source: str, at: str | None) -> StreamingResponse:

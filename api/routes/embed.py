@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from api.conditional import tagged
 from api.deps import ServicesDep
@@ -33,6 +33,7 @@ from api.embedpage import (
     render_embed,
     resolve_basemap,
 )
+from api.responses import JSONResponse
 from api.retiredpage import RetiredPage, render_retired
 from api.state import Services
 from gridgis.address.book import address_answer

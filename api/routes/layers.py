@@ -7,20 +7,20 @@ measured again, for clients that stream without declaring a length.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import ActorDep, SettingsDep, StoreDep
+from api.responses import JSONResponse
 from gridgis.errors import InputError, TooLargeError
 from gridgis.importer.pipeline import import_layer
 from gridgis.importer.sources import SUFFIX_DRIVER
+from gridgis.jsonio import json_loads
 
 router = APIRouter(prefix="/api", tags=["layers"])
 UPLOAD_PATH = "/api/layers"
@@ -92,7 +92,7 @@ def upload_layer(
     overrides: dict[str, str] = {}
     if fields:
         try:
-            overrides = {str(k): str(v) for k, v in json.loads(fields).items()}
+            overrides = {str(k): str(v) for k, v in json_loads(fields).items()}
         except (ValueError, AttributeError) as exc:
             raise InputError('fields must be a JSON object, e.g. {"households": "户数"}') from exc
     max_bytes = settings.max_upload_mb * 1024 * 1024

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -22,7 +21,7 @@ from gridgis.lookup.bulk import (
     json_answer,
     lookup_points,
     lookup_table,
-    points_from_json,
+    points_request,
     read_point_table,
 )
 from gridgis.lookup.coords import one_to_lonlat
@@ -117,24 +116,13 @@ async def read_bulk_body(request: Request) -> tuple[str, bytes, str]:
     return "json", body, "JSON"
 
 
-def decode_json(body: bytes) -> Any:
-    """A bulk request's JSON body (decoded in the threadpool: it may be tens of MB)."""
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"the body is not JSON: {exc}") from None
-
-
 def _json(services: Services, body: bytes, crs: str, at: str | None) -> Response:
-    payload = decode_json(body)
-    if not isinstance(payload, dict) or "points" not in payload:
-        raise InputError('send {"points": [[x, y], …]} (optionally "crs" and "at")')
-    spec = parse_crs(payload.get("crs") or crs)
-    when = payload.get("at") or at
+    points = points_request(body, services.settings.max_bulk_points)
+    spec = parse_crs(points.members.get("crs") or crs)
+    when = points.members.get("at") or at
     loaded = resolve_loaded(services, None if when is None else str(when))
-    x, y, problems = points_from_json(payload["points"], services.settings.max_bulk_points)
-    answer = json_answer(lookup_points(loaded, x, y, spec, problems), spec)
-    return Response(json.dumps(answer, ensure_ascii=False).encode(), media_type=JSON)
+    answers = lookup_points(loaded, points.x, points.y, spec, points.problems)
+    return Response(json_answer(answers, spec), media_type=JSON)
 
 
 def _csv(

@@ -8,7 +8,6 @@ they are documented through ``openapi_extra`` instead.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import ServicesDep
 from gridgis.errors import NotFoundError
 from gridgis.i18n import parse_lang
-from gridgis.jsonio import json_dumps
+from gridgis.jsonio import json_dumps, json_loads
 from gridgis.ogc import documents, html, media, openapi
 from gridgis.ogc.links import Urls
 from gridgis.ogc.query import COMMON, VERSIONED, check_params
@@ -135,7 +134,7 @@ def items(request: Request, services: ServicesDep, collection_id: CollectionId) 
     spec, data, query, matched = found.spec, found.data, found.query, found.matched
     text = documents.items(call.urls, spec, data, query, matched, call.fmt, call.params)
     if call.fmt == "html":
-        page = html.items(call.urls, spec.id, spec.title, json.loads(text), query.offset)
+        page = html.items(call.urls, spec.id, spec.title, json_loads(text), query.offset)
         return HTMLResponse(page)
     return Response(text, media_type=media.GEOJSON)
 

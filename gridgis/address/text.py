@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opencc import OpenCC
 
 NUMERALS = "零〇一二两三四五六七八九十百千"
 _DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
@@ -90,53 +91,25 @@ def _hyphens(s: str) -> str:
     return s.replace("-", "").replace("/", "-")  # "/" cannot survive _PUNCT: a safe stand-in
 
 
-@dataclass(frozen=True)
-class _T2S:
-    changed: frozenset[str]  # characters t2s changes, alone or in a phrase
-    table: dict[int, str]  # their simplified forms, as opencc converts them one by one
-    phrases: re.Pattern[str]  # phrases opencc converts otherwise than char by char
-    converter: Any
-
-
 @lru_cache(maxsize=1)
-def _t2s() -> _T2S:
-    """opencc's t2s, built once: a translate table for characters, opencc for phrases."""
-    import opencc
+def _t2s() -> OpenCC:
+    """OpenCC's t2s, opened once, on first use (the CLI mostly never needs it)."""
+    from opencc import OpenCC
 
-    converter = opencc.OpenCC("t2s")
-    folder = Path(opencc.__file__).parent / "dictionary"
-    chars = [
-        line.split("\t", 1)[0]
-        for line in (folder / "TSCharacters.txt").read_text("utf-8").splitlines()
-    ]
-    chars = [c for c in chars if len(c) == 1]
-    converted = converter.convert("\n".join(chars)).split("\n")
-    if len(converted) != len(chars):  # pragma: no cover - the dictionary changed shape
-        converted = [converter.convert(c) for c in chars]
-    table = {ord(c): t for c, t in zip(chars, converted, strict=True) if t != c}
-    changed = {chr(c) for c in table}
-    phrases = []
-    for line in (folder / "TSPhrases.txt").read_text("utf-8").splitlines():
-        key, _, value = line.partition("\t")
-        simple = value.split(" ")[0]
-        if key and key.translate(table) != simple:
-            phrases.append(re.escape(key))
-            # 瞭 stays 瞭 alone but is 了 in 明瞭: such characters open the gate too
-            if len(simple) == len(key):
-                changed.update(k for k, v in zip(key, simple, strict=True) if k != v)
-    pattern = re.compile("|".join(sorted(phrases, key=len, reverse=True)) or "(?!)")
-    return _T2S(frozenset(changed), table, pattern, converter)
+    return OpenCC("t2s")
 
 
 def to_simplified(text: str) -> str:
-    """Traditional → simplified as opencc t2s does it, calling opencc (slow) only for the
-    few phrases it converts otherwise than character by character."""
-    t2s = _t2s()
-    if t2s.changed.isdisjoint(text):
+    """Traditional → simplified as OpenCC's t2s does it, phrases too (一目瞭然 → 一目了然).
+
+    Every text with a non-ASCII character goes through OpenCC's C++ converter: which
+    characters only change inside a phrase (瞭 alone stays 瞭) is known to its
+    dictionaries alone, so no cheaper check could say when the call can be skipped. Text
+    it leaves alone comes back as the same object."""
+    if text.isascii():
         return text
-    if t2s.phrases.search(text) is not None:
-        return str(t2s.converter.convert(text))
-    return text.translate(t2s.table)
+    converted: str = _t2s().convert(text)
+    return text if converted == text else converted
 
 
 def prepare(text: str) -> str:

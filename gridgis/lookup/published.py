@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -13,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gridgis.errors import NotFoundError
+from gridgis.jsonio import json_bytes
 from gridgis.lookup.index import GridIndex
 from gridgis.lru import LRU, frame_nbytes
 from gridgis.store.base import GRID_PROPERTIES, Store, VersionInfo
@@ -68,7 +68,7 @@ class LoadedVersion:
         records = grids[columns].astype(object).where(grids[columns].notna(), None)
         by_code = records.set_index(records["code"]).reindex(index.codes)
         answers = [grid_answer({**row, "version": info.name}) for row in by_code.to_dict("records")]
-        encoded = [json.dumps(a, ensure_ascii=False).encode() for a in answers]
+        encoded = [json_bytes(a) for a in answers]
         # One extra row at the end answers index -1 (no grid) with empty cells.
         column_arrays = {
             name: np.append(by_code[prop].fillna("").astype(str).to_numpy(dtype=object), "")

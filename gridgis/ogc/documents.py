@@ -6,7 +6,6 @@ documents (:mod:`gridgis.ogc.html`), so the two encodings cannot disagree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from numpy.typing import NDArray
 
 from gridgis.geojson import feature_collection, features
 from gridgis.i18n import Text
+from gridgis.jsonio import json_loads
 from gridgis.ogc import media
 from gridgis.ogc.collection import CollectionData, CollectionSpec
 from gridgis.ogc.links import ROOT, Link, Urls, collection_path, items_path, link
@@ -167,7 +167,7 @@ def item(
 ) -> dict[str, Any]:
     """One feature with its links (self, alternate, collection)."""
     text = features(data.frame.iloc[[position]], list(data.properties), data.id_field)[0]
-    doc: dict[str, Any] = json.loads(text)
+    doc: dict[str, Any] = json_loads(text)
     path = f"{items_path(spec.id)}/{quote(str(data.ids[position]), safe='')}"
     doc["links"] = [
         *urls.formats(path, fmt, media.GEOJSON, _version(spec)),

@@ -10,7 +10,6 @@ would have to say (``--crs``, ``--layer``) because the file cannot.
 
 from __future__ import annotations
 
-import json
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pyogrio
 import shapely
 
 from gridgis import crs as crsmod
+from gridgis.jsonio import json_dumps, json_loads
 from gridgis.samplecity.generate import SampleCity, layout_summary
 
 MANIFEST = "manifest.json"
@@ -216,14 +216,12 @@ def _write_city(city: SampleCity, out: Path, *, seed: int, scale: str) -> list[M
             for e in entries
         ],
     }
-    (out / MANIFEST).write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    (out / MANIFEST).write_text(json_dumps(manifest, indent=True) + "\n", encoding="utf-8")
     return entries
 
 
 def read_manifest(root: Path) -> list[ManifestEntry]:
-    data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    data = json_loads((root / MANIFEST).read_text(encoding="utf-8"))
     return [
         ManifestEntry(
             f["kind"], root / f["path"], f.get("department"), f.get("crs"), f.get("layer")

@@ -16,7 +16,7 @@ import shapely
 import sqlalchemy as sa
 from numpy.typing import NDArray
 
-from gridgis.jsonio import json_dumps
+from gridgis.jsonio import json_dumps, json_loads
 from gridgis.lru import LRU
 from gridgis.store import gpkg_codec, gpkg_meta
 from gridgis.store import schema as t
@@ -30,7 +30,9 @@ TILE_SOURCES_BYTES = 512 * 2**20
 
 
 def geopackage_engine(path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{path}", json_serializer=json_dumps)
+    engine = sa.create_engine(
+        f"sqlite:///{path}", json_serializer=json_dumps, json_deserializer=json_loads
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

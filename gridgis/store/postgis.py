@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000
-from gridgis.jsonio import json_dumps
+from gridgis.jsonio import json_dumps, json_loads
 from gridgis.store.schema import JSONType
 from gridgis.store.sql import SqlStore
 from gridgis.tiles.layers import TILE_LAYERS, TileLayer
@@ -30,7 +30,12 @@ def postgis_engine(url: str) -> sa.Engine:
     # The server answers from up to 40 threads (FastAPI's threadpool): keep that many
     # connections open rather than opening a backend (and loading PostGIS) per request.
     return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=8, json_serializer=json_dumps
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=8,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
 
 
