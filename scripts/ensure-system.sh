@@ -64,6 +64,10 @@ ensure_browser_and_gdal() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v ogrinfo >/dev/null 2>&1 || missing+=(gdal-bin)
+  # A CJK font, so that pages in Chromium (and their screenshots) show Chinese, not boxes.
+  if ! (command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]); then
+    missing+=(fonts-noto-cjk)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
