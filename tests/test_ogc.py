@@ -363,7 +363,8 @@ def test_datetime_travels_in_time_on_the_grids(settings: Settings, store: SqlSto
         assert temporal("v2")["interval"] == [["2026-05-31T16:00:00Z", None]]
         assert temporal("draft") is None
         html = http.get("/ogc/collections/grids", params={"version": "v1", "f": "html"}).text
-        assert "2025-12-31 16:00:00 UTC 至 2026-05-31 16:00:00 UTC" in html
+        # Pages show the city's clock, as the command line does: the days begin at 00:00.
+        assert "2026-01-01 00:00:00 +08:00 至 2026-06-01 00:00:00 +08:00" in html
 
 
 # --- HTML, errors, OpenAPI ----------------------------------------------------------------------

@@ -103,7 +103,9 @@ def collections(request: Request, services: ServicesDep) -> Response:
     call = _Call(request, VERSIONED)
     entries = services.ogc.entries(call.version)
     doc = documents.collections(call.urls, entries, call.fmt, call.params)
-    return HTMLResponse(html.collections(call.urls, doc)) if call.fmt == "html" else _json(doc)
+    if call.fmt == "html":
+        return HTMLResponse(html.collections(call.urls, doc, services.settings.timezone))
+    return _json(doc)
 
 
 @router.get(
@@ -118,7 +120,9 @@ def collection(request: Request, services: ServicesDep, collection_id: Collectio
     service = services.ogc
     spec = service.spec(collection_id, call.version)
     doc = documents.collection(call.urls, spec, service.data(spec), call.fmt)
-    return HTMLResponse(html.collection(call.urls, doc)) if call.fmt == "html" else _json(doc)
+    if call.fmt == "html":
+        return HTMLResponse(html.collection(call.urls, doc, services.settings.timezone))
+    return _json(doc)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from gridgis.i18n import DEFAULT_LANG, HTML_LANG, Lang
 from gridgis.ogc import media
@@ -133,22 +134,25 @@ def conformance(urls: Urls, doc: Doc) -> str:
     return _render("conformance", urls, doc, t["conformance"], trail, conforms=doc["conformsTo"])
 
 
-def _moment(text: str) -> str:
-    """An RFC 3339 moment to read: ``2026-03-01 08:00:00 UTC``."""
-    return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _moment(text: str, zone: str) -> str:
+    """An RFC 3339 moment to read on the city's clock: ``2026-03-01 16:00:00 +08:00``,
+    as the command line shows times and ``at=`` reads them."""
+    local = datetime.fromisoformat(text).astimezone(ZoneInfo(zone))
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + f"{offset[:3]}:{offset[3:]}"
 
 
-def _period(c: Doc, t: dict[str, str]) -> str:
+def _period(c: Doc, t: dict[str, str], zone: str) -> str:
     intervals = c.get("extent", {}).get("temporal", {}).get("interval") or []
     if not intervals:
         return ""
     start, end = intervals[0]
     if end is None:
-        return t["since"].format(start=_moment(start))
-    return t["between"].format(start=_moment(start), end=_moment(end))
+        return t["since"].format(start=_moment(start, zone))
+    return t["between"].format(start=_moment(start, zone), end=_moment(end, zone))
 
 
-def _collection_rows(entries: list[Doc], t: dict[str, str]) -> list[dict[str, str]]:
+def _collection_rows(entries: list[Doc], t: dict[str, str], zone: str) -> list[dict[str, str]]:
     rows = []
     for c in entries:
         bbox = c.get("extent", {}).get("spatial", {}).get("bbox", [[]])[0]
@@ -159,23 +163,23 @@ def _collection_rows(entries: list[Doc], t: dict[str, str]) -> list[dict[str, st
                 "title": c["title"],
                 "geometry": c.get("geometryType", ""),
                 "bbox": ", ".join(f"{v:.5f}" for v in bbox),
-                "period": _period(c, t),
+                "period": _period(c, t, zone),
                 "items": _html_link(c, "items") or "",
             }
         )
     return rows
 
 
-def collections(urls: Urls, doc: Doc) -> str:
+def collections(urls: Urls, doc: Doc, zone: str) -> str:
     t = LABELS[urls.lang]
     here = urls.to(f"{ROOT}/collections", [("f", "html")])
-    rows = _collection_rows(doc["collections"], t)
+    rows = _collection_rows(doc["collections"], t, zone)
     return _render(
         "collections", urls, doc, t["collections"], [(here, t["collections"])], rows=rows
     )
 
 
-def collection(urls: Urls, doc: Doc) -> str:
+def collection(urls: Urls, doc: Doc, zone: str) -> str:
     t = LABELS[urls.lang]
     return _render(
         "collection",
@@ -184,7 +188,7 @@ def collection(urls: Urls, doc: Doc) -> str:
         doc["title"],
         _trail(urls, doc["id"], doc["title"], t)[:2],
         description=doc["description"],
-        rows=_collection_rows([doc], t),
+        rows=_collection_rows([doc], t, zone),
         properties=doc.get("properties", []),
         links=doc["links"],
     )
