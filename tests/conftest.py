@@ -20,6 +20,7 @@ import httpx
 import psycopg2
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, sync_playwright
 from psycopg2 import sql
 
 from api.app import create_app
@@ -183,6 +184,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """Headless Chromium for one test module's pages."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="session")

@@ -21,23 +21,15 @@ import geopandas as gpd
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Frame, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Frame, Page, Route
 
 from gridgis.crs import wgs84_to_shifted
 from gridgis.lookup import GridIndex
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import CHROMIUM_ARGS, Server, save_boxes
+from tests.conftest import Server, save_boxes
 
 SELECTED_COLOUR = "#d7301f"
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
