@@ -608,3 +608,21 @@ def test_gdal_reads_when_features_exist(server: Server, demo_store: SqlStore) ->
     assert f"TEMPORAL_INTERVAL_MIN={_iso(published.valid_from)}" in out
     assert "TEMPORAL_INTERVAL_MAX" not in out  # still in force
     assert not re.search(r"^\w+: (Date|DateTime) ", out, re.MULTILINE)
+
+
+def test_the_catalogue_reads_no_layer_whole(demo_store: SqlStore) -> None:
+    """Extents, geometry types and properties come from the imports' records, and say
+    exactly what the data would."""
+    cache = LRU[Any](2**30)
+    service = OgcService(demo_store, PublishedIndex(demo_store), cache, timezone="Asia/Shanghai")
+    shapes = service.shapes()
+    assert len(shapes) > 30
+    assert all(spec.shape is not None for spec, _ in shapes)
+    assert cache.stats().entries == 0  # nothing was read to answer
+    for spec, shape in shapes:
+        data = service.data(spec).shape
+        assert (shape.geometry_type, shape.properties) == (
+            data.geometry_type,
+            data.properties,
+        ), spec.id
+        assert shape.extent == pytest.approx(data.extent), spec.id

@@ -101,8 +101,8 @@ def api_definition(request: Request, services: ServicesDep) -> Response:
 def collections(request: Request, services: ServicesDep) -> Response:
     """Every collection: grids, administrative and base layers, department layers."""
     call = _Call(request, VERSIONED)
-    entries = services.ogc.entries(call.version)
-    doc = documents.collections(call.urls, entries, call.fmt, call.params)
+    shapes = services.ogc.shapes(call.version)
+    doc = documents.collections(call.urls, shapes, call.fmt, call.params)
     if call.fmt == "html":
         return HTMLResponse(html.collections(call.urls, doc, services.settings.timezone))
     return _json(doc)
@@ -119,7 +119,7 @@ def collection(request: Request, services: ServicesDep, collection_id: Collectio
     call = _Call(request, VERSIONED)
     service = services.ogc
     spec = service.spec(collection_id, call.version)
-    doc = documents.collection(call.urls, spec, service.data(spec), call.fmt)
+    doc = documents.collection(call.urls, spec, service.shape(spec), call.fmt)
     if call.fmt == "html":
         return HTMLResponse(html.collection(call.urls, doc, services.settings.timezone))
     return _json(doc)

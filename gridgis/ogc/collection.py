@@ -22,6 +22,15 @@ Extent = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
+class CollectionShape:
+    """What a catalogue says of a collection without reading its features."""
+
+    extent: Extent | None
+    geometry_type: str
+    properties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CollectionSpec:
     """One collection: its metadata, where its features come from, and its cache identity.
 
@@ -46,6 +55,8 @@ class CollectionSpec:
     item_type: str = "feature"
     since: datetime | None = None
     until: datetime | None = None
+    #: Known without loading (from the import's record), or ``None``: read the data.
+    shape: CollectionShape | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,10 @@ class CollectionData:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def shape(self) -> CollectionShape:
+        return CollectionShape(self.extent, self.geometry_type, self.properties)
 
     @property
     def nbytes(self) -> int:

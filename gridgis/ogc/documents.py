@@ -18,7 +18,7 @@ from gridgis.geojson import feature_collection, features
 from gridgis.i18n import Text
 from gridgis.jsonio import json_loads
 from gridgis.ogc import media
-from gridgis.ogc.collection import CollectionData, CollectionSpec
+from gridgis.ogc.collection import CollectionData, CollectionShape, CollectionSpec
 from gridgis.ogc.links import ROOT, Link, Urls, collection_path, items_path, link
 from gridgis.ogc.media import Format
 from gridgis.ogc.query import ItemQuery
@@ -72,7 +72,7 @@ def _version(spec: CollectionSpec) -> list[tuple[str, str]]:
 
 
 def collection(
-    urls: Urls, spec: CollectionSpec, data: CollectionData, fmt: Format
+    urls: Urls, spec: CollectionSpec, data: CollectionShape, fmt: Format
 ) -> dict[str, Any]:
     pinned = _version(spec)
     items = items_path(spec.id)
@@ -111,7 +111,7 @@ def collection(
 
 def collections(
     urls: Urls,
-    entries: Sequence[tuple[CollectionSpec, CollectionData]],
+    entries: Sequence[tuple[CollectionSpec, CollectionShape]],
     fmt: Format,
     params: Params = (),
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from gridgis.errors import InputError, NotFoundError
 from gridgis.lookup import LoadedVersion, PublishedIndex
 from gridgis.lru import LRU
-from gridgis.ogc.collection import CollectionData, CollectionSpec
+from gridgis.ogc.collection import CollectionData, CollectionShape, CollectionSpec
 from gridgis.ogc.query import ItemQuery, parse_items_query, period_param, select
 from gridgis.ogc.sources import catalog, grids_spec
 from gridgis.store.base import Store, VersionInfo
@@ -94,8 +94,17 @@ class OgcService:
                 return str(spec.content), self.data(spec)
         return None
 
+    def shape(self, spec: CollectionSpec) -> CollectionShape:
+        """Extent, geometry type and properties: from the import's record where it has
+        them, so a catalogue reads no layer whole; else from the data."""
+        return spec.shape or self.data(spec).shape
+
+    def shapes(self, version: str | None = None) -> list[tuple[CollectionSpec, CollectionShape]]:
+        """Every collection with its shape, for the catalogue."""
+        return [(spec, self.shape(spec)) for spec in self.specs(version)]
+
     def entries(self, version: str | None = None) -> list[tuple[CollectionSpec, CollectionData]]:
-        """Every collection with its data (extents need the features)."""
+        """Every collection with its data (the OpenAPI document types each property)."""
         return [(spec, self.data(spec)) for spec in self.specs(version)]
 
     def items(self, collection_id: str, params: Params) -> Items:

@@ -14,7 +14,7 @@ import shapely
 from gridgis.geometry import force_multi
 from gridgis.i18n import Text
 from gridgis.lookup import LoadedVersion
-from gridgis.ogc.collection import CollectionSpec
+from gridgis.ogc.collection import CollectionShape, CollectionSpec
 from gridgis.store.base import (
     BASE_KINDS,
     GRID_PROPERTIES,
@@ -22,7 +22,9 @@ from gridgis.store.base import (
     LayerInfo,
     Store,
     VersionInfo,
+    base_layer_columns,
 )
+from gridgis.store.schema import GEOMETRY_COLUMNS
 
 DEPARTMENT_PREFIX = "department-"
 
@@ -60,6 +62,24 @@ _STATUS = {"draft": "草稿", "published": "已发布", "archived": "已归档"}
 
 # Department attribute keys that would shadow a column of the layer get ``attribute_`` before.
 _RESERVED = ("id", "source_id", "geometry")
+#: GeoJSON's name for each stored geometry type (MULTI* columns hold only MULTI*).
+_GEOMETRY_NAMES = {"MULTIPOLYGON": "MultiPolygon", "MULTILINESTRING": "MultiLineString"}
+SUBDISTRICT_COLUMNS = ("code", "name", "district_code", "community_count")
+
+
+def department_columns(fields: list[str] | tuple[str, ...]) -> list[str]:
+    """A department's attribute names as the collection's properties."""
+    return [f"attribute_{c}" if c in _RESERVED else str(c) for c in fields]
+
+
+def _shape(
+    bounds: tuple[float, float, float, float] | None, table: str, properties: tuple[str, ...]
+) -> CollectionShape | None:
+    """What a layer's import record says of its collection (``None``: read it to know)."""
+    if bounds is None:
+        return None
+    kind = GEOMETRY_COLUMNS[table]
+    return CollectionShape(bounds, _GEOMETRY_NAMES.get(kind, kind.title()), properties)
 
 
 def grids_spec(
@@ -89,7 +109,15 @@ def grids_spec(
         versioned=True,
         since=period.valid_from,
         until=period.valid_to,
+        shape=_shape(_extent(loaded), "grids", GRID_PROPERTIES),
     )
+
+
+def _extent(loaded: LoadedVersion) -> tuple[float, float, float, float] | None:
+    if not len(loaded.grids):
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in loaded.grids.total_bounds)
+    return minx, miny, maxx, maxy
 
 
 def base_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
@@ -107,6 +135,7 @@ def base_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
         content=layer.content_key,
         load=lambda: store.read_base_layer(kind),
         since=layer.imported_at,
+        shape=_shape(layer.bounds, kind, base_layer_columns(kind)),
     )
 
 
@@ -123,6 +152,7 @@ def subdistricts_spec(store: Store, communities: LayerInfo) -> CollectionSpec:
         content=communities.content_key,
         load=lambda: read_subdistricts(store),
         since=communities.imported_at,
+        shape=_shape(communities.bounds, "subdistricts", SUBDISTRICT_COLUMNS),
     )
 
 
@@ -142,6 +172,11 @@ def department_spec(store: Store, layer: LayerInfo) -> CollectionSpec:
         content=layer.content_key,
         load=lambda: read_department(store, name),
         since=layer.imported_at,
+        shape=_shape(
+            layer.bounds,
+            "department_grids",
+            ("id", "source_id", *department_columns(layer.fields)),
+        ),
     )
 
 
@@ -190,9 +225,7 @@ def read_department(store: Store, name: str) -> gpd.GeoDataFrame:
     layer = store.read_department_layer(name)
     records = layer["attributes"].tolist()
     attributes = pd.DataFrame(records, index=layer.index, dtype=object)
-    attributes.columns = [
-        f"attribute_{c}" if c in _RESERVED else str(c) for c in attributes.columns
-    ]
+    attributes.columns = department_columns(list(attributes.columns))
     return gpd.GeoDataFrame(
         pd.concat([layer[["id", "source_id"]], attributes], axis=1),
         geometry=layer.geometry.to_numpy(),

@@ -45,6 +45,14 @@ BASE_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+
+def base_layer_columns(kind: BaseKind) -> tuple[str, ...]:
+    """The columns :meth:`Store.read_base_layer` gives, besides geometry, in order."""
+    if kind == "communities":
+        return (*BASE_COLUMNS[kind], "subdistrict_code", "subdistrict_name")
+    return ("id", *BASE_COLUMNS[kind])
+
+
 VersionStatus = Literal["draft", "published", "archived"]
 # What read_grids gives for each grid besides its geometry, in this order.
 GRID_PROPERTIES: tuple[str, ...] = (
@@ -102,6 +110,10 @@ class LayerInfo:
     imported_at: datetime
     imported_by: str
     content_key: str = ""
+    #: The layer's extent in EPSG:4490, recorded at import (``None``: empty, or imported
+    #: before extents were recorded).
+    bounds: tuple[float, float, float, float] | None = None
+    fields: tuple[str, ...] = ()  # the source file's field names, in its order
 
 
 @dataclass(frozen=True)

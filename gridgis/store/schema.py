@@ -132,6 +132,7 @@ layer_imports = sa.Table(
     sa.Column("imported_by", sa.Text, nullable=False),
     sa.Column("is_current", sa.Boolean, nullable=False),
     sa.Column("content_key", sa.String(32), nullable=False),  # see gridgis.store.base
+    sa.Column("bounds", JSONType),  # [minx, miny, maxx, maxy] in EPSG:4490; null if empty
 )
 
 streets = sa.Table(

@@ -36,6 +36,7 @@ from gridgis.store.base import (
     LayerInfo,
     Store,
     VersionInfo,
+    base_layer_columns,
     new_content_key,
 )
 from gridgis.versions import check_version_name
@@ -60,6 +61,12 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _bounds(frame: gpd.GeoDataFrame) -> list[float] | None:
+    """A frame's extent as stored with its import (``None`` when it has no geometry)."""
+    bounds = [float(v) for v in frame.total_bounds] if len(frame) else []
+    return bounds if bounds and all(np.isfinite(bounds)) else None
 
 
 def alembic_config() -> Config:
@@ -220,6 +227,8 @@ class SqlStore(Store):
             imported_at=imported_at,
             imported_by=m["imported_by"],
             content_key=m["content_key"],
+            bounds=tuple(m["bounds"]) if m["bounds"] else None,
+            fields=tuple(m["fields"] or ()),
         )
 
     def find_import(self, sha256: str, kind: str, department: str | None) -> LayerInfo | None:
@@ -232,7 +241,11 @@ class SqlStore(Store):
         return self._layer_info(row) if row else None
 
     def _start_import(
-        self, conn: sa.Connection, record: ImportRecord, department_id: int | None
+        self,
+        conn: sa.Connection,
+        record: ImportRecord,
+        department_id: int | None,
+        frame: gpd.GeoDataFrame,
     ) -> int:
         li = t.layer_imports
         same = (li.c.kind == record.kind) & (
@@ -258,6 +271,7 @@ class SqlStore(Store):
                     imported_by=record.imported_by,
                     is_current=True,
                     content_key=new_content_key(),
+                    bounds=_bounds(frame),
                 )
                 .returning(li.c.id)
             ).scalar_one()
@@ -273,7 +287,7 @@ class SqlStore(Store):
         table = BASE_TABLES[kind]
         columns = list(BASE_COLUMNS[kind])
         with self._write() as conn:
-            import_id = self._start_import(conn, record, None)
+            import_id = self._start_import(conn, record, None, frame)
             if kind == "communities":
                 if admin is None:
                     raise ValueError("communities need their districts and subdistricts")
@@ -319,7 +333,7 @@ class SqlStore(Store):
             raise ValueError("a department layer needs a department name")
         with self._write() as conn:
             department_id = self._department_id(conn, record.department, create=True)
-            import_id = self._start_import(conn, record, department_id)
+            import_id = self._start_import(conn, record, department_id, frame)
             rows = pd.DataFrame(
                 {
                     "import_id": import_id,
@@ -352,17 +366,16 @@ class SqlStore(Store):
 
     def read_base_layer(self, kind: BaseKind) -> gpd.GeoDataFrame:
         table = BASE_TABLES[kind]
-        cols: list[sa.ColumnElement[Any]] = [table.c[c] for c in BASE_COLUMNS[kind]]
+        joined = {"subdistrict_name": t.subdistricts.c.name.label("subdistrict_name")}
+        cols: list[sa.ColumnElement[Any]] = [
+            joined[c] if c in joined else table.c[c] for c in base_layer_columns(kind)
+        ]
         source: sa.FromClause = table
         order = table.c.id if "id" in table.c else table.c.code
         if kind == "communities":
-            cols.append(table.c.subdistrict_code)
-            cols.append(t.subdistricts.c.name.label("subdistrict_name"))
             source = table.outerjoin(
                 t.subdistricts, t.subdistricts.c.code == table.c.subdistrict_code
             )
-        else:
-            cols.insert(0, table.c.id)
         query = sa.select(*cols, self._geom_out(table.c.geom).label("geom")).select_from(source)
         with self.engine.connect() as conn:
             return self._read_frame(conn, query.order_by(order))

@@ -1,4 +1,5 @@
-"""Content keys: one identity for what a version or an imported layer holds.
+"""Content keys: one identity for what a version or an imported layer holds; and each
+import's extent, so a catalogue of layers needs no layer read whole.
 
 Caches, ETags and index swaps used to key a version on ``(id, created_at)`` or
 ``(id, published_at)``, and the GeoPackage reuses the id of a draft replaced under the
@@ -16,6 +17,8 @@ import uuid
 
 import sqlalchemy as sa
 from alembic import op
+
+from gridgis.store.schema import JSONType
 
 revision = "0003"
 down_revision = "0002"
@@ -37,8 +40,11 @@ def upgrade() -> None:
                 sa.text(f"UPDATE {table} SET content_key = :key WHERE id = :id"),
                 [{"key": uuid.uuid4().hex, "id": i} for i in ids],
             )
+    # Older imports have none: their extent is read from their rows when it is asked for.
+    op.add_column("layer_imports", sa.Column("bounds", JSONType, nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("layer_imports", "bounds")
     for table in TABLES:
         op.drop_column(table, "content_key")
