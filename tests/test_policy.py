@@ -48,13 +48,13 @@ def _requests(demo_store: SqlStore) -> list[tuple[str, str, dict[str, str]]]:
             ("GET", f"/tiles/nothing/{tile}.mvt", origin),  # 404
             ("GET", "/tiles/grids/3/99/99.mvt", origin),  # outside the zoom's range
         ]
-    for origin in (ALLOWED, OTHER):
+    for site in (ALLOWED, OTHER):
         for method in ("GET", "POST", "PUT"):
             out.append(
                 (
                     "OPTIONS",
                     "/api/lookup",
-                    {"Origin": origin, "Access-Control-Request-Method": method},
+                    {"Origin": site, "Access-Control-Request-Method": method},
                 )
             )
     return out
