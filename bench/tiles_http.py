@@ -51,7 +51,6 @@ from typing import Any
 import mapbox_vector_tile
 import psycopg2
 import shapely
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -77,7 +76,7 @@ from bench.postgres import (  # noqa: E402
 from gridgis.demo import DEMO_VERSION, run_demo  # noqa: E402
 from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
-from gridgis.store.postgis import _tile_sql  # noqa: E402  (our tile SQL, for --explain)
+from gridgis.store.pgtiles import execute_sql, prepare_sql, tile_args, tile_query  # noqa: E402
 from gridgis.tiles import TILE_LAYERS, TileAddress  # noqa: E402
 from gridgis.tiles.tilemath import BUFFER, EXTENT  # noqa: E402
 
@@ -391,30 +390,30 @@ def tipg_server(url: str, tiles: list[TileAddress], log_config: Path | None = No
 
 # --- EXPLAIN ANALYZE -----------------------------------------------------------------------
 def explain(url: str, tiles: list[TileAddress], tipg_log: Path) -> None:
-    """Plans and timings of our tile SQL and of TiPg's (from its DEBUG log) for ``tiles``."""
+    """Plans and timings of our tile statement and of TiPg's SQL (from its DEBUG log) for
+    ``tiles``. Ours is prepared and run as the server runs it: after five runs PostgreSQL
+    may switch to a generic plan, so the sixth is the one shown."""
     logged = [line for line in tipg_log.read_text().splitlines() if "ST_AsMVT" in line]
     if len(logged) < len(tiles):
         raise SystemExit(f"TiPg logged {len(logged)} tile queries:\n{tipg_log.read_text()}")
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    try:
-        with engine.connect() as conn:
-            version_id = conn.execute(sa.text("SELECT min(version_id) FROM grids")).scalar_one()
-            for tile, logged_line in zip(tiles, logged[-len(tiles) :], strict=True):
-                ours = _tile_sql(LAYER).text
-                bind = {"z": tile.z, "x": tile.x, "y": tile.y, "margin": BUFFER / EXTENT}
-                theirs = logged_line[logged_line.index("WITH t AS") :]
-                for label, query in (("gridgis", ours), ("TiPg", theirs)):
-                    for _ in range(3):  # the last of three runs, on warm buffers
-                        if label == "gridgis":
-                            text = sa.text("EXPLAIN (ANALYZE, BUFFERS) " + query)
-                            rows = conn.execute(text, {**bind, "version_id": version_id})
-                        else:  # TiPg logs its SQL with the values in place
-                            rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + query)
-                        plan = [str(row[0]) for row in rows]
-                    print(f"\n--- {label} {tile}: {query}")
-                    print("\n".join(plan))
-    finally:
-        engine.dispose()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with closing(conn), conn.cursor() as cur:
+        cur.execute("SELECT min(version_id) FROM grids")
+        (version_id,) = cur.fetchone() or (None,)
+        cur.execute(prepare_sql(LAYER))
+        for tile, logged_line in zip(tiles, logged[-len(tiles) :], strict=True):
+            theirs = logged_line[logged_line.index("WITH t AS") :]
+            for _ in range(5):
+                cur.execute(execute_sql(LAYER), tile_args(tile, version_id))
+            ours = cur.mogrify(execute_sql(LAYER), tile_args(tile, version_id)).decode()
+            for label, query in (("gridgis", ours), ("TiPg", theirs)):
+                for _ in range(3):  # the last of three runs, on warm buffers
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + query)
+                    plan = [str(row[0]) for row in cur.fetchall()]
+                shown = f"{query} ({tile_query(LAYER)})" if label == "gridgis" else query
+                print(f"\n--- {label} {tile}: {shown}")
+                print("\n".join(plan))
 
 
 # --- measuring ----------------------------------------------------------------------------
