@@ -1,7 +1,7 @@
 """Vector tiles over HTTP with wrk: ``gridgis serve`` beside TiPg, on the same PostGIS table.
 
     .venv/bin/python bench/tiles_http.py [--layers demo city] [--rounds 3] [--connections 8 16]
-        [--duration 10] [--warmup 2] [--threads 1] [--max-tiles 20000] [--rebuild]
+        [--duration 10] [--warmup 3] [--threads 1] [--max-tiles 20000] [--rebuild]
         [--explain] [--postgres URL]
 
 Goal (issue): uncached grid tiles z13–z16 at ≥ 3× TiPg's throughput on both the demo's
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -44,7 +45,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -417,8 +418,16 @@ def explain(url: str, tiles: list[TileAddress], tipg_log: Path) -> None:
 
 
 # --- measuring ----------------------------------------------------------------------------
-#: A sample's figures: (server label, connections) → one wrk result per round.
-Figures = dict[tuple[str, int], list[WrkResult]]
+@dataclass
+class Figures:
+    """A sample's wrk results, (server label, connections) → one per round, and the
+    machine's one-minute load average as each measurement started."""
+
+    runs: dict[tuple[str, int], list[WrkResult]] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)
+
+    def __getitem__(self, key: tuple[str, int]) -> list[WrkResult]:
+        return self.runs[key]
 
 
 def measure_sample(
@@ -443,7 +452,7 @@ def measure_sample(
         scripts[server.label] = write_lua(workdir / sample.name / server.label, server.paths)
     scripts[warm.label] = scripts[ours.label]
     logs = workdir / sample.name
-    figures: Figures = {}
+    figures = Figures()
     with (
         serving(ours.label, ours.argv, ours.env, ours.port, logs / "uncached.log") as b1,
         serving(tipg.label, tipg.argv, tipg.env, tipg.port, logs / "tipg.log") as b2,
@@ -470,8 +479,15 @@ def measure_sample(
                 for server in (*order, warm):
                     label = f"{sample.name} {server.label} -c{connections} round {round_ + 1}"
                     at = argparse.Namespace(**{**vars(args), "connections": connections})
+                    load = os.getloadavg()[0]  # others' work on a shared machine shows here
                     result = measure(label, bases[server.label], at, wrk, scripts[server.label])
-                    figures.setdefault((server.label, connections), []).append(result)
+                    figures.runs.setdefault((server.label, connections), []).append(result)
+                    print(
+                        f"  {result.rps:,.0f} tiles/s, p50 {result.p50_ms:.2f} ms, "
+                        f"p99 {result.p99_ms:.2f} ms (load average {load:.1f})",
+                        file=sys.stderr,
+                    )
+                    figures.loads.append(load)
     return figures
 
 
@@ -487,7 +503,11 @@ def summary(sample: Sample, figures: Figures, connections: list[int]) -> list[bo
     """Print a sample's ranges over the rounds; whether each goal was met (every round)."""
     met = []
     rounds = len(figures[UNCACHED, connections[0]])
-    print(f"{sample.name}: grid tiles z13–z16, range over {rounds} rounds")
+    load = span(figures.loads, ".1f")
+    print(
+        f"{sample.name}: grid tiles z13–z16, range over {rounds} rounds "
+        f"(load average {load} on {os.cpu_count()} cores as they started)"
+    )
     for c in connections:
         for label in (UNCACHED, TIPG, WARM):
             runs = figures[label, c]
@@ -526,7 +546,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the samples' databases")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every server")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds discarded first")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds discarded first")
     parser.add_argument("--connections", type=int, nargs="+", default=[GOAL_CONNECTIONS])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-tiles", type=int, default=20_000)
