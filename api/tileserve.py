@@ -1,7 +1,8 @@
 """Serving one vector tile: ETag, cache and rendering, shared by the route and the fast path.
 
-Everything but rendering happens in the event loop (a cache hit or a 304 never leaves
-it); rendering, and the rare store lookups, take one trip to the threadpool.
+Everything happens in the event loop: a cache hit or a 304 never leaves it, a PostGIS
+tile is awaited there (:mod:`gridgis.store.pgtiles`); only the embedded store's rendering
+and the rare store lookups (a named version, a base layer's stamp) take a worker thread.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class TileServer:
             return TileAnswer(204, headers)
         body = self.cache.get(key) if self.cache is not None else None
         if body is None:
-            body = await run_in_threadpool(self.store.vector_tile, layer, tile, version_id, content)
+            body = await self.store.vector_tile(layer, tile, version_id, content)
             if self.cache is not None:
                 self.cache.put(key, body)
         if not body:

@@ -1,23 +1,30 @@
-"""Vector tiles over HTTP with wrk: ``gridgis serve`` beside TiPg, on one PostGIS table.
+"""Vector tiles over HTTP with wrk: ``gridgis serve`` beside TiPg, on the same PostGIS table.
 
-    .venv/bin/python bench/tiles_http.py [--rebuild] [--duration 15] [--connections 16]
-        [--threads 1] [--warmup 3] [--max-tiles 20000] [--explain] [--postgres URL]
+    .venv/bin/python bench/tiles_http.py [--layers demo city] [--rounds 3] [--connections 8 16]
+        [--duration 10] [--warmup 3] [--threads 1] [--max-tiles 20000] [--rebuild]
+        [--explain] [--postgres URL]
 
-Goal (issue): uncached tiles z13–z16 over the city sample at ≥ 3× TiPg's throughput, p99
-stated; warm cached throughput stated too. The city sample (``bench/city_store.py``) is
-imported, merged and published once into the PostGIS database ``gridgis_bench_tiles``
-(kept and reused; ``--rebuild`` builds it afresh). TiPg runs from its own venv,
+Goal (issue): uncached grid tiles z13–z16 at ≥ 3× TiPg's throughput on both the demo's
+small sample (the committed ``shapefiles/``, few grids a tile: per-request overhead
+shows) and the city sample (``bench/city_store.py``), p99 ≤ 30 ms at 8 connections; warm
+cached throughput stated too. Each sample is imported, merged and published once into
+its own PostGIS database (``gridgis_bench_tiles_demo``, ``gridgis_bench_tiles``; kept and
+reused, ``--rebuild`` builds them afresh). TiPg runs from its own venv,
 ``bench/out/tipg-venv`` (made here on first use: ``pip install tipg "uvicorn[standard]"``),
-served by uvicorn with httptools, on the same ``grids`` table with the same five properties,
-the same MVT extent (4096) and buffer (64). The database holds one grid version, so the
-whole table is the published version both serve.
+served by uvicorn with httptools, on the same ``grids`` table with the same five
+properties, the same MVT extent (4096) and buffer (64). Each database holds one grid
+version, so the whole table is the published version both serve.
 
 Every tile z13–z16 meeting the published grids' extent (or a seeded sample of
-``--max-tiles``), shuffled with a fixed seed, is the request list of both servers; wrk
-cycles through it against one server at a time: gridgis with its tile cache off
-(``GRIDGIS_TILE_CACHE=0``), TiPg (which caches no tiles), then gridgis with its cache on,
-filled by one pass through the list first. ``--explain`` adds ``EXPLAIN ANALYZE`` of both
-servers' tile SQL (TiPg's as it logs it) for the busiest z13 and z16 tiles.
+``--max-tiles``), shuffled with a fixed seed, is the request list of every server; wrk
+cycles through it. Per sample, three servers are started and stay up: gridgis with its
+tile cache off (``GRIDGIS_TILE_CACHE=0``), TiPg (which caches no tiles), and gridgis with
+its cache on, filled by one pass through the list first. wrk measures one of them at a
+time (the others idle), each after a warm-up; a round measures all three back to back,
+at each ``--connections``, and the order of gridgis and TiPg alternates between rounds,
+so every ratio comes from two figures taken side by side. ``--explain`` adds ``EXPLAIN
+ANALYZE`` of both servers' tile SQL (TiPg's as it logs it) for the city's busiest z13 and
+z16 tiles.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -37,20 +45,21 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mapbox_vector_tile
 import psycopg2
 import shapely
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.city_store import DEFAULT_DIR, VERSION, ensure_sample  # noqa: E402
+from bench.city_store import DEFAULT_DIR, ensure_sample  # noqa: E402
+from bench.city_store import VERSION as CITY_VERSION  # noqa: E402
 from bench.lookup_http import (  # noqa: E402
+    VENV_BIN,
     WrkResult,
     free_port,
     gridgis_argv,
@@ -65,17 +74,19 @@ from bench.postgres import (  # noqa: E402
     database_exists,
     database_url,
 )
-from gridgis.demo import run_demo  # noqa: E402
+from gridgis.demo import DEMO_VERSION, run_demo  # noqa: E402
 from gridgis.settings import Settings  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
-from gridgis.store.postgis import _tile_sql  # noqa: E402  (our tile SQL, for --explain)
+from gridgis.store.pgtiles import execute_sql, prepare_sql, tile_args, tile_query  # noqa: E402
 from gridgis.tiles import TILE_LAYERS, TileAddress  # noqa: E402
 from gridgis.tiles.tilemath import BUFFER, EXTENT  # noqa: E402
 
-BENCH_DB = "gridgis_bench_tiles"
 TIPG_VENV = ROOT / "bench" / "out" / "tipg-venv"
 ZOOMS = (13, 14, 15, 16)
 GOAL_RATIO = 3.0
+GOAL_P99_MS = 30.0
+GOAL_CONNECTIONS = 8  # the p99 goal holds at this many connections
+UNCACHED, TIPG, WARM = "gridgis (uncached)", "TiPg", "gridgis (warm cache)"
 LAYER = TILE_LAYERS["grids"]
 PROPERTIES = [name for name, _ in LAYER.properties]  # code, name, kind, community_code, …
 TIPG_TILE = "/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={props}"
@@ -110,29 +121,49 @@ def published_name(url: str) -> str | None:
         store.close()
 
 
-def ensure_postgis(admin_url: str, data_dir: Path, rebuild: bool) -> str:
-    """URL of ``gridgis_bench_tiles`` holding the city sample, merged and published."""
-    url = database_url(admin_url, BENCH_DB)
-    if not rebuild and database_exists(admin_url, BENCH_DB) and published_name(url) == VERSION:
+@dataclass(frozen=True)
+class Sample:
+    """A sample city the benchmark serves: where its files come from, which database."""
+
+    name: str
+    database: str
+    version: str
+    scale: str
+
+    def files(self, data_dir: Path) -> Path:
+        return ensure_sample(data_dir) if self.scale == "city" else ROOT / "shapefiles"
+
+
+SAMPLES = {
+    "demo": Sample("demo", "gridgis_bench_tiles_demo", DEMO_VERSION, "small"),
+    "city": Sample("city", "gridgis_bench_tiles", CITY_VERSION, "city"),
+}
+
+
+def ensure_postgis(admin_url: str, sample: Sample, data_dir: Path, rebuild: bool) -> str:
+    """URL of the sample's database, holding it imported, merged and published."""
+    db = sample.database
+    url = database_url(admin_url, db)
+    if not rebuild and database_exists(admin_url, db) and published_name(url) == sample.version:
         print(
-            f"reusing {BENCH_DB} (published {VERSION}; --rebuild to build afresh)", file=sys.stderr
+            f"reusing {db} (published {sample.version}; --rebuild to build afresh)", file=sys.stderr
         )
         return url
-    sample = ensure_sample(data_dir)
-    create_database(admin_url, BENCH_DB)
+    files = sample.files(data_dir)
+    create_database(admin_url, db)
     settings = Settings(database_url=url, actor="bench")
     store = open_store(settings, check=False)
     try:
-        print(f"{BENCH_DB}: schema, import, merge …", file=sys.stderr, flush=True)
+        print(f"{db}: schema, import, merge …", file=sys.stderr, flush=True)
         store.upgrade()
-        run_demo(store, settings, sample, scale="city", version_name=VERSION)
+        run_demo(store, settings, files, scale=sample.scale, version_name=sample.version)
     finally:
         store.close()
     conn = psycopg2.connect(url)
     conn.autocommit = True
     with closing(conn), conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
-    print(f"{BENCH_DB}: published {VERSION}", file=sys.stderr)
+    print(f"{db}: published {sample.version}", file=sys.stderr)
     return url
 
 
@@ -146,10 +177,10 @@ def grids_extent(url: str) -> tuple[int, tuple[float, float, float, float]]:
         )
         row = cur.fetchone()
         if row is None or not row[0]:
-            raise SystemExit(f"{BENCH_DB}: no grids")
+            raise SystemExit(f"{url}: no grids")
         if row[1] != 1:
-            raise SystemExit(f"{BENCH_DB}: grids holds {row[1]} versions; run with --rebuild")
-        # read every page once (TOAST too), so neither server starts on a cold buffer cache
+            raise SystemExit(f"{url}: grids holds {row[1]} versions; run with --rebuild")
+        # read every page once (TOAST too), so no server starts on a cold buffer cache
         cur.execute("SELECT sum(ST_NPoints(geom)) FROM grids")
         return int(row[0]), (float(row[2]), float(row[3]), float(row[4]), float(row[5]))
 
@@ -307,10 +338,23 @@ def ensure_tipg() -> str:
     return f"TiPg {tipg_version} (uvicorn {uvicorn_version}, httptools)"
 
 
+def served_code() -> Path:
+    """Where the ``gridgis`` command finds the app: this checkout only if PYTHONPATH says so
+    (the venv's own install may point at another)."""
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import api; print(api.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),  # as the server would not find it from the current directory
+    )
+    return Path(done.stdout.strip()).parent.parent
+
+
 def gridgis_server(url: str, tiles: list[TileAddress], cache: bool) -> Server:
     port = free_port()
     return Server(
-        label="gridgis",
+        label=WARM if cache else UNCACHED,
         argv=gridgis_argv(port),
         env={"GRIDGIS_DATABASE_URL": url, "GRIDGIS_TILE_CACHE": "1" if cache else "0"},
         port=port,
@@ -337,7 +381,7 @@ def tipg_server(url: str, tiles: list[TileAddress], log_config: Path | None = No
         argv += ["--log-config", str(log_config)]
     props = ",".join(PROPERTIES)
     return Server(
-        label="TiPg",
+        label=TIPG,
         argv=argv,
         env={"DATABASE_URL": url, **TIPG_ENV},
         port=port,
@@ -347,66 +391,163 @@ def tipg_server(url: str, tiles: list[TileAddress], log_config: Path | None = No
 
 # --- EXPLAIN ANALYZE -----------------------------------------------------------------------
 def explain(url: str, tiles: list[TileAddress], tipg_log: Path) -> None:
-    """Plans and timings of our tile SQL and of TiPg's (from its DEBUG log) for ``tiles``."""
+    """Plans and timings of our tile statement and of TiPg's SQL (from its DEBUG log) for
+    ``tiles``. Ours is prepared and run as the server runs it: after five runs PostgreSQL
+    may switch to a generic plan, so the sixth is the one shown."""
     logged = [line for line in tipg_log.read_text().splitlines() if "ST_AsMVT" in line]
     if len(logged) < len(tiles):
         raise SystemExit(f"TiPg logged {len(logged)} tile queries:\n{tipg_log.read_text()}")
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    try:
-        with engine.connect() as conn:
-            version_id = conn.execute(sa.text("SELECT min(version_id) FROM grids")).scalar_one()
-            for tile, logged_line in zip(tiles, logged[-len(tiles) :], strict=True):
-                ours = _tile_sql(LAYER).text
-                bind = {"z": tile.z, "x": tile.x, "y": tile.y, "margin": BUFFER / EXTENT}
-                theirs = logged_line[logged_line.index("WITH t AS") :]
-                for label, query in (("gridgis", ours), ("TiPg", theirs)):
-                    for _ in range(3):  # the last of three runs, on warm buffers
-                        if label == "gridgis":
-                            text = sa.text("EXPLAIN (ANALYZE, BUFFERS) " + query)
-                            rows = conn.execute(text, {**bind, "version_id": version_id})
-                        else:  # TiPg logs its SQL with the values in place
-                            rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + query)
-                        plan = [str(row[0]) for row in rows]
-                    print(f"\n--- {label} {tile}: {query}")
-                    print("\n".join(plan))
-    finally:
-        engine.dispose()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with closing(conn), conn.cursor() as cur:
+        cur.execute("SELECT min(version_id) FROM grids")
+        (version_id,) = cur.fetchone() or (None,)
+        cur.execute(prepare_sql(LAYER))
+        for tile, logged_line in zip(tiles, logged[-len(tiles) :], strict=True):
+            theirs = logged_line[logged_line.index("WITH t AS") :]
+            for _ in range(5):
+                cur.execute(execute_sql(LAYER), tile_args(tile, version_id))
+            ours = cur.mogrify(execute_sql(LAYER), tile_args(tile, version_id)).decode()
+            for label, query in (("gridgis", ours), ("TiPg", theirs)):
+                for _ in range(3):  # the last of three runs, on warm buffers
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + query)
+                    plan = [str(row[0]) for row in cur.fetchall()]
+                shown = f"{query} ({tile_query(LAYER)})" if label == "gridgis" else query
+                print(f"\n--- {label} {tile}: {shown}")
+                print("\n".join(plan))
 
 
-# --- main ----------------------------------------------------------------------------------
-def report(label: str, r: WrkResult, width: int) -> None:
+# --- measuring ----------------------------------------------------------------------------
+@dataclass
+class Figures:
+    """A sample's wrk results, (server label, connections) → one per round, and the
+    machine's one-minute load average as each measurement started."""
+
+    runs: dict[tuple[str, int], list[WrkResult]] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)
+
+    def __getitem__(self, key: tuple[str, int]) -> list[WrkResult]:
+        return self.runs[key]
+
+
+def measure_sample(
+    sample: Sample, url: str, args: argparse.Namespace, wrk: str, workdir: Path
+) -> Figures:
+    """Rounds of gridgis uncached, TiPg and gridgis warm, back to back, at each connection
+    count; the order of the first two alternates between rounds."""
+    count, bounds = grids_extent(url)
+    tiles = tiles_over(bounds, args.max_tiles, args.seed)
+    per_zoom = ", ".join(f"z{z} {sum(t.z == z for t in tiles):,}" for z in ZOOMS)
     print(
-        f"  {label:<{width}} {r.rps:>9,.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
-        f"p99 {r.p99_ms:7.2f} ms  ({r.requests:,} requests)"
+        f"\n{sample.name}: {count:,} grids of {sample.version}; {len(tiles):,} tiles ({per_zoom})"
     )
-
-
-def summary(
-    results: dict[str, WrkResult], sizes: dict[str, tuple[float, float, int]], tiles: int, n: int
-) -> None:
-    width = max(map(len, results))
-    print(f"grids tiles z13–z16, {tiles:,} tiles cycled by wrk:")
-    for label, result in results.items():
-        report(label, result, width)
-    for label, (mean, mean_full, empty) in sizes.items():
+    ours, tipg, warm = (
+        gridgis_server(url, tiles, cache=False),
+        tipg_server(url, tiles),
+        gridgis_server(url, tiles, cache=True),
+    )
+    scripts: dict[str, Path] = {}
+    for server in (ours, tipg):
+        (workdir / sample.name / server.label).mkdir(parents=True)
+        scripts[server.label] = write_lua(workdir / sample.name / server.label, server.paths)
+    scripts[warm.label] = scripts[ours.label]
+    logs = workdir / sample.name
+    figures = Figures()
+    with (
+        serving(ours.label, ours.argv, ours.env, ours.port, logs / "uncached.log") as b1,
+        serving(tipg.label, tipg.argv, tipg.env, tipg.port, logs / "tipg.log") as b2,
+        serving(warm.label, warm.argv, warm.env, warm.port, logs / "warm.log") as b3,
+    ):
+        bases = {ours.label: b1, tipg.label: b2, warm.label: b3}
+        check_same_tiles(ours, tipg, bases, args.check_tiles)
+        n = min(500, len(tiles))
+        for server in (ours, tipg):
+            mean, mean_full, empty = average_bytes(
+                server.label, bases[server.label], server.paths[:n]
+            )
+            print(
+                f"  {server.label} tile size over the first {n} tiles: {mean:,.0f} B on average, "
+                f"{mean_full:,.0f} B over the {n - empty} non-empty ones"
+            )
+        took = one_pass(warm.label, b3, warm.paths, max(args.connections))
         print(
-            f"  {label} tile size over the first {n} tiles: {mean:,.0f} B on average, "
-            f"{mean_full:,.0f} B over the {n - empty} non-empty ones"
+            f"{sample.name}: filled the warm server's tile cache in {took:.1f} s", file=sys.stderr
         )
-    ratio = results["gridgis (uncached)"].rps / results["TiPg"].rps
-    warm_ratio = results["gridgis (warm cache)"].rps / results["TiPg"].rps
-    print(f"  ratio gridgis/TiPg uncached: {ratio:.2f}×  (warm cache: {warm_ratio:.1f}×)")
-    met = "met" if ratio >= GOAL_RATIO else "MISSED"
-    print(f"  goal ≥ {GOAL_RATIO:g}× TiPg uncached: {met}", flush=True)
+        for round_ in range(args.rounds):
+            order = (ours, tipg) if round_ % 2 == 0 else (tipg, ours)
+            for connections in args.connections:
+                for server in (*order, warm):
+                    label = f"{sample.name} {server.label} -c{connections} round {round_ + 1}"
+                    at = argparse.Namespace(**{**vars(args), "connections": connections})
+                    load = os.getloadavg()[0]  # others' work on a shared machine shows here
+                    result = measure(label, bases[server.label], at, wrk, scripts[server.label])
+                    figures.runs.setdefault((server.label, connections), []).append(result)
+                    print(
+                        f"  {result.rps:,.0f} tiles/s, p50 {result.p50_ms:.2f} ms, "
+                        f"p99 {result.p99_ms:.2f} ms (load average {load:.1f})",
+                        file=sys.stderr,
+                    )
+                    figures.loads.append(load)
+    return figures
+
+
+# --- reporting -----------------------------------------------------------------------------
+def span(values: Iterable[float], fmt: str) -> str:
+    """``low–high`` of ``values`` in ``fmt`` (one value alone when they agree)."""
+    ordered = sorted(values)
+    low, high = format(ordered[0], fmt), format(ordered[-1], fmt)
+    return low if low == high else f"{low}–{high}"
+
+
+def summary(sample: Sample, figures: Figures, connections: list[int]) -> list[bool]:
+    """Print a sample's ranges over the rounds; whether each goal was met (every round)."""
+    met = []
+    rounds = len(figures[UNCACHED, connections[0]])
+    load = span(figures.loads, ".1f")
+    print(
+        f"{sample.name}: grid tiles z13–z16, range over {rounds} rounds "
+        f"(load average {load} on {os.cpu_count()} cores as they started)"
+    )
+    for c in connections:
+        for label in (UNCACHED, TIPG, WARM):
+            runs = figures[label, c]
+            print(
+                f"  -c{c:<3} {label:<21} {span((r.rps for r in runs), ',.0f'):>13} tiles/s  "
+                f"p50 {span((r.p50_ms for r in runs), '.2f'):>11} ms  "
+                f"p99 {span((r.p99_ms for r in runs), '.2f'):>13} ms"
+            )
+        ratios = [
+            o.rps / t.rps for o, t in zip(figures[UNCACHED, c], figures[TIPG, c], strict=True)
+        ]
+        warm = [w.rps / t.rps for w, t in zip(figures[WARM, c], figures[TIPG, c], strict=True)]
+        print(
+            f"  -c{c:<3} ratio gridgis/TiPg uncached {span(ratios, '.2f')}× per round "
+            f"({', '.join(f'{r:.2f}' for r in ratios)}); warm cache {span(warm, '.1f')}×"
+        )
+        met.append(min(ratios) >= GOAL_RATIO)
+        print(f"  -c{c:<3} goal ≥ {GOAL_RATIO:g}× TiPg uncached in every round: {_met(met[-1])}")
+        if c == GOAL_CONNECTIONS:
+            worst = max(r.p99_ms for r in figures[UNCACHED, c])
+            met.append(worst <= GOAL_P99_MS)
+            print(
+                f"  -c{c:<3} goal p99 ≤ {GOAL_P99_MS:g} ms uncached in every round: {_met(met[-1])}"
+            )
+    return met
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", nargs="+", choices=list(SAMPLES), default=list(SAMPLES))
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--rebuild", action="store_true", help=f"rebuild the {BENCH_DB} database")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the samples' databases")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every server")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds discarded first")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, nargs="+", default=[GOAL_CONNECTIONS])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-tiles", type=int, default=20_000)
     parser.add_argument("--check-tiles", type=int, default=20, help="compared tile by tile")
@@ -419,58 +560,30 @@ def main() -> None:
     if wrk is None:
         raise SystemExit("wrk not found: apt-get install wrk")
     tipg_version = ensure_tipg()
-    url = ensure_postgis(args.postgres, args.data_dir, args.rebuild)
-    count, bounds = grids_extent(url)
-    tiles = tiles_over(bounds, args.max_tiles, args.seed)
-    per_zoom = ", ".join(f"z{z} {sum(t.z == z for t in tiles):,}" for z in ZOOMS)
+    urls = {
+        name: ensure_postgis(args.postgres, SAMPLES[name], args.data_dir, args.rebuild)
+        for name in args.layers
+    }
     print(
-        f"{count:,} grids of {VERSION} in PostGIS; {len(tiles):,} tiles ({per_zoom}); "
-        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
-        f"(after {args.warmup:g} s warm-up), one server at a time; {tipg_version}",
+        f"gridgis from {served_code()}; {tipg_version}; wrk -t{args.threads} "
+        f"-c{'/'.join(map(str, args.connections))} -d{args.duration:g}s (after {args.warmup:g} s "
+        f"warm-up), {args.rounds} rounds, one server at a time",
         flush=True,
     )
-
-    results: dict[str, WrkResult] = {}
-    sizes: dict[str, tuple[float, float, int]] = {}
+    results: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory(prefix="gridgis-tiles-") as tmp:
         workdir = Path(tmp)
-        ours, tipg = gridgis_server(url, tiles, cache=False), tipg_server(url, tiles)
-        scripts = {}
-        for server in (ours, tipg):
-            (workdir / server.label).mkdir()
-            scripts[server.label] = write_lua(workdir / server.label, server.paths)
-        size_sample = slice(0, min(500, len(tiles)))
-
-        # the same grids in both: both servers up at once, for the checks only
-        bases: dict[str, str] = {}
-        with (
-            serving(ours.label, ours.argv, ours.env, ours.port, workdir / "ours.log") as b1,
-            serving(tipg.label, tipg.argv, tipg.env, tipg.port, workdir / "tipg.log") as b2,
-        ):
-            bases = {ours.label: b1, tipg.label: b2}
-            check_same_tiles(ours, tipg, bases, args.check_tiles)
-            for server in (ours, tipg):
-                sizes[server.label] = average_bytes(
-                    server.label, bases[server.label], server.paths[size_sample]
-                )
-
-        with serving(ours.label, ours.argv, ours.env, ours.port, workdir / "ours.log") as base:
-            results["gridgis (uncached)"] = measure(
-                "gridgis (uncached)", base, args, wrk, scripts[ours.label]
-            )
-        with serving(tipg.label, tipg.argv, tipg.env, tipg.port, workdir / "tipg.log") as base:
-            results["TiPg"] = measure("TiPg", base, args, wrk, scripts[tipg.label])
-
-        warm = gridgis_server(url, tiles, cache=True)
-        with serving(warm.label, warm.argv, warm.env, warm.port, workdir / "warm.log") as base:
-            took = one_pass(warm.label, base, warm.paths, args.connections)
-            print(f"gridgis: filled the tile cache in {took:.1f} s", file=sys.stderr)
-            results["gridgis (warm cache)"] = measure(
-                "gridgis (warm cache)", base, args, wrk, scripts[ours.label]
-            )
-
-        summary(results, sizes, len(tiles), size_sample.stop)
+        for name in args.layers:
+            results[name] = measure_sample(SAMPLES[name], urls[name], args, wrk, workdir)
+        print()
+        goals = [
+            ok
+            for name in args.layers
+            for ok in summary(SAMPLES[name], results[name], args.connections)
+        ]
+        print(f"goals: {'all met' if all(goals) else 'some MISSED'}", flush=True)
         if args.explain:
+            url = urls.get("city", next(iter(urls.values())))
             config = workdir / "tipg-log.json"
             config.write_text(json.dumps(TIPG_LOG_CONFIG))
             probes = busiest_tiles(url)

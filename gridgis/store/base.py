@@ -269,7 +269,7 @@ class Store(ABC):
 
     # --- tiles ----------------------------------------------------------------------------
     @abstractmethod
-    def vector_tile(
+    async def vector_tile(
         self,
         layer: TileLayer,
         tile: TileAddress,
@@ -278,7 +278,10 @@ class Store(ABC):
     ) -> bytes:
         """The layer's features in one tile as a Mapbox Vector Tile (``b""`` when none);
         ``version_id`` picks the grid version for versioned layers. ``content_key``, when
-        the caller knows it, names what the layer holds (the version's or the import's)."""
+        the caller knows it, names what the layer holds (the version's or the import's).
+
+        Awaited, because a tile server asks for hundreds a second: a store that can wait
+        on its database without a thread does so; others render in a worker thread."""
 
     # --- audit ----------------------------------------------------------------------------
     @abstractmethod

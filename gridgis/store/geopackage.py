@@ -6,6 +6,7 @@ not cover DDL) so that a failed import or merge rolls back whole, migrations inc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,14 +104,20 @@ class GeoPackageStore(SqlStore):
             gpkg_meta.touch(conn, table.name, None)
 
     # --- tiles ------------------------------------------------------------------------------
-    def vector_tile(
+    async def vector_tile(
         self,
         layer: TileLayer,
         tile: TileAddress,
         version_id: int | None = None,
         content_key: str | None = None,
     ) -> bytes:
-        """Rendered in Python from the layer held in memory (SQLite has no ST_AsMVT)."""
+        """Rendered in Python from the layer held in memory (SQLite has no ST_AsMVT), in a
+        worker thread: the first tile of a layer reads it whole, seconds at city scale."""
+        return await asyncio.to_thread(self._render, layer, tile, version_id, content_key)
+
+    def _render(
+        self, layer: TileLayer, tile: TileAddress, version_id: int | None, content_key: str | None
+    ) -> bytes:
         return self._tile_source(layer, version_id, content_key).render(tile)
 
     def _tile_source(

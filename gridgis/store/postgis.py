@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -16,12 +15,16 @@ from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000
 from gridgis.jsonio import json_dumps, json_loads
+from gridgis.store.pgtiles import TileConnections
 from gridgis.store.schema import JSONType
 from gridgis.store.sql import SqlStore
-from gridgis.tiles.layers import TILE_LAYERS, TileLayer
-from gridgis.tiles.tilemath import BUFFER, EXTENT, TileAddress
+from gridgis.tiles.layers import TileLayer
+from gridgis.tiles.tilemath import TileAddress
 
 POOL_SIZE = 32
+#: Tiles rendered at once: PostgreSQL has the machine's cores to run them on, so more only
+#: queue there, each holding a backend.
+TILE_CONNECTIONS = 16
 
 
 def postgis_engine(url: str) -> sa.Engine:
@@ -45,6 +48,8 @@ class PostGISStore(SqlStore):
     def __init__(self, url: str) -> None:
         engine = postgis_engine(url)
         super().__init__(engine, engine.url.render_as_string(hide_password=True))
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.tiles = TileConnections(dsn, TILE_CONNECTIONS)
 
     def _encode(self, geoms: NDArray[np.object_]) -> list[Any]:
         geoms = shapely.set_srid(np.asarray(geoms, dtype=object), CGCS2000)
@@ -83,54 +88,17 @@ class PostGISStore(SqlStore):
             cursor.close()
 
     # --- tiles ------------------------------------------------------------------------------
-    def vector_tile(
+    async def vector_tile(
         self,
         layer: TileLayer,
         tile: TileAddress,
         version_id: int | None = None,
         content_key: str | None = None,
     ) -> bytes:
-        """``ST_AsMVT`` over the rows whose boxes meet the tile grown by its buffer."""
-        with self.engine.connect() as conn:
-            value = (
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                .execute(
-                    _tile_sql(layer),
-                    {
-                        "z": tile.z,
-                        "x": tile.x,
-                        "y": tile.y,
-                        "margin": BUFFER / EXTENT,
-                        "version_id": version_id,
-                    },
-                )
-                .scalar()
-            )
-        return bytes(value) if value else b""
+        """``ST_AsMVT`` over the rows whose boxes meet the tile grown by its buffer, on a
+        connection of :attr:`tiles` (awaited on the loop, no thread)."""
+        return await self.tiles.render(layer, tile, version_id)
 
-
-@lru_cache(maxsize=len(TILE_LAYERS))
-def _tile_sql(layer: TileLayer) -> sa.TextClause:
-    """The tile query of a layer; names come from the fixed registry, values are bound.
-
-    No ``WHERE geom IS NOT NULL`` outside: PostgreSQL would push it into the scan and
-    clip every row twice; ``ST_AsMVT`` leaves out the rows clipped away anyway.
-    """
-    has_id = layer.table not in ("communities", "subdistricts")  # those are keyed by code
-    columns = [
-        f't.{column}::text AS "{name}"' if name == "code" else f't.{column} AS "{name}"'
-        for name, column in layer.properties
-    ]
-    if has_id:
-        columns.insert(0, "t.id AS fid")
-    where = "t.version_id = :version_id AND " if layer.versioned else ""
-    id_arg = ", 'fid'" if has_id else ""
-    return sa.text(
-        "WITH env AS (SELECT ST_TileEnvelope(:z, :x, :y) AS merc, "
-        "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4490) AS geo) "
-        f"SELECT ST_AsMVT(q, '{layer.name}', {EXTENT}, 'geom'{id_arg}) FROM ("
-        f"SELECT {', '.join(columns)}, "
-        f"ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.merc, {EXTENT}, {BUFFER}, true) AS geom "
-        f"FROM {layer.table} t, env WHERE {where}t.geom && env.geo"
-        ") q"
-    )
+    def close(self) -> None:
+        self.tiles.close()
+        super().close()
