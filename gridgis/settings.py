@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,6 +51,13 @@ class Settings(BaseSettings):
     )
     answer_cache_mb: int = Field(
         default=256, ge=1, description="Memory for encoded answers: tiles, GeoJSON, pages."
+    )
+    tile_connections: int = Field(
+        default_factory=lambda: (os.cpu_count() or 1) + 1,
+        ge=1,
+        description="PostGIS connections rendering tiles at once (default: cores + 1). "
+        "More only queue inside PostgreSQL, where they fight for the cores: at 8 clients on "
+        "2 cores, 16 gave a p99 of 20–97 ms, 3 gave 6–8 ms, at the same throughput.",
     )
     fast_path: bool = Field(
         default=True,

@@ -34,7 +34,7 @@ def open_store(
     settings = settings or get_settings()
     store: SqlStore
     if settings.database_url:
-        store = PostGISStore(settings.database_url)
+        store = PostGISStore(settings.database_url, settings.tile_connections)
     else:
         store = GeoPackageStore(settings.gpkg_path, cache)
         if check and store.schema_revision() != store.head_revision():

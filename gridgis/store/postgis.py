@@ -22,9 +22,6 @@ from gridgis.tiles.layers import TileLayer
 from gridgis.tiles.tilemath import TileAddress
 
 POOL_SIZE = 32
-#: Tiles rendered at once: PostgreSQL has the machine's cores to run them on, so more only
-#: queue there, each holding a backend.
-TILE_CONNECTIONS = 16
 
 
 def postgis_engine(url: str) -> sa.Engine:
@@ -45,11 +42,11 @@ def postgis_engine(url: str) -> sa.Engine:
 class PostGISStore(SqlStore):
     kind = "postgis"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tile_connections: int = 3) -> None:
         engine = postgis_engine(url)
         super().__init__(engine, engine.url.render_as_string(hide_password=True))
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.tiles = TileConnections(dsn, TILE_CONNECTIONS)
+        self.tiles = TileConnections(dsn, tile_connections)
 
     def _encode(self, geoms: NDArray[np.object_]) -> list[Any]:
         geoms = shapely.set_srid(np.asarray(geoms, dtype=object), CGCS2000)
