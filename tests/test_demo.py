@@ -57,7 +57,8 @@ def test_demo_serves_the_map_and_api(tmp_path: Path, sample_dir: Path) -> None:
     port = free_port()
     env = {**os.environ, "GRIDGIS_DATA_DIR": str(tmp_path / "data"), "GRIDGIS_DATABASE_URL": ""}
     proc = subprocess.Popen(
-        [EXE, "demo", "--port", str(port), "--sample-dir", str(sample_dir)],
+        [EXE, "demo", "--port", str(port)],  # as `make demo` runs it: ./shapefiles
+        cwd=sample_dir.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,3 +93,15 @@ def test_demo_serves_the_map_and_api(tmp_path: Path, sample_dir: Path) -> None:
         proc.wait(timeout=20)
     out = proc.stdout.read() if proc.stdout else ""
     assert f"http://127.0.0.1:{port}/map" in out
+    printed = out.replace(str(tmp_path / "data"), "data").replace(f":{port}/", ":8000/")
+    for line in readme_sample_output():
+        assert line in printed, f"README's sample output is stale: {line!r} not printed"
+
+
+def readme_sample_output() -> list[str]:
+    """The lines README's "What you will see" shows (its "…" lines stand for others)."""
+    text = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    block = text.split("## What you will see", 1)[1].split("```", 2)[1]
+    lines = [line for line in block.splitlines() if line and not line.startswith("…")]
+    assert len(lines) >= 6, "README lost its sample output"
+    return lines
