@@ -383,9 +383,32 @@ def _group(
             atoms.dedicated,
         )
         offset += len(atoms)
-        grouped.add(str(code), atoms, partition(graph, low, high), compounds)
+        parts = partition(graph, low, high, _unit_names(atoms, compounds, high))
+        grouped.add(str(code), atoms, parts, compounds)
     tick("grouping units into grids", len(codes), len(codes))
     return grouped
+
+
+def _unit_names(atoms: Atoms, compounds: Compounds, high: int) -> Callable[[int], str]:
+    """Why an atom stays whole, in words a grid office can check on the map."""
+    comp_total = np.bincount(
+        atoms.compound[atoms.compound >= 0],
+        weights=atoms.households[atoms.compound >= 0],
+        minlength=len(compounds.name),
+    )
+
+    def name(atom: int) -> str:
+        hh = int(atoms.households[atom])
+        comp = int(atoms.compound[atom])
+        if atoms.buildings[atom] == 1:
+            return f"one building of {hh} households cannot be cut"
+        if comp >= 0 and comp_total[comp] <= high:
+            return f"compound {compounds.name[comp]} ({hh} households) is kept whole"
+        if hh <= high:
+            return f"the block of {hh} households between streets and walls is one unit"
+        return f"one unit of {hh} households has no cut between its buildings"
+
+    return name
 
 
 def _previous(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,12 @@ class Part:
     reason: str | None = None  # why it is outside the band, when it is
 
 
-def partition(graph: Graph, low: int, high: int) -> list[Part]:
+def partition(
+    graph: Graph, low: int, high: int, unit_name: Callable[[int], str] | None = None
+) -> list[Part]:
+    """Grids of the band from the graph's atoms; ``unit_name`` says what an atom is (a
+    building, a compound kept whole …) for the reason an oversize grid gives."""
+    name = unit_name or (lambda a: f"a unit of {int(graph.weights[a])} households cannot be cut")
     parts = [
         Part([int(i)], int(graph.weights[i]), "dedicated") for i in np.flatnonzero(graph.fixed)
     ]
@@ -66,21 +72,45 @@ def partition(graph: Graph, low: int, high: int) -> list[Part]:
         total = int(graph.weights[component].sum())
         for members in groups.result(component):
             hh = int(graph.weights[members].sum())
-            parts.append(Part(members, hh, _why(hh, len(members), total, low, high, single)))
+            why: str | None
+            if hh > high:
+                why = _why_over(members, graph.weights, total, low, high, name)
+            else:
+                why = _why_under(hh, total, low, high, single)
+            parts.append(Part(members, hh, why))
     return parts
 
 
-def _why(hh: int, atoms: int, total: int, low: int, high: int, single: bool) -> str | None:
-    if low <= hh <= high:
+def _why_under(hh: int, total: int, low: int, high: int, single: bool) -> str | None:
+    if hh >= low:
         return None
     if total < low:
         where = "community" if single else "area between dedicated grids"
         return f"{where} has {total} households, too few for a grid of {low}"
-    if hh > high and atoms == 1:
-        return f"one unit of {hh} households that cannot be cut without cutting a building"
     if -(-total // high) > total // low:
         return f"the {total} households here cannot be divided into grids of {low}–{high}"
     return "its neighbours are too large to share households with it"
+
+
+def _why_over(
+    members: list[int],
+    weights: NDArray[np.int64],
+    total: int,
+    low: int,
+    high: int,
+    name: Callable[[int], str],
+) -> str:
+    """What forces a grid over the maximum: the unit it cannot cut, by name."""
+    largest = max(members, key=lambda a: (int(weights[a]), -a))
+    if len(members) == 1:
+        return name(largest)
+    if -(-total // high) > total // low:
+        return f"the {total} households here cannot be divided into grids of {low}–{high}"
+    rest = int(weights[members].sum()) - int(weights[largest])
+    return (
+        f"{name(largest)}, and the {rest} households beside it fit in no "
+        f"neighbouring grid without leaving more grids outside {low}–{high}"
+    )
 
 
 class _Agglomeration:

@@ -2,16 +2,19 @@
 
 A community is cut into blocks by every street, lane, river and railway inside it
 (polygonised with the community border); each block is shared among the compounds in it
-by nearest wall, so that borders run along streets or compound walls. Units that must
-stay together are joined: the pieces of one compound (it is never split unless it alone
-exceeds the household maximum) and the units on either side of a street that runs
-through a building (a passage is no border there). A unit still over the maximum is cut
-along straight gaps between its buildings — the way its internal roads run — never
-through a building.
+by nearest wall, so that borders run along streets or compound walls. A building that a
+street runs through (a gate building, an arcade) goes whole to one side, and only it: the
+street stays a border everywhere else. The pieces of one compound stay together unless
+it alone exceeds the household maximum. A unit still over the maximum is cut along its
+internal roads, then straight across gaps between its buildings (rows of slabs), then,
+where no straight gap is left (perimeter blocks, buildings wall to wall), along the
+borders of its buildings' territories: party walls and lines across courtyards. No cut
+ever runs through a building.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass, field
 
@@ -64,6 +67,7 @@ class Atoms:
     population: NDArray[np.int64]
     compound: NDArray[np.int64]  # index into Compounds, -1 for none
     dedicated: NDArray[np.bool_]
+    buildings: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     edges: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     edge_length: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     edge_off_street: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
@@ -121,25 +125,34 @@ def blocks(
 
 
 def territories(region: shapely.Geometry, owners: list[shapely.Geometry]) -> list[shapely.Geometry]:
-    """Share ``region`` among ``owners`` by nearest boundary; no owner is ever cut."""
+    """Share ``region`` among ``owners`` by nearest boundary; no owner is ever cut.
+
+    Owners that touch part along their shared edge: a party wall stays a border."""
     if len(owners) == 1:
         return [region]
-    dense = shapely.segmentize(np.array(owners, dtype=object), SAMPLE_M)
+    mine_of = np.array(owners, dtype=object)
+    dense = shapely.segmentize(mine_of, SAMPLE_M)
     coords, which = shapely.get_coordinates(shapely.boundary(dense), return_index=True)
     coords, first = np.unique(np.round(coords, 3), axis=0, return_index=True)
     which = which[first]
     cells = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=region, ordered=True)
     )
-    out = []
-    for i, owner in enumerate(owners):
-        mine = _union_cells(cells[which == i]) if (which == i).any() else owner
-        mine = shapely.union(mine.intersection(region), owner)
-        others = [o for j, o in enumerate(owners) if j != i]
-        out.append(shapely.difference(mine, shapely.union_all(others)))
+    order = np.argsort(which, kind="stable")
+    starts = np.searchsorted(which[order], np.arange(len(owners) + 1))
+    nearest = np.array(
+        [
+            _union_cells(cells[order[a:b]]) if b > a else owner
+            for a, b, owner in zip(starts[:-1], starts[1:], owners, strict=True)
+        ],
+        dtype=object,
+    )
+    mine = shapely.union(shapely.intersection(nearest, region), mine_of)
+    others = shapely.difference(shapely.union_all(mine_of), mine_of)
+    out = shapely.difference(mine, others)
     # Shared edges made exactly equal, and nothing outside the region.
-    cleaned = shapely.coverage_clean(np.array(out, dtype=object), gap_width=0.05)
-    return [shapely.intersection(c, region) for c in cleaned]
+    cleaned = shapely.coverage_clean(out, gap_width=0.05)
+    return list(shapely.intersection(cleaned, region))
 
 
 def _union_cells(cells: NDArray[np.object_]) -> shapely.Geometry:
@@ -312,9 +325,10 @@ def community_atoms(
     c_idx = compounds.tree.query(community, predicate="intersects")
     geoms, owners = _share_blocks(faces, compounds, c_idx)
     local = _LocalBuildings.of(buildings, community)
+    geoms, owners = _passages_to_one_side(geoms, owners, local)
     b_owner = building_owner(geoms, local.points)
     hh_of = sum_by_owner(b_owner, local.households, len(geoms))
-    links = _joined(geoms, owners, local, b_owner, hh_of, compounds.dedicated, max_households)
+    links = _joined(geoms, owners, hh_of, compounds.dedicated, max_households)
     units, unit_compound = [], []
     for group in links.groups():
         comps = {int(owners[u]) for u in group if owners[u] >= 0}
@@ -377,25 +391,47 @@ def _share_blocks(
     return np.array(pieces, dtype=object), np.array(owner, dtype=np.int64)
 
 
+def _passages_to_one_side(
+    geoms: NDArray[np.object_], owners: NDArray[np.int64], local: _LocalBuildings
+) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """A building a street runs through (a gate building, an arcade) goes whole to the
+    piece holding its point, and only it: the other pieces give up the part of it they
+    hold, so the street stays a border everywhere else and no block is joined to the
+    next. The pieces still cover exactly what they covered."""
+    b_owner = building_owner(geoms, local.points)
+    bi, ui = shapely.STRtree(geoms).query(local.geometry, predicate="intersects")
+    if len(bi) == 0:
+        return geoms, owners
+    taken = shapely.intersection(local.geometry[bi], geoms[ui])
+    foreign = (shapely.area(taken) > 1.0) & (b_owner[bi] >= 0) & (b_owner[bi] != ui)
+    if not foreign.any():
+        return geoms, owners
+    bi, ui, taken = bi[foreign], ui[foreign], taken[foreign]
+    to = b_owner[bi]
+    geoms = geoms.copy()
+    # On a millimetre grid: the parts handed over meet their new piece without a slit.
+    for u in np.unique(ui).tolist():
+        geoms[u] = shapely.difference(geoms[u], shapely.union_all(taken[ui == u]), grid_size=1e-3)
+    for o in np.unique(to).tolist():
+        geoms[o] = shapely.union(geoms[o], shapely.union_all(taken[to == o]), grid_size=1e-3)
+    pieces, owner = [], []
+    for g, comp in zip(geoms, owners.tolist(), strict=True):
+        for poly in _polygons(g):
+            pieces.append(poly)
+            owner.append(comp)
+    return np.array(pieces, dtype=object), np.array(owner, dtype=np.int64)
+
+
 def _joined(
     geoms: NDArray[np.object_],
     owners: NDArray[np.int64],
-    local: _LocalBuildings,
-    b_owner: NDArray[np.int64],
     hh_of: NDArray[np.int64],
     dedicated: NDArray[np.bool_],
     max_households: int,
 ) -> _Links:
-    """Pieces that must stay one unit: either side of a street through a building, and
-    the pieces of a compound unless it alone exceeds the maximum (or is dedicated)."""
+    """Pieces that must stay one unit: those of a compound, unless it alone exceeds the
+    maximum (or is dedicated, when it stays whole whatever its size)."""
     links = _Links(len(geoms))
-    tree = shapely.STRtree(geoms)
-    bi, ui = tree.query(local.geometry, predicate="intersects")
-    if len(bi):
-        overlap = shapely.area(shapely.intersection(local.geometry[bi], geoms[ui])) > 1.0
-        for b, u in zip(bi[overlap], ui[overlap], strict=True):
-            if b_owner[b] >= 0 and b_owner[b] != u:
-                links.join(int(b_owner[b]), int(u))  # a passage: the street is no border
     by_compound: dict[int, list[int]] = {}
     for u, comp in enumerate(owners):
         if comp >= 0:
@@ -415,18 +451,104 @@ def _cut_oversized(
     max_households: int,
     target: float,
 ) -> list[shapely.Geometry]:
-    """A unit over the maximum, cut along its internal roads, then between buildings."""
+    """A unit over the maximum, cut along its internal roads, then straight between
+    buildings (rows of slabs), then — where no straight gap is left (perimeter blocks,
+    touching buildings) — along the borders of the buildings' territories."""
     parts = []
     for piece in split_by_roads(unit, internal):
         inside = shapely.within(local.points, piece)
         # Pieces are cut down to about ``target`` households: fine enough that the
         # grouping can make grids of the band out of them.
-        parts.extend(
-            cut_between_buildings(
-                piece, local.geometry[inside], local.households[inside], max_households, target
+        for straight in cut_between_buildings(
+            piece, local.geometry[inside], local.households[inside], max_households, target
+        ):
+            held = inside & shapely.within(local.points, straight)
+            parts.extend(
+                cut_by_territories(
+                    straight, local.geometry[held], local.households[held], max_households, target
+                )
             )
-        )
     return parts
+
+
+def cut_by_territories(
+    unit: shapely.Geometry,
+    buildings: NDArray[np.object_],
+    households: NDArray[np.int64],
+    limit: int,
+    target: float,
+) -> list[shapely.Geometry]:
+    """Cut ``unit`` into contiguous pieces of about ``target`` households made of whole
+    building territories (each building's share of the unit by nearest wall, the
+    morphological tessellation of urban-morphology tools such as momepy): the cuts run
+    along party walls where buildings touch and across courtyards and open ground where
+    they do not, never through a building. A unit ≤ ``limit`` stays whole."""
+    if int(households.sum()) <= limit or len(buildings) < 2:
+        return [unit]
+    cells = np.array(territories(unit, list(buildings)), dtype=object)
+    empty = shapely.is_empty(cells)
+    if empty.any():  # a building wholly outside the unit: nothing of it to hand out
+        cells, households = cells[~empty], households[~empty]
+    # Around the unit's centre: a ring of buildings is handed out in arcs, leaving no
+    # building stranded between two pieces.
+    centre = np.asarray(unit.centroid.coords[0])
+    xy = shapely.get_coordinates(shapely.point_on_surface(cells)) - centre
+    around = np.argsort(np.arctan2(xy[:, 1], xy[:, 0]), kind="stable")
+    share = float(households.sum()) / max(round(float(households.sum()) / target), 1)
+    pieces = _grow(_touching(cells), households.tolist(), around, share)
+    leftover = shapely.difference(unit, shapely.union_all(cells))
+    out = [shapely.coverage_union_all(cells[p]) for p in pieces]
+    if not shapely.is_empty(leftover):  # crumbs of the unit no territory reached
+        out[0] = shapely.union(out[0], leftover)
+    return [g for piece in out for g in _polygons(piece)] or [unit]
+
+
+def _touching(cells: NDArray[np.object_]) -> list[list[int]]:
+    """For each cell, the cells sharing more than ``EDGE_MIN_M`` of border with it."""
+    a, b = shapely.STRtree(cells).query(cells, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    shared = shapely.length(
+        shapely.intersection(shapely.boundary(cells[a]), shapely.boundary(cells[b]))
+    )
+    out: list[list[int]] = [[] for _ in range(len(cells))]
+    for i, j in zip(a[shared > EDGE_MIN_M].tolist(), b[shared > EDGE_MIN_M].tolist(), strict=True):
+        out[i].append(j)
+        out[j].append(i)
+    return out
+
+
+def _grow(
+    neighbours: list[list[int]], weight: list[int], order: NDArray[np.int64], target: float
+) -> list[list[int]]:
+    """Contiguous pieces grown from the first free cell in ``order`` through its free
+    neighbours, earliest in ``order`` first, while a cell brings the piece nearer to
+    ``target`` households."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    free = [True] * len(order)
+    pieces = []
+    for seed in order.tolist():
+        if not free[seed]:
+            continue
+        free[seed] = False
+        piece, total = [seed], weight[seed]
+        frontier = [(int(rank[n]), n) for n in neighbours[seed] if free[n]]
+        heapq.heapify(frontier)
+        while frontier:
+            _, cell = heapq.heappop(frontier)
+            if not free[cell]:
+                continue
+            if total + weight[cell] / 2 > target:
+                break
+            free[cell] = False
+            piece.append(cell)
+            total += weight[cell]
+            for n in neighbours[cell]:
+                if free[n]:
+                    heapq.heappush(frontier, (int(rank[n]), n))
+        pieces.append(piece)
+    return pieces
 
 
 def _as_atoms(
@@ -448,6 +570,7 @@ def _as_atoms(
         sum_by_owner(owner, local.population, len(geoms)),
         comp,
         np.array([c >= 0 and bool(compounds.dedicated[c]) for c in comp], dtype=bool),
+        buildings=np.bincount(owner[owner >= 0], minlength=len(geoms)).astype(np.int64),
         dangles=dangles,
     )
 

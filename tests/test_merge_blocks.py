@@ -1,0 +1,167 @@
+"""The merge on city blocks as real streets have them: perimeter blocks whose buildings
+stand wall to wall around a courtyard, streets through buildings, and true reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, Polygon, box
+
+from gridgis.merge import MergeResult
+from tests.test_merge_rules import City, at, metric
+
+CODE = "510603001001"
+
+
+def ring_of_buildings(
+    x0: float, y0: float, size: float, depth: float, length: float, households: int
+) -> list[tuple[Polygon, int]]:
+    """A square perimeter block: buildings ``depth`` deep standing wall to wall (exactly
+    shared edges, no gap) around an open courtyard, each about ``length`` long."""
+    out: list[tuple[Polygon, int]] = []
+    n = max(round((size - depth) / length), 1)
+    step = (size - depth) / n
+    for k in range(n):
+        a, b = k * step, (k + 1) * step
+        sides = (
+            box(x0 + a, y0, x0 + b, y0 + depth),  # south, from the west corner
+            box(x0 + size - depth, y0 + a, x0 + size, y0 + b),  # east, from the south
+            box(x0 + depth + a, y0 + size - depth, x0 + depth + b, y0 + size),  # north
+            box(x0, y0 + depth + a, x0 + depth, y0 + depth + b),  # west
+        )
+        out.extend((side, households) for side in sides)
+    return out
+
+
+def perimeter_city(blocks: int, households: int, length: float = 20.0) -> City:
+    """``blocks`` perimeter blocks of 140 m in a row, streets between them, no compounds."""
+    city = City()
+    width = 160.0 * blocks
+    city.communities.append((CODE, "文昌社区", box(0, 0, width, 160)))
+    for k in range(1, blocks):
+        city.streets.append((LineString([(160 * k, -20), (160 * k, 180)]), "street"))
+    for k in range(blocks):
+        city.buildings += ring_of_buildings(160 * k + 10, 10, 140, 12, length, households)
+    return city
+
+
+def assert_clean(result: MergeResult, city: City) -> None:
+    """Exact coverage, one piece per grid, no building cut, households all counted."""
+    report = result.report
+    geoms = metric(result)
+    assert report["buildings_cut"] == 0
+    assert report["multipart_grids"] == 0
+    assert report["coverage_valid"] is True
+    community = at(city.communities[0][2])
+    assert abs(shapely.union_all(geoms).area - community.area) < 1.0
+    assert sum(shapely.area(shapely.intersection(geoms[:, None], geoms[None, :])).ravel()) < (
+        community.area + 1.0
+    )
+    assert int(result.grids["households"].sum()) == sum(h for _, h in city.buildings)
+    for building, _ in city.buildings:
+        inside = shapely.area(shapely.intersection(geoms, at(building)))
+        assert np.sort(inside)[-1] >= at(building).area - 0.05  # wholly in one grid
+
+
+def test_a_perimeter_block_is_split_along_party_walls() -> None:
+    # 28 buildings of 32 households around a courtyard: 896 households, no gap anywhere
+    # for a straight cut, yet two grids of the band exist.
+    city = perimeter_city(1, 32)
+    result = city.merge()
+    assert_clean(result, city)
+    assert len(result.grids) >= 2
+    assert result.report["in_band_share"] == 1.0, result.report["out_of_band"]
+
+
+def test_perimeter_blocks_of_600_to_1200_households_all_land_in_band() -> None:
+    for households in (22, 30, 42):  # 616, 840 and 1,176 households a block
+        city = perimeter_city(3, households)
+        result = city.merge()
+        assert_clean(result, city)
+        assert result.report["in_band_share"] == 1.0, (households, result.report["out_of_band"])
+
+
+def test_a_street_through_a_building_joins_only_that_building() -> None:
+    # Two walled compounds of 400 households either side of a lane; a gate building
+    # (过街楼) stands over the lane. Joining the two blocks would make one unit of 820
+    # that must be cut, splitting compounds under the maximum; the lane stays the
+    # border, stepping round the gate building alone.
+    city = City()
+    city.communities.append((CODE, "文昌社区", box(0, 0, 320, 160)))
+    city.streets.append((LineString([(160, -20), (160, 180)]), "lane"))
+    city.compound("W", box(10, 10, 150, 150), [200, 200])
+    city.compound("E", box(170, 10, 310, 150), [200, 200])
+    gate = box(145, 70, 175, 90)  # reaches 5 m into each compound's block
+    city.buildings.append((gate, 20))
+    result = city.merge()
+    assert_clean(result, city)
+    assert result.report["compounds_split"] == []
+    assert sorted(result.grids["households"]) == [400, 420]
+    geoms = metric(result)
+    border = shapely.intersection(geoms[0].boundary, geoms[1].boundary)
+    lane = at(LineString([(160, 0), (160, 160)]))
+    assert shapely.length(shapely.intersection(border, lane.buffer(0.01))) > 160 - 20 - 0.1
+    assert border.length < 160 + 2 * 15 + 0.1  # the detour round the gate building, no more
+
+
+def test_an_arcade_under_a_street_front_building_keeps_the_street_a_border() -> None:
+    # A lane runs under the street-front buildings of one block (an arcade, 骑楼) for
+    # most of its length: the buildings stay whole on their block's side.
+    city = perimeter_city(2, 22)
+    arcade = [(b, h) for b, h in city.buildings if b.bounds[2] == 310.0]  # block 2's east row
+    city.streets.append((LineString([(305, -20), (305, 180)]), "lane"))
+    result = city.merge()
+    assert_clean(result, city)
+    assert result.report["in_band_share"] == 1.0, result.report["out_of_band"]
+    assert arcade
+
+
+def reasons(result: MergeResult) -> dict[int, str]:
+    return {item["households"]: item["reason"] for item in result.report["out_of_band"]}
+
+
+def row_of_compounds(households: list[list[int]], width: float = 200.0) -> City:
+    """Walled compounds in a row, one block each, streets between them."""
+    city = City()
+    city.communities.append((CODE, "文昌社区", box(0, 0, width * len(households), 200)))
+    for k, hh in enumerate(households):
+        if k:
+            city.streets.append((LineString([(width * k, -20), (width * k, 220)]), "street"))
+        city.compound(f"C{k}", box(width * k + 10, 10, width * (k + 1) - 10, 190), hh)
+    return city
+
+
+def test_an_oversize_grid_names_the_building_that_forces_it() -> None:
+    city = row_of_compounds([[200, 200]], width=200)
+    city.communities = [(CODE, "文昌社区", box(0, 0, 400, 200))]
+    city.streets.append((LineString([(200, -20), (200, 220)]), "street"))
+    city.buildings.append((box(260, 60, 300, 100), 620))  # a tower, alone in its block
+    result = city.merge()
+    assert reasons(result) == {620: "one building of 620 households cannot be cut"}
+
+
+def test_an_oversize_grid_names_the_compound_kept_whole() -> None:
+    # 280 | 260 | 480, compounds kept whole: 280 and 260 as one grid of 540 leaves one
+    # grid outside the band; any other grouping leaves two. The reason names the unit.
+    result = row_of_compounds([[140, 140], [130, 130], [240, 240]]).merge()
+    (item,) = result.report["out_of_band"]
+    assert item["households"] == 540
+    assert item["reason"] == (
+        "compound 小区C0 (280 households) is kept whole, and the 260 households beside it "
+        "fit in no neighbouring grid without leaving more grids outside 300–500"
+    )
+
+
+def test_a_small_grid_between_large_ones_says_its_neighbours_are_too_large() -> None:
+    # 480 | 100 | 480: joining either neighbour passes 500, and staying apart leaves one
+    # grid outside the band either way, so the small compound stays a grid of its own.
+    result = row_of_compounds([[240, 240], [50, 50], [240, 240]]).merge()
+    (item,) = result.report["out_of_band"]
+    assert item["households"] == 100
+    assert item["reason"] == "its neighbours are too large to share households with it"
+
+
+def test_households_that_no_number_of_grids_divides_are_said_so() -> None:
+    result = row_of_compounds([[130, 130, 130, 130]]).merge()  # 520: 1 grid over, 2 under
+    (item,) = result.report["out_of_band"]
+    assert item["reason"] == "the 520 households here cannot be divided into grids of 300–500"
