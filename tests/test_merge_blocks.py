@@ -79,6 +79,8 @@ def test_perimeter_blocks_of_600_to_1200_households_all_land_in_band() -> None:
         result = city.merge()
         assert_clean(result, city)
         assert result.report["in_band_share"] == 1.0, (households, result.report["out_of_band"])
+        # Grids part along streets, party walls and the façades round a courtyard.
+        assert result.report["border_on_streets_share"] >= 0.85
 
 
 def test_a_street_through_a_building_joins_only_that_building() -> None:

@@ -318,7 +318,9 @@ def _cut_communities(
 
     def units_of(geom: shapely.Geometry) -> Atoms:
         near, inner = streets.crossing(geom)
-        return community_atoms(geom, near, compounds, buildings, high, target, inner)
+        return community_atoms(
+            geom, near, compounds, buildings, high, target, inner, min_households=low
+        )
 
     return _in_threads(units_of, list(communities), tick, "cutting communities into units")
 

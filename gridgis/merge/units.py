@@ -30,6 +30,7 @@ SNAP_M = 1.5  # how far a street end may stop short of the street it meets
 GATE_M = 20.0  # how far an internal road is carried on past the compound wall
 EDGE_MIN_M = 0.5  # units touching along less than this are not neighbours
 ON_STREET_M = 5.0  # a border within this distance of a street or wall follows it
+MIN_COURTYARD_M2 = 25.0  # enclosed open ground smaller than this is a gap, not a courtyard
 
 
 @dataclass
@@ -317,6 +318,7 @@ def community_atoms(
     max_households: int,
     target: float,
     internal: NDArray[np.object_] | None = None,
+    min_households: int = 0,
 ) -> Atoms:
     """``lines`` cut blocks; ``internal`` roads (inside compounds) only cut units over the
     maximum, before the cuts between buildings."""
@@ -336,7 +338,8 @@ def community_atoms(
         dedicated = comp >= 0 and bool(compounds.dedicated[comp])
         geom = shapely.union_all(geoms[group])
         if int(hh_of[group].sum()) > max_households and not dedicated:
-            parts = _cut_oversized(geom, local, internal, max_households, target)
+            band = (min_households, max_households)
+            parts = _cut_oversized(geom, local, internal, band, target)
         else:
             parts = [geom]
         for part in parts:
@@ -344,7 +347,7 @@ def community_atoms(
                 units.append(poly)
                 unit_compound.append(comp)
     atoms = _as_atoms(units, unit_compound, local, compounds, dangles)
-    _adjacency(atoms, community, lines, compounds.geometry[c_idx], internal)
+    _adjacency(atoms, lines, compounds.geometry[c_idx], local.geometry, internal)
     return atoms
 
 
@@ -448,7 +451,7 @@ def _cut_oversized(
     unit: shapely.Geometry,
     local: _LocalBuildings,
     internal: NDArray[np.object_],
-    max_households: int,
+    band: tuple[int, int],
     target: float,
 ) -> list[shapely.Geometry]:
     """A unit over the maximum, cut along its internal roads, then straight between
@@ -460,12 +463,12 @@ def _cut_oversized(
         # Pieces are cut down to about ``target`` households: fine enough that the
         # grouping can make grids of the band out of them.
         for straight in cut_between_buildings(
-            piece, local.geometry[inside], local.households[inside], max_households, target
+            piece, local.geometry[inside], local.households[inside], band[1], target
         ):
             held = inside & shapely.within(local.points, straight)
             parts.extend(
                 cut_by_territories(
-                    straight, local.geometry[held], local.households[held], max_households, target
+                    straight, local.geometry[held], local.households[held], band, target
                 )
             )
     return parts
@@ -475,17 +478,26 @@ def cut_by_territories(
     unit: shapely.Geometry,
     buildings: NDArray[np.object_],
     households: NDArray[np.int64],
-    limit: int,
+    band: tuple[int, int],
     target: float,
 ) -> list[shapely.Geometry]:
-    """Cut ``unit`` into contiguous pieces of about ``target`` households made of whole
-    building territories (each building's share of the unit by nearest wall, the
-    morphological tessellation of urban-morphology tools such as momepy): the cuts run
-    along party walls where buildings touch and across courtyards and open ground where
-    they do not, never through a building. A unit ≤ ``limit`` stays whole."""
-    if int(households.sum()) <= limit or len(buildings) < 2:
+    """Cut ``unit`` into contiguous pieces made of whole building territories (each
+    building's share of the unit by nearest wall, the morphological tessellation of
+    urban-morphology tools such as momepy), never through a building. Cuts run along
+    party walls where buildings touch; a courtyard goes whole to one piece, so the next
+    piece's border follows the façades round it. Where the unit's households divide into
+    grids of the ``band``, the pieces are those grids (a block is cut into two or three
+    grids, not crumbs that the grouping would join across streets); else they are of
+    about ``target`` households, for the grouping to combine with the units around.
+    A unit within the band stays whole."""
+    total = int(households.sum())
+    if total <= band[1] or len(buildings) < 2:
         return [unit]
     cells = np.array(territories(unit, list(buildings)), dtype=object)
+    yards = courtyards(unit, buildings)
+    if len(yards):
+        cells = np.concatenate([shapely.difference(cells, shapely.union_all(yards)), yards])
+        households = np.concatenate([households, np.zeros(len(yards), dtype=np.int64)])
     empty = shapely.is_empty(cells)
     if empty.any():  # a building wholly outside the unit: nothing of it to hand out
         cells, households = cells[~empty], households[~empty]
@@ -494,13 +506,25 @@ def cut_by_territories(
     centre = np.asarray(unit.centroid.coords[0])
     xy = shapely.get_coordinates(shapely.point_on_surface(cells)) - centre
     around = np.argsort(np.arctan2(xy[:, 1], xy[:, 0]), kind="stable")
-    share = float(households.sum()) / max(round(float(households.sum()) / target), 1)
-    pieces = _grow(_touching(cells), households.tolist(), around, share)
+    touching, weight = _touching(cells), households.tolist()
+    grids = -(-total // band[1])
+    pieces = _grow(touching, weight, around, total / grids) if total / grids >= band[0] else []
+    if not pieces or not all(band[0] <= sum(weight[c] for c in p) <= band[1] for p in pieces):
+        pieces = _grow(touching, weight, around, total / max(round(total / target), 1))
     leftover = shapely.difference(unit, shapely.union_all(cells))
-    out = [shapely.coverage_union_all(cells[p]) for p in pieces]
+    out = [_union_cells(cells[p]) for p in pieces]
     if not shapely.is_empty(leftover):  # crumbs of the unit no territory reached
         out[0] = shapely.union(out[0], leftover)
     return [g for piece in out for g in _polygons(piece)] or [unit]
+
+
+def courtyards(unit: shapely.Geometry, buildings: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Open ground of ``unit`` that buildings enclose (no way out to the unit's edge)."""
+    open_ground = shapely.get_parts(shapely.difference(unit, shapely.union_all(buildings)))
+    open_ground = open_ground[shapely.area(open_ground) >= MIN_COURTYARD_M2]
+    if len(open_ground) == 0:
+        return open_ground
+    return open_ground[~shapely.dwithin(open_ground, shapely.boundary(unit), 0.05)]
 
 
 def _touching(cells: NDArray[np.object_]) -> list[list[int]]:
@@ -607,12 +631,13 @@ def off_street_length(
 
 def _adjacency(
     atoms: Atoms,
-    community: shapely.Geometry,
     lines: NDArray[np.object_],
     walls: NDArray[np.object_],
+    buildings: NDArray[np.object_],
     internal: NDArray[np.object_],
 ) -> None:
-    """Neighbouring atoms, the length they share and how much of it follows no street."""
+    """Neighbouring atoms, the length they share and how much of it follows no street,
+    compound wall or building wall (a party wall or a façade round a courtyard)."""
     geoms = atoms.geometry
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="intersects")
@@ -622,7 +647,8 @@ def _adjacency(
     length = shapely.length(shared)
     keep = length > EDGE_MIN_M
     a, b, shared, length = a[keep], b[keep], shared[keep], length[keep]
-    off = off_street_length(shared, [lines, shapely.boundary(walls), internal])
+    guides = [lines, shapely.boundary(walls), shapely.boundary(buildings), internal]
+    off = off_street_length(shared, guides)
     atoms.edges = np.column_stack([a, b]).astype(np.int64)
     atoms.edge_length = np.asarray(length, dtype=np.float64)
     atoms.edge_off_street = np.asarray(off, dtype=np.float64)
