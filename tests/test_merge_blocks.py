@@ -167,3 +167,28 @@ def test_households_that_no_number_of_grids_divides_are_said_so() -> None:
     result = row_of_compounds([[130, 130, 130, 130]]).merge()  # 520: 1 grid over, 2 under
     (item,) = result.report["out_of_band"]
     assert item["reason"] == "the 520 households here cannot be divided into grids of 300–500"
+
+
+def test_overlapping_footprints_stay_whole() -> None:
+    # Real building layers overlap: every other building of the ring reaches 1.5 m into
+    # the next one. Overlapping footprints are one building to the cut.
+    city = perimeter_city(1, 36)
+    grown = []
+    for k, (b, h) in enumerate(city.buildings):
+        grown.append((b.buffer(1.5, join_style="mitre") if k % 2 else b, h))
+    city.buildings = grown
+    result = city.merge()
+    assert result.report["buildings_cut"] == 0
+    assert result.report["in_band_share"] == 1.0, result.report["out_of_band"]
+
+
+def test_overlapping_footprints_over_a_lane_go_to_one_side_together() -> None:
+    city = City()
+    city.communities.append((CODE, "文昌社区", box(0, 0, 320, 160)))
+    city.streets.append((LineString([(160, -20), (160, 180)]), "lane"))
+    city.compound("W", box(10, 10, 150, 150), [200, 200])
+    city.compound("E", box(170, 10, 310, 150), [200, 200])
+    city.buildings += [(box(151, 70, 161, 90), 10), (box(159, 70, 169, 90), 10)]  # overlap
+    result = city.merge()
+    assert_clean(result, city)
+    assert result.report["compounds_split"] == []

@@ -401,11 +401,12 @@ def _passages_to_one_side(
     piece holding its point, and only it: the other pieces give up the part of it they
     hold, so the street stays a border everywhere else and no block is joined to the
     next. The pieces still cover exactly what they covered."""
-    b_owner = building_owner(geoms, local.points)
-    bi, ui = shapely.STRtree(geoms).query(local.geometry, predicate="intersects")
+    footprints, _ = _overlaps_joined(local.geometry, local.households)
+    b_owner = building_owner(geoms, shapely.point_on_surface(footprints))
+    bi, ui = shapely.STRtree(geoms).query(footprints, predicate="intersects")
     if len(bi) == 0:
         return geoms, owners
-    taken = shapely.intersection(local.geometry[bi], geoms[ui])
+    taken = shapely.intersection(footprints[bi], geoms[ui])
     foreign = (shapely.area(taken) > 1.0) & (b_owner[bi] >= 0) & (b_owner[bi] != ui)
     if not foreign.any():
         return geoms, owners
@@ -493,6 +494,9 @@ def cut_by_territories(
     total = int(households.sum())
     if total <= band[1] or len(buildings) < 2:
         return [unit]
+    buildings, households = _overlaps_joined(buildings, households)
+    if len(buildings) < 2:
+        return [unit]
     cells = np.array(territories(unit, list(buildings)), dtype=object)
     yards = courtyards(unit, buildings)
     if len(yards):
@@ -516,6 +520,29 @@ def cut_by_territories(
     if not shapely.is_empty(leftover):  # crumbs of the unit no territory reached
         out[0] = shapely.union(out[0], leftover)
     return [g for piece in out for g in _polygons(piece)] or [unit]
+
+
+def _overlaps_joined(
+    buildings: NDArray[np.object_], households: NDArray[np.int64]
+) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    """Footprints that overlap (real layers have them) as one building each: a
+    territory is drawn round what no cut may separate."""
+    a, b = shapely.STRtree(buildings).query(buildings, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    a, b = [
+        x[shapely.area(shapely.intersection(buildings[a], buildings[b])) > 0.01] for x in (a, b)
+    ]
+    if len(a) == 0:
+        return buildings, households
+    links = _Links(len(buildings))
+    for i, j in zip(a.tolist(), b.tolist(), strict=True):
+        links.join(i, j)
+    groups = links.groups()
+    return (
+        np.array([shapely.union_all(buildings[g]) for g in groups], dtype=object),
+        np.array([int(households[g].sum()) for g in groups], dtype=np.int64),
+    )
 
 
 def courtyards(unit: shapely.Geometry, buildings: NDArray[np.object_]) -> NDArray[np.object_]:
