@@ -192,3 +192,10 @@ def test_overlapping_footprints_over_a_lane_go_to_one_side_together() -> None:
     result = city.merge()
     assert_clean(result, city)
     assert result.report["compounds_split"] == []
+
+
+def test_the_same_blocks_give_the_same_grids_and_codes() -> None:
+    city = perimeter_city(3, 36)
+    first, again = city.merge(), city.merge()
+    assert first.grids["code"].tolist() == again.grids["code"].tolist()
+    assert shapely.to_wkb(metric(first)).tolist() == shapely.to_wkb(metric(again)).tolist()
