@@ -203,18 +203,26 @@ def _pieces_on_side(ring: _Ring, side: int) -> list[tuple[float, float]]:
 def _courtyard_buildings(
     rng: np.random.Generator, space: Polygon, avoid: shapely.Geometry, count: int
 ) -> list[Polygon]:
-    """Up to ``count`` free-standing slabs in the courtyard, clear of the alleys."""
-    usable = space.buffer(-8.0)
-    if usable.is_empty:
+    """Up to ``count`` free-standing slabs in rows along the courtyard's long axis, clear
+    of the alleys (a crowded 大杂院 courtyard takes all that fit)."""
+    angle, origin = axis_frame(space)
+    local = shapely.affinity.rotate(space, -angle, origin=origin).buffer(-8.0)
+    if local.is_empty:
         return []
-    minx, miny, maxx, maxy = usable.bounds
+    minx, miny, maxx, maxy = local.bounds
     length, depth = rng.uniform(18.0, 30.0), rng.uniform(10.0, 12.0)
     xs = np.arange(minx, maxx - length + 0.01, length + 12.0)
     ys = np.arange(miny, maxy - depth + 0.01, depth + 14.0)
     if len(xs) == 0 or len(ys) == 0:
         return []
+    xs += (maxx - (xs[-1] + length)) / 2  # centred in the courtyard
+    ys += (maxy - (ys[-1] + depth)) / 2
     gx, gy = np.meshgrid(xs, ys)
     boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + length, gy.ravel() + depth)
+    boxes = np.array(
+        [shapely.affinity.rotate(b, angle, origin=origin) for b in boxes], dtype=object
+    )
+    usable = space.buffer(-8.0)
     ok = shapely.within(boxes, usable) & ~shapely.intersects(boxes, avoid.buffer(4.0))
     chosen = boxes[ok]
     if len(chosen) > count:
@@ -242,6 +250,12 @@ def _households(
         if hh.sum() == 0 or abs(int(hh.sum()) - goal) < 2:
             break
         scale *= goal / hh.sum()
+    # Rounding up may have passed the floor area's limit: take the excess from the
+    # fullest buildings, one household each.
+    excess = int(hh.sum() - np.floor(cap.sum() / MIN_M2_PER_HOUSEHOLD))
+    if excess > 0:
+        fullest = np.argsort(-hh, kind="stable")[:excess]
+        hh[fullest[hh[fullest] > lo]] -= 1
     return hh
 
 
@@ -382,7 +396,7 @@ def perimeter_block(
         roles += ["inner"] * len(pieces)
     lanes = shapely.union_all([*through, *dead, *arcade_lanes]) if through or dead else Point()
     extra = _courtyard_buildings(
-        rng, court, lanes, int(rng.integers(2, 6) if inner else rng.integers(4, 7))
+        rng, court, lanes, int(rng.integers(2, 6)) if inner is not None else 8
     )
     buildings += extra
     roles += ["courtyard"] * len(extra)
@@ -390,6 +404,14 @@ def perimeter_block(
 
     floors = rng.integers(4, 8, len(buildings)).astype(np.int64)
     floors[np.array(roles) == "courtyard"] = rng.integers(4, 7, roles.count("courtyard"))
+    # Where the floor area falls short of the households wanted, the block was built up:
+    # a storey more on every building under seven, as often as it takes.
+    area = shapely.area(np.array(buildings, dtype=object))
+    shops = np.where(np.array(roles) == "front", SHOP_FLOORS, 0)
+    while (area * (floors - shops)).sum() < households[0] * MIN_M2_PER_HOUSEHOLD and (
+        floors < 7
+    ).any():
+        floors = np.minimum(floors + 1, 7)
     hh = _households(rng, buildings, floors, roles, households)
     arr = np.array(buildings, dtype=object)
     gates = [int(np.flatnonzero(shapely.contains(arr, p))[0]) for p in gate_points]
