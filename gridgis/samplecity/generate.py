@@ -4,7 +4,8 @@
 communities, every department layer, every defect — the demo and test set. ``city`` is
 the whole district sized like Deyang in the source article: the 88 urban communities of
 the six subdistricts in one core, seven market towns with their communities, and the 66
-villages filling the rest of the district polygon.
+villages filling the rest of the district polygon; ten communities of 旌阳街道 in the core
+are rebuilt as the old town's perimeter blocks (:mod:`gridgis.samplecity.oldtown`).
 """
 
 from __future__ import annotations
