@@ -3,7 +3,9 @@
     .venv/bin/python bench/merge_city.py [--data-dir DIR] [--budget 600]
 
 Builds the city-scale sample into an embedded store under ``--data-dir`` (reused when it
-is already there), then in one process: runs the merge engine and prints its report, and
+is already there), then in one process: runs the merge engine and prints its report (and
+the share in band by how the communities are built: slab compounds, the old town's
+perimeter blocks, villages), and
 runs the naive way — ``geopandas.overlay(how="union")`` of the department layers one
 after another, which is what "putting the layers on top of each other" amounts to — for
 at most ``--budget`` seconds. Prints both times and the ratio.
@@ -23,10 +25,21 @@ import shapely.errors
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.city_store import DEFAULT_DIR, ensure_city  # noqa: E402
+from bench.city_store import DEFAULT_DIR, ensure_city, ensure_sample  # noqa: E402
 from gridgis.merge import compute_merge, read_inputs  # noqa: E402
 from gridgis.merge.report import summary  # noqa: E402
+from gridgis.samplecity.writer import read_layouts  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
+
+
+def in_band_by_layout(
+    grids: gpd.GeoDataFrame, layouts: dict[str, str], low: int, high: int
+) -> dict[str, tuple[int, int]]:
+    """Per layout, (comprehensive grids in the household band, comprehensive grids)."""
+    comprehensive = grids[grids["kind"] == "综合"]
+    kind = comprehensive["community_code"].map(layouts).fillna("unknown")
+    ok = comprehensive["households"].between(low, high)
+    return {str(k): (int(ok[kind == k].sum()), int((kind == k).sum())) for k in sorted(set(kind))}
 
 
 def overlay_chain(
@@ -83,6 +96,13 @@ def main() -> None:
     print(f"merge engine: {engine_seconds:.1f} s")
     for line in summary(result.report):
         print(f"  {line}")
+    low, high = result.report["band"]
+    layouts = read_layouts(ensure_sample(args.data_dir))
+    shares = [
+        f"{kind} {ok / max(n, 1):.1%} of {n}"
+        for kind, (ok, n) in in_band_by_layout(result.grids, layouts, low, high).items()
+    ]
+    print(f"  in band by layout: {', '.join(shares)}")
 
     layers = [
         inputs.departments[name].to_crs(settings.metric_epsg) for name in sorted(inputs.departments)

@@ -345,6 +345,8 @@ def housing(rng: np.random.Generator, model: CityModel) -> Drawn:
     """住建: property-management areas, one per compound wall — streets left out."""
     geoms, attrs = [], []
     for comp in model.filled.compounds:
+        if not comp.walled:
+            continue  # street-front houses: no property management area
         geoms.append(comp.geometry)
         attrs.append(
             {

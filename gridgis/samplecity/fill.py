@@ -41,6 +41,9 @@ class Compound:
     cell: Polygon  # the compound's share of its block, out to street centrelines
     geometry: Polygon  # inside the walls
     style: str = ""
+    # False: street-front houses with no compound polygon (the old town's open blocks);
+    # kept as a compound here only so that departments see their block as a unit.
+    walled: bool = True
 
 
 @dataclass

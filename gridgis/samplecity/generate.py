@@ -4,7 +4,8 @@
 communities, every department layer, every defect — the demo and test set. ``city`` is
 the whole district sized like Deyang in the source article: the 88 urban communities of
 the six subdistricts in one core, seven market towns with their communities, and the 66
-villages filling the rest of the district polygon.
+villages filling the rest of the district polygon; ten communities of 旌阳街道 in the core
+are rebuilt as the old town's perimeter blocks (:mod:`gridgis.samplecity.oldtown`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gridgis.samplecity.layout import (
     wavy,
 )
 from gridgis.samplecity.model import CityModel
+from gridgis.samplecity.oldtown import OLD_TOWN, rebuild_old_town
 from gridgis.samplecity.rural import Rural, fill_villages, partition_villages
 
 DISTRICT_CODE = "510603"  # 旌阳区
@@ -55,6 +57,7 @@ class Scale:
     towns: bool = False  # the market towns with their communities
     lattice: LatticeParams = field(default_factory=LatticeParams)
     compound_area: tuple[float, float] = (22_000.0, 48_000.0)
+    old_town: tuple[str, ...] = ()  # communities rebuilt as perimeter blocks (老城区)
 
 
 SCALES: dict[str, Scale] = {  # one entry per name in gridgis.samplecity.ScaleName
@@ -82,6 +85,7 @@ SCALES: dict[str, Scale] = {  # one entry per name in gridgis.samplecity.ScaleNa
         towns=True,
         lattice=LatticeParams(block_size=(700.0, 890.0), street_spacing=300.0),
         compound_area=(12_500.0, 23_500.0),
+        old_town=OLD_TOWN,
     ),
 }
 
@@ -235,6 +239,11 @@ def generate(scale: str = "small", seed: int = 7, metric_epsg: int = 4544) -> Sa
     rng = np.random.default_rng(seed)
     model = build_model(SCALES[scale], rng, metric_epsg)
     departments = draw_all(rng, model)
+    if SCALES[scale].old_town:
+        # The old town draws on a stream of its own and replaces what was drawn there,
+        # so that the rest of the city is what it was without it.
+        own = np.random.default_rng((seed, int(OLD_TOWN[0])))
+        model, departments = rebuild_old_town(model, departments, SCALES[scale].old_town, own)
     return _frames(model, departments, metric_epsg)
 
 
@@ -245,16 +254,16 @@ def _frames(model: CityModel, departments: list[DepartmentLayer], epsg: int) -> 
 
     communities = model.communities
     codes = sorted(communities)
-    community_frame = gpd.GeoDataFrame(
-        {"code": codes, "name": [model.specs[c].name for c in codes]},
-        geometry=to_4490([communities[c] for c in codes]),
-    )
+    columns = {"code": codes, "name": [model.specs[c].name for c in codes]}
+    if model.layouts:
+        columns["layout"] = [model.layouts[c] for c in codes]
+    community_frame = gpd.GeoDataFrame(columns, geometry=to_4490([communities[c] for c in codes]))
     streets = model.urban.streets + model.filled.roads + model.rural.roads
     street_frame = gpd.GeoDataFrame(
         {"名称": [s.name for s in streets], "等级": [STREET_CLASS_LABEL[s.klass] for s in streets]},
         geometry=to_4490([s.geometry for s in streets]),
     )
-    compounds = model.filled.compounds
+    compounds = [c for c in model.filled.compounds if c.walled]
     compound_frame = gpd.GeoDataFrame(
         {
             "编号": [c.id for c in compounds],
@@ -290,11 +299,12 @@ def _frames(model: CityModel, departments: list[DepartmentLayer], epsg: int) -> 
 
 def _buildings(filled: Filled, rural: Rural, to_4490: object) -> gpd.GeoDataFrame:
     b, h = filled.buildings, rural.houses
+    walled = {c.id for c in filled.compounds if c.walled}
     frame = pd.DataFrame(
         {
             "编号": [x.id for x in b] + [x.id for x in h],
             "名称": [x.name for x in b] + [f"{x.group}组{x.number}号" for x in h],
-            "小区编号": [x.compound for x in b] + [None] * len(h),
+            "小区编号": [x.compound if x.compound in walled else None for x in b] + [None] * len(h),
             "户数": [x.households for x in b] + [x.households for x in h],
             "人口": [x.population for x in b] + [x.population for x in h],
             "层数": [x.floors for x in b] + [x.floors for x in h],

@@ -39,6 +39,9 @@ class CityModel:
     filled: Filled
     rural: Rural
     atoms: Atoms = field(init=False)
+    # community code → how it is built (slab | perimeter | village); empty where the
+    # scale has one kind of town only, so that its files stay as they were.
+    layouts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.atoms = self._atoms()

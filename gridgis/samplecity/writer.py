@@ -228,3 +228,16 @@ def read_manifest(root: Path) -> list[ManifestEntry]:
         )
         for f in data["files"]
     ]
+
+
+def read_layouts(root: Path) -> dict[str, str]:
+    """Community code → how the sample built it (``slab`` | ``perimeter`` | ``village``),
+    from the communities layer's ``layout`` column; a sample written without one (the
+    small scale) has no old town: its villages are ``village``, the rest ``slab``."""
+    frame = pyogrio.read_dataframe(root / "base" / "communities.shp", read_geometry=False)
+    if "layout" in frame:
+        return dict(zip(frame["code"], frame["layout"], strict=True))
+    return {
+        c: "village" if n.endswith("村") else "slab"
+        for c, n in zip(frame["code"], frame["name"], strict=True)
+    }
