@@ -149,8 +149,8 @@ def test_an_oversize_grid_names_the_compound_kept_whole() -> None:
     (item,) = result.report["out_of_band"]
     assert item["households"] == 540
     assert item["reason"] == (
-        "compound 小区C0 (280 households) is kept whole, and the 260 households beside it "
-        "fit in no neighbouring grid without leaving more grids outside 300–500"
+        "compound 小区C0 (280 households) is kept whole, like every unit of this grid, and "
+        "no regrouping with its neighbours leaves fewer grids outside 300–500"
     )
 
 

@@ -100,16 +100,16 @@ def _why_over(
     high: int,
     name: Callable[[int], str],
 ) -> str:
-    """What forces a grid over the maximum: the unit it cannot cut, by name."""
+    """What forces a grid over the maximum, naming its largest unit: the one it cannot
+    cut, or the one kept whole that the exact repair could not group otherwise."""
     largest = max(members, key=lambda a: (int(weights[a]), -a))
     if len(members) == 1:
         return name(largest)
     if -(-total // high) > total // low:
         return f"the {total} households here cannot be divided into grids of {low}–{high}"
-    rest = int(weights[members].sum()) - int(weights[largest])
     return (
-        f"{name(largest)}, and the {rest} households beside it fit in no "
-        f"neighbouring grid without leaving more grids outside {low}–{high}"
+        f"{name(largest)}, like every unit of this grid, and no regrouping with its "
+        f"neighbours leaves fewer grids outside {low}–{high}"
     )
 
 

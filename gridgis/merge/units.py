@@ -502,9 +502,12 @@ def cut_by_territories(
     if len(yards):
         cells = np.concatenate([shapely.difference(cells, shapely.union_all(yards)), yards])
         households = np.concatenate([households, np.zeros(len(yards), dtype=np.int64)])
+    cells = np.array([shapely.union_all(_polygons(c)) for c in cells], dtype=object)
     empty = shapely.is_empty(cells)
     if empty.any():  # a building wholly outside the unit: nothing of it to hand out
         cells, households = cells[~empty], households[~empty]
+    if len(yards):
+        cells = shapely.coverage_clean(cells, gap_width=0.05)  # no crack along a courtyard
     # Around the unit's centre: a ring of buildings is handed out in arcs, leaving no
     # building stranded between two pieces.
     centre = np.asarray(unit.centroid.coords[0])
@@ -515,10 +518,12 @@ def cut_by_territories(
     pieces = _grow(touching, weight, around, total / grids) if total / grids >= band[0] else []
     if not pieces or not all(band[0] <= sum(weight[c] for c in p) <= band[1] for p in pieces):
         pieces = _grow(touching, weight, around, total / max(round(total / target), 1))
-    leftover = shapely.difference(unit, shapely.union_all(cells))
     out = [_union_cells(cells[p]) for p in pieces]
-    if not shapely.is_empty(leftover):  # crumbs of the unit no territory reached
-        out[0] = shapely.union(out[0], leftover)
+    # Crumbs of the unit no territory reached (hairlines are left to the coverage clean
+    # of the atoms: joined to a piece they would hang off it as spikes).
+    crumbs = _polygons(shapely.difference(unit, shapely.union_all(cells)))
+    if crumbs:
+        out[0] = shapely.union_all([out[0], *crumbs])
     return [g for piece in out for g in _polygons(piece)] or [unit]
 
 
@@ -670,10 +675,22 @@ def _adjacency(
     a, b = tree.query(geoms, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))
-    length = shapely.length(shared)
+    # How much of each lies within a hair of the other, per metre of that hair, the less
+    # of the two: the length of border they share, blind to the thin spikes a coverage
+    # clean can leave (a spike along the border of two other atoms is no border of
+    # theirs: the atom beside it has next to none of its own area near the spike).
+    hair = 0.05
+    grown = shapely.buffer(geoms, hair)
+    length = (
+        np.minimum(
+            shapely.area(shapely.intersection(geoms[a], grown[b])),
+            shapely.area(shapely.intersection(geoms[b], grown[a])),
+        )
+        / hair
+    )
     keep = length > EDGE_MIN_M
-    a, b, shared, length = a[keep], b[keep], shared[keep], length[keep]
+    a, b, length = a[keep], b[keep], length[keep]
+    shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))
     guides = [lines, shapely.boundary(walls), shapely.boundary(buildings), internal]
     off = off_street_length(shared, guides)
     atoms.edges = np.column_stack([a, b]).astype(np.int64)
