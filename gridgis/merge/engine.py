@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -142,6 +142,12 @@ def compute_merge(
     low, high = settings.min_households, settings.max_households
     _check_inputs(inputs, low, high)
     epsg = settings.metric_epsg
+    inputs = replace(
+        inputs,
+        buildings=_in_place_order(inputs.buildings),
+        compounds=_in_place_order(inputs.compounds),
+        streets=_in_place_order(inputs.streets),
+    )
 
     codes = inputs.communities["code"].to_numpy(dtype=object)
     comm_m, overlaps = _separate_communities(codes, _metric(inputs.communities, epsg))
@@ -251,6 +257,18 @@ def _check_inputs(inputs: MergeInputs, low: int, high: int) -> None:
         raise InputError(f"the household band {low}–{high} is empty")
     if inputs.communities.empty:
         raise InputError("no communities in the store: import communities first")
+
+
+def _in_place_order(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rows by where they lie, not by the store's row ids: ties in the merge break on
+    this order, so a layer imported again with its rows renumbered or shuffled gives
+    the same grids and codes."""
+    if len(frame) < 2:
+        return frame
+    geoms = frame.geometry.to_numpy()
+    points = shapely.point_on_surface(geoms)
+    keys = (shapely.area(geoms), shapely.get_y(points).round(7), shapely.get_x(points).round(7))
+    return frame.iloc[np.lexsort(keys)]
 
 
 def _column(frame: gpd.GeoDataFrame, name: str) -> NDArray[np.object_]:

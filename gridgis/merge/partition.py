@@ -13,7 +13,8 @@ Three steps, each cheap and deterministic (ties break on atom order):
 3. Exact repair: what is still short is re-divided together with its neighbours by
    dynamic programming over every connected grouping of the atoms involved.
 
-Groups are merged only along shared borders, so every grid is contiguous.
+Groups are merged only along shared borders, so every grid is contiguous, and never past
+the maximum: only a unit alone (a building too large to cut) is ever a grid over it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def partition(
             hh = int(graph.weights[members].sum())
             why: str | None
             if hh > high:
-                why = _why_over(members, graph.weights, total, low, high, name)
+                why = _why_over(members, graph.weights, name)
             else:
                 why = _why_under(hh, total, low, high, single)
             parts.append(Part(members, hh, why))
@@ -92,25 +93,11 @@ def _why_under(hh: int, total: int, low: int, high: int, single: bool) -> str | 
     return "its neighbours are too large to share households with it"
 
 
-def _why_over(
-    members: list[int],
-    weights: NDArray[np.int64],
-    total: int,
-    low: int,
-    high: int,
-    name: Callable[[int], str],
-) -> str:
-    """What forces a grid over the maximum, naming its largest unit: the one it cannot
-    cut, or the one kept whole that the exact repair could not group otherwise."""
+def _why_over(members: list[int], weights: NDArray[np.int64], name: Callable[[int], str]) -> str:
+    """What forces a grid over the maximum: the unit it is, by name. Only a unit alone
+    is ever over the maximum (the grouping never joins units past it)."""
     largest = max(members, key=lambda a: (int(weights[a]), -a))
-    if len(members) == 1:
-        return name(largest)
-    if -(-total // high) > total // low:
-        return f"the {total} households here cannot be divided into grids of {low}–{high}"
-    return (
-        f"{name(largest)}, like every unit of this grid, and no regrouping with its "
-        f"neighbours leaves fewer grids outside {low}–{high}"
-    )
+    return name(largest)
 
 
 class _Agglomeration:
@@ -337,7 +324,8 @@ def _exact(
     atoms: list[int], weight: list[int], adj: dict[int, dict[int, float]], low: int, high: int
 ) -> list[list[int]]:
     """The grouping of ``atoms`` into connected groups with the fewest outside the band
-    (then the least total distance from the band), by dynamic programming over subsets."""
+    (then the least total distance from the band), by dynamic programming over subsets;
+    no group of several atoms passes the maximum."""
     n = len(atoms)
     index = {a: i for i, a in enumerate(atoms)}
     w = [weight[a] for a in atoms]
@@ -357,9 +345,11 @@ def _exact(
             if mask in seen:
                 continue
             seen.add(mask)
-            out.append((mask, total))
             if total > high:
-                continue  # growing further only moves it away from the band
+                if mask & (mask - 1) == 0:
+                    out.append((mask, total))  # one unit over the maximum: a grid as it is
+                continue  # several units together over the maximum are never a grid
+            out.append((mask, total))
             frontier = 0
             rest = mask
             while rest:
