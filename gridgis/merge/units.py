@@ -490,7 +490,7 @@ def cut_by_territories(
     grids of the ``band``, the pieces are those grids (a block is cut into two or three
     grids, not crumbs that the grouping would join across streets); else they are of
     about ``target`` households, for the grouping to combine with the units around.
-    A unit within the band stays whole."""
+    A unit not over the maximum stays whole."""
     total = int(households.sum())
     if total <= band[1] or len(buildings) < 2:
         return [unit]
@@ -535,9 +535,8 @@ def _overlaps_joined(
     a, b = shapely.STRtree(buildings).query(buildings, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    a, b = [
-        x[shapely.area(shapely.intersection(buildings[a], buildings[b])) > 0.01] for x in (a, b)
-    ]
+    overlap = shapely.area(shapely.intersection(buildings[a], buildings[b])) > 0.01
+    a, b = a[overlap], b[overlap]
     if len(a) == 0:
         return buildings, households
     links = _Links(len(buildings))
