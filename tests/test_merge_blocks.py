@@ -247,3 +247,13 @@ def test_rows_of_an_old_town_in_another_order_give_the_same_grids() -> None:
         a.symmetric_difference(b).area < 0.01
         for a, b in zip(metric(first), metric(again), strict=True)
     )
+
+
+def test_an_area_cut_off_by_a_dedicated_grid_says_so() -> None:
+    # A school across the middle leaves 200 households on its east side, alone.
+    city = row_of_compounds([[150, 150], [0], [100, 100]])
+    city.compounds = [(i, "school" if i == "C1" else k, g) for i, k, g in city.compounds]
+    result = city.merge()
+    assert reasons(result) == {
+        200: "area between dedicated grids has 200 households, too few for a grid of 300"
+    }
