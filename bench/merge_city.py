@@ -21,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import shapely
 import shapely.errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +40,26 @@ def by_layout(
     inputs: MergeInputs, layouts: dict[str, str], settings: Settings
 ) -> list[tuple[str, MergeResult, float]]:
     """The merge of each layout's communities alone (slab compounds, the old town's
-    perimeter blocks, villages): its own report and seconds."""
+    perimeter blocks, villages), with the buildings, streets and department grids that
+    reach them: its own report and seconds."""
     codes = inputs.communities["code"].astype(str)
     kind = codes.map(layouts).fillna("unknown")
     out = []
     for layout in sorted(set(kind)):
-        part = replace(inputs, communities=inputs.communities[(kind == layout).to_numpy()])
+        communities = inputs.communities[(kind == layout).to_numpy()]
+        area = shapely.union_all(communities.geometry.to_numpy())
+
+        def near(frame: gpd.GeoDataFrame, area: shapely.Geometry = area) -> gpd.GeoDataFrame:
+            return frame.iloc[np.sort(frame.sindex.query(area, predicate="intersects"))]
+
+        part = replace(
+            inputs,
+            communities=communities,
+            buildings=near(inputs.buildings),
+            compounds=near(inputs.compounds),
+            streets=near(inputs.streets),
+            departments={d: near(f) for d, f in inputs.departments.items()},
+        )
         started = time.perf_counter()
         result = compute_merge(part, settings=settings)
         out.append((layout, result, time.perf_counter() - started))

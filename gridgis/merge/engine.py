@@ -147,6 +147,7 @@ def compute_merge(
         buildings=_in_place_order(inputs.buildings),
         compounds=_in_place_order(inputs.compounds),
         streets=_in_place_order(inputs.streets),
+        departments={d: _in_place_order(f) for d, f in inputs.departments.items()},
     )
 
     codes = inputs.communities["code"].to_numpy(dtype=object)
@@ -290,7 +291,8 @@ def _compounds(frame: gpd.GeoDataFrame, epsg: int) -> Compounds:
 def _buildings(frame: gpd.GeoDataFrame, epsg: int) -> Buildings:
     households = frame["households"].fillna(0).to_numpy(dtype=np.int64)
     population = frame["population"].fillna(0).to_numpy(dtype=np.int64)
-    return Buildings(_metric(frame, epsg), households, population)
+    # The importer repairs what it stores; a caller's own frame may hold a bow-tie.
+    return Buildings(shapely.make_valid(_metric(frame, epsg)), households, population)
 
 
 class _Streets:
@@ -403,29 +405,19 @@ def _group(
             atoms.dedicated,
         )
         offset += len(atoms)
-        parts = partition(graph, low, high, _unit_names(atoms, compounds, high))
+        parts = partition(graph, low, high, _unit_names(atoms))
         grouped.add(str(code), atoms, parts, compounds)
     tick("grouping units into grids", len(codes), len(codes))
     return grouped
 
 
-def _unit_names(atoms: Atoms, compounds: Compounds, high: int) -> Callable[[int], str]:
-    """Why an atom stays whole, in words a grid office can check on the map."""
-    comp_total = np.bincount(
-        atoms.compound[atoms.compound >= 0],
-        weights=atoms.households[atoms.compound >= 0],
-        minlength=len(compounds.name),
-    )
+def _unit_names(atoms: Atoms) -> Callable[[int], str]:
+    """What an atom over the maximum is, in words a grid office can check on the map."""
 
     def name(atom: int) -> str:
         hh = int(atoms.households[atom])
-        comp = int(atoms.compound[atom])
         if atoms.buildings[atom] == 1:
             return f"one building of {hh} households cannot be cut"
-        if comp >= 0 and comp_total[comp] <= high:
-            return f"compound {compounds.name[comp]} ({hh} households) is kept whole"
-        if hh <= high:
-            return f"the block of {hh} households between streets and walls is one unit"
         return f"one unit of {hh} households has no cut between its buildings"
 
     return name

@@ -68,7 +68,10 @@ def partition(
     groups.merge_small()
     groups.chains()
     groups.repair()
-    single = len(free) == len(graph) and len(groups.components) == 1
+    if graph.fixed.any():
+        where = "area between dedicated grids"
+    else:
+        where = "community" if len(groups.components) == 1 else "part of the community"
     for component in groups.components:
         total = int(graph.weights[component].sum())
         for members in groups.result(component):
@@ -76,21 +79,29 @@ def partition(
             why: str | None
             if hh > high:
                 why = _why_over(members, graph.weights, name)
+            elif hh < low:
+                gid = groups.group[members[0]]
+                beside = [groups.hh[h] for h in groups.neighbours(gid)]
+                why = _why_under(hh, total, low, high, where, beside)
             else:
-                why = _why_under(hh, total, low, high, single)
+                why = None
             parts.append(Part(members, hh, why))
     return parts
 
 
-def _why_under(hh: int, total: int, low: int, high: int, single: bool) -> str | None:
-    if hh >= low:
-        return None
+def _why_under(hh: int, total: int, low: int, high: int, where: str, beside: list[int]) -> str:
+    """Why a grid is short, from what is true of it: its area's total, or its
+    neighbouring grids (``beside``: their households)."""
     if total < low:
-        where = "community" if single else "area between dedicated grids"
         return f"{where} has {total} households, too few for a grid of {low}"
     if -(-total // high) > total // low:
         return f"the {total} households here cannot be divided into grids of {low}–{high}"
-    return "its neighbours are too large to share households with it"
+    if all(hh + other > high for other in beside):
+        return "its neighbours are too large to share households with it"
+    return (
+        f"no regrouping with its neighbours was found that brings it to {low} without "
+        "leaving another grid outside the band"
+    )
 
 
 def _why_over(members: list[int], weights: NDArray[np.int64], name: Callable[[int], str]) -> str:
@@ -203,7 +214,7 @@ class _Agglomeration:
         middle = (self.low + self.high) / 2
         for h, off in sorted(self.neighbours(g).items()):
             size = self.hh[g] + self.hh[h]
-            if size > self.high:
+            if size > self.high and not self._too_large_alone(h):
                 continue
             key = (
                 size >= self.low,  # reaches the band
@@ -215,6 +226,11 @@ class _Agglomeration:
             if best is None or key > best[0]:
                 best = (key, h)
         return None if best is None else best[1]
+
+    def _too_large_alone(self, h: int) -> bool:
+        """A group that is one atom over the maximum (a building too large to cut): it is
+        over whatever joins it, so a short neighbour may join it rather than stay out."""
+        return len(self.members[h]) == 1 and self.hh[h] > self.high
 
     def merge_small(self) -> None:
         heap = [(hh, g) for g, hh in self.hh.items() if hh < self.low]

@@ -8,8 +8,8 @@ street stays a border everywhere else. The pieces of one compound stay together 
 it alone exceeds the household maximum. A unit still over the maximum is cut along its
 internal roads, then straight across gaps between its buildings (rows of slabs), then,
 where no straight gap is left (perimeter blocks, buildings wall to wall), along the
-borders of its buildings' territories: party walls and lines across courtyards. No cut
-ever runs through a building.
+borders of its buildings' territories: party walls, and the façades round a courtyard
+that goes whole to one side. No cut ever runs through a building.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SNAP_M = 1.5  # how far a street end may stop short of the street it meets
 GATE_M = 20.0  # how far an internal road is carried on past the compound wall
 EDGE_MIN_M = 0.5  # units touching along less than this are not neighbours
 ON_STREET_M = 5.0  # a border within this distance of a street or wall follows it
+ON_WALL_M = 1.0  # … or within this distance of a building's wall (a party wall, a façade)
 MIN_COURTYARD_M2 = 25.0  # enclosed open ground smaller than this is a gap, not a courtyard
 
 
@@ -149,8 +150,16 @@ def territories(region: shapely.Geometry, owners: list[shapely.Geometry]) -> lis
         dtype=object,
     )
     mine = shapely.union(shapely.intersection(nearest, region), mine_of)
-    others = shapely.difference(shapely.union_all(mine_of), mine_of)
-    out = shapely.difference(mine, others)
+    # Each share loses the other owners it reaches (only those: the union of all the
+    # others, owner by owner, would grow with the square of their number).
+    i, j = shapely.STRtree(mine_of).query(mine, predicate="intersects")
+    order = np.argsort(i, kind="stable")
+    i, j = i[order], j[order]
+    i, j = i[i != j], j[i != j]
+    out = mine.copy()
+    keys, starts = np.unique(i, return_index=True)
+    for k, others in zip(keys.tolist(), np.split(j, starts[1:]) if len(keys) else [], strict=True):
+        out[k] = shapely.difference(mine[k], shapely.union_all(mine_of[others]))
     # Shared edges made exactly equal, and nothing outside the region.
     cleaned = shapely.coverage_clean(out, gap_width=0.05)
     return list(shapely.intersection(cleaned, region))
@@ -327,7 +336,7 @@ def community_atoms(
     c_idx = compounds.tree.query(community, predicate="intersects")
     geoms, owners = _share_blocks(faces, compounds, c_idx)
     local = _LocalBuildings.of(buildings, community)
-    geoms, owners = _passages_to_one_side(geoms, owners, local)
+    geoms, owners = _passages_to_one_side(geoms, owners, local, community)
     b_owner = building_owner(geoms, local.points)
     hh_of = sum_by_owner(b_owner, local.households, len(geoms))
     links = _joined(geoms, owners, hh_of, compounds.dedicated, max_households)
@@ -395,29 +404,35 @@ def _share_blocks(
 
 
 def _passages_to_one_side(
-    geoms: NDArray[np.object_], owners: NDArray[np.int64], local: _LocalBuildings
+    geoms: NDArray[np.object_],
+    owners: NDArray[np.int64],
+    local: _LocalBuildings,
+    region: shapely.Geometry,
 ) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
     """A building a street runs through (a gate building, an arcade) goes whole to the
     piece holding its point, and only it: the other pieces give up the part of it they
     hold, so the street stays a border everywhere else and no block is joined to the
-    next. The pieces still cover exactly what they covered."""
+    next. The pieces still cover ``region`` as they did."""
     footprints, _ = _overlaps_joined(local.geometry, local.households)
     b_owner = building_owner(geoms, shapely.point_on_surface(footprints))
     bi, ui = shapely.STRtree(geoms).query(footprints, predicate="intersects")
     if len(bi) == 0:
         return geoms, owners
     taken = shapely.intersection(footprints[bi], geoms[ui])
-    foreign = (shapely.area(taken) > 1.0) & (b_owner[bi] >= 0) & (b_owner[bi] != ui)
+    foreign = (shapely.area(taken) > 0.01) & (b_owner[bi] >= 0) & (b_owner[bi] != ui)
     if not foreign.any():
         return geoms, owners
-    bi, ui, taken = bi[foreign], ui[foreign], taken[foreign]
+    bi, ui = bi[foreign], ui[foreign]
     to = b_owner[bi]
-    geoms = geoms.copy()
-    # On a millimetre grid: the parts handed over meet their new piece without a slit.
+    # Every piece on one millimetre grid, so that shared edges stay shared and the parts
+    # handed over meet their new piece without a slit; then clipped to the region again.
+    geoms = shapely.set_precision(geoms, 1e-3)
+    taken = shapely.intersection(footprints[bi], geoms[ui], grid_size=1e-3)
     for u in np.unique(ui).tolist():
         geoms[u] = shapely.difference(geoms[u], shapely.union_all(taken[ui == u]), grid_size=1e-3)
     for o in np.unique(to).tolist():
         geoms[o] = shapely.union(geoms[o], shapely.union_all(taken[to == o]), grid_size=1e-3)
+    geoms = shapely.intersection(geoms, region)
     pieces, owner = [], []
     for g, comp in zip(geoms, owners.tolist(), strict=True):
         for poly in _polygons(g):
@@ -458,15 +473,19 @@ def _cut_oversized(
     """A unit over the maximum, cut along its internal roads, then straight between
     buildings (rows of slabs), then — where no straight gap is left (perimeter blocks,
     touching buildings) — along the borders of the buildings' territories."""
+    faces = np.array(split_by_roads(unit, internal), dtype=object)
+    if len(faces) > 1:  # an internal road through a building: the building to one side
+        faces, _ = _passages_to_one_side(faces, np.zeros(len(faces), np.int64), local, unit)
     parts = []
-    for piece in split_by_roads(unit, internal):
+    for piece in faces:
         inside = shapely.within(local.points, piece)
         # Pieces are cut down to about ``target`` households: fine enough that the
         # grouping can make grids of the band out of them.
         for straight in cut_between_buildings(
             piece, local.geometry[inside], local.households[inside], band[1], target
         ):
-            held = inside & shapely.within(local.points, straight)
+            held = inside.copy()
+            held[inside] = shapely.within(local.points[inside], straight)
             parts.extend(
                 cut_by_territories(
                     straight, local.geometry[held], local.households[held], band, target
@@ -508,6 +527,8 @@ def cut_by_territories(
         cells, households = cells[~empty], households[~empty]
     if len(yards):
         cells = shapely.coverage_clean(cells, gap_width=0.05)  # no crack along a courtyard
+        kept = ~(shapely.is_empty(cells) | shapely.is_missing(cells))
+        cells, households = cells[kept], households[kept]
     # Around the unit's centre: a ring of buildings is handed out in arcs, leaving no
     # building stranded between two pieces.
     centre = np.asarray(unit.centroid.coords[0])
@@ -631,29 +652,35 @@ def _as_atoms(
 
 
 def off_street_length(
-    lines: NDArray[np.object_], guides: list[NDArray[np.object_]], step: float = 2.0
+    lines: NDArray[np.object_],
+    guides: list[NDArray[np.object_]],
+    step: float = 2.0,
+    walls: NDArray[np.object_] | None = None,
 ) -> NDArray[np.float64]:
-    """How much of each line runs farther than ``ON_STREET_M`` from every guide line.
+    """How much of each line runs farther than ``ON_STREET_M`` from every guide line
+    (streets, compound walls) and farther than ``ON_WALL_M`` from every building wall in
+    ``walls`` (a border along a party wall or a façade, not one across the gap between
+    two rows of slabs).
 
     Measured on points every ``step`` metres (buffering the street network is far slower).
     """
-    guide = (
-        np.concatenate([g for g in guides if len(g)])
-        if any(len(g) for g in guides)
-        else (np.array([], dtype=object))
-    )
     lines = np.asarray(lines, dtype=object)
     if len(lines) == 0:
         return np.zeros(0)
-    if len(guide) == 0:
-        return np.asarray(shapely.length(lines), dtype=np.float64)
     dense = shapely.segmentize(lines, step)
     points, which = shapely.get_coordinates(dense, return_index=True)
+    points = shapely.points(points)
     near = np.zeros(len(points), dtype=bool)
-    hit, _ = shapely.STRtree(guide).query(
-        shapely.points(points), predicate="dwithin", distance=ON_STREET_M
-    )
-    near[hit] = True
+    for near_to, distance in (
+        (guides, ON_STREET_M),
+        ([walls] if walls is not None else [], ON_WALL_M),
+    ):
+        present = [g for g in near_to if len(g)]
+        if present:
+            hit, _ = shapely.STRtree(np.concatenate(present)).query(
+                points, predicate="dwithin", distance=distance
+            )
+            near[hit] = True
     far_share = np.bincount(which, weights=~near, minlength=len(lines)) / np.maximum(
         np.bincount(which, minlength=len(lines)), 1
     )
@@ -690,8 +717,9 @@ def _adjacency(
     keep = length > EDGE_MIN_M
     a, b, length = a[keep], b[keep], length[keep]
     shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))
-    guides = [lines, shapely.boundary(walls), shapely.boundary(buildings), internal]
-    off = off_street_length(shared, guides)
+    guides = [lines, shapely.boundary(walls), internal]
+    off = off_street_length(shared, guides, walls=shapely.boundary(buildings))
+    off = np.minimum(off, length)  # ``shared`` may still hold a spike's length
     atoms.edges = np.column_stack([a, b]).astype(np.int64)
     atoms.edge_length = np.asarray(length, dtype=np.float64)
     atoms.edge_off_street = np.asarray(off, dtype=np.float64)
