@@ -81,6 +81,14 @@ def test_hao_is_optional_after_a_door_number() -> None:
     assert (with_compound.door_number, with_compound.compound) == ("37", "祥和尚城")
 
 
+def test_a_door_number_glued_to_its_unit_is_read_as_both() -> None:
+    # Old-town houses have a door and units, no building: 梧桐巷55号2单元 without 号.
+    glued = normalize("梧桐二三四巷552单元")
+    assert (glued.road, glued.door_number, glued.unit) == ("梧桐二三四巷", "55", "2单元")
+    assert normalize("梧桐二三四巷55号2单元").key == glued.key
+    assert normalize("长江路2单元").door_number is None  # one digit: a unit, no door
+
+
 @pytest.mark.parametrize(
     ("text", "unit", "room"),
     [

@@ -124,7 +124,16 @@ class _Parts:
                 out["compound"] = self.take_name()
             out["building"] = f"{num}栋"
         elif suffix == "单元":
-            if self.pending and "building" not in out:
+            glued = (
+                len(num) > 1
+                and "door_number" not in out
+                and "building" not in out
+                and _ends_like_road(self.pending)
+            )
+            if glued:  # 梧桐巷552单元: door 55, unit 2 with the 号 left out (units are 1–9)
+                out["road"], out["door_number"] = self.take_name(), num[:-1]
+                num = num[-1]
+            elif self.pending and "building" not in out:
                 out["compound"] = self.take_name()
             out["unit"] = f"{num}单元"
         elif suffix in ("层", "楼"):
