@@ -204,3 +204,20 @@ def test_small_scale_has_no_old_town(sample_dir: Path) -> None:
     layouts = read_layouts(sample_dir)
     assert set(layouts.values()) == {"slab", "village"}
     assert sum(kind == "village" for kind in layouts.values()) == 1
+
+
+def test_compound_names_are_never_given_twice() -> None:
+    # The old town renames its communities' compounds after the rest of the city has
+    # taken thousands of names, numbered ones among them, and after its own old ones
+    # were dropped: a count that meets a name still in use must move on.
+    import numpy as np
+
+    from gridgis.samplecity.names import compound_name
+
+    rng = np.random.default_rng(0)
+    used: set[str] = set()
+    first = [compound_name(rng, used) for _ in range(3000)]
+    used -= set(first[:200])  # the old town's compounds, dropped before it is drawn
+    later = [compound_name(rng, used) for _ in range(500)]
+    assert len(set(later)) == len(later)
+    assert not set(first[200:]) & set(later)

@@ -253,6 +253,9 @@ def compound_name(rng: np.random.Generator, used: set[str]) -> str:
             return name
     n = len(used)
     name = f"{COMPOUND_PREFIX[n % len(COMPOUND_PREFIX)]}{n}号院"
+    while name in used:  # the count can meet a name it gave before: never twice
+        n += 1
+        name = f"{COMPOUND_PREFIX[n % len(COMPOUND_PREFIX)]}{n}号院"
     used.add(name)
     return name
 
