@@ -314,3 +314,30 @@ def test_a_community_in_two_parts_says_which_part_is_short() -> None:
     assert reasons(result) == {
         200: "part of the community has 200 households, too few for a grid of 300"
     }
+
+
+def test_a_lattice_of_touching_buildings_on_exact_coordinates_is_cut() -> None:
+    # 1,600 buildings wall to wall on a 20 m lattice: their wall samples are co-circular
+    # by the thousand, and GEOS once refused to union such Voronoi cells.
+    from gridgis.merge.units import cut_by_territories
+
+    n, size = 40, 20.0
+    buildings = np.array(
+        [
+            box(i * size, j * size, (i + 1) * size, (j + 1) * size)
+            for i in range(n)
+            for j in range(n)
+        ],
+        dtype=object,
+    )
+    unit = box(-5, -5, n * size + 5, n * size + 5)
+    pieces = cut_by_territories(
+        unit, buildings, np.full(len(buildings), 20, dtype=np.int64), (300, 500), 100.0
+    )
+    assert abs(sum(p.area for p in pieces) - unit.area) < 1.0
+    holders = shapely.STRtree(np.array(pieces, dtype=object)).query(
+        shapely.point_on_surface(buildings), predicate="within"
+    )
+    assert np.bincount(holders[0], minlength=len(buildings)).tolist() == [1] * len(buildings)
+    whole = shapely.STRtree(np.array(pieces, dtype=object)).query(buildings, predicate="within")
+    assert len(np.unique(whole[0])) == len(buildings)  # no building cut

@@ -166,11 +166,17 @@ def territories(region: shapely.Geometry, owners: list[shapely.Geometry]) -> lis
 
 
 def _union_cells(cells: NDArray[np.object_]) -> shapely.Geometry:
-    """Voronoi cells form a coverage: their coverage union is several times faster."""
+    """Voronoi cells form a coverage: their coverage union is several times faster. Cells
+    of points on a regular lattice (buildings on exact coordinates) can be degenerate
+    enough for GEOS to refuse even a plain union: then on a millimetre grid."""
     try:
         return shapely.coverage_union_all(cells)
     except shapely.errors.GEOSException:
+        pass
+    try:
         return shapely.union_all(cells)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(shapely.make_valid(cells), grid_size=1e-3)
 
 
 def cut_between_buildings(
