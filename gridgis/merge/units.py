@@ -492,11 +492,13 @@ def _cut_oversized(
         ):
             held = inside.copy()
             held[inside] = shapely.within(local.points[inside], straight)
-            parts.extend(
-                cut_by_territories(
+            try:
+                pieces = cut_by_territories(
                     straight, local.geometry[held], local.households[held], band, target
                 )
-            )
+            except shapely.errors.GEOSException:  # geometry GEOS cannot cut: left whole
+                pieces = [straight]
+            parts.extend(pieces)
     return parts
 
 
