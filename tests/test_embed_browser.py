@@ -87,11 +87,13 @@ def click_at(target: Page | Frame, lon: float, lat: float) -> None:
     """Click the map at a lon/lat: exactly inside a chosen grid, whatever its shape.
 
     Any pan still running (a popup pans itself into view) is stopped first, so the point
-    does not move between measuring it and clicking it.
+    does not move between measuring it and clicking it, and an open popup is closed: it
+    lies inside the map, so a click under it would land on the popup, not the grid.
     """
     xy = target.evaluate(
         """([lat, lon]) => {
             const map = gridgisEmbed.map;
+            map.closePopup();
             map.stop();
             const p = map.latLngToContainerPoint([lat, lon]);
             return {x: p.x, y: p.y};
