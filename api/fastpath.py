@@ -105,7 +105,10 @@ class FastPathApp(FastAPI):
         """Serve ``/tiles/{layer}/{z}/{x}/{y}.mvt[?version=]``; False leaves it to the route."""
         parts = scope["path"][len(TILES) : -len(".mvt")].split("/")
         params = parse_qsl(scope["query_string"].decode("latin-1"))
-        if len(parts) != 4 or not all(p.isdigit() for p in parts[1:]):
+        # ASCII digits only, and short: "²".isdigit() is true but int() refuses it.
+        if len(parts) != 4 or not all(
+            p.isascii() and p.isdigit() and len(p) <= 10 for p in parts[1:]
+        ):
             return False
         if params and (len(params) > 1 or params[0][0] != "version"):
             return False

@@ -69,13 +69,13 @@ def nbytes(value: Any, _depth: int = 0) -> int:
         return len(value)
     if isinstance(value, str):
         return sys.getsizeof(value)
+    if isinstance(value, np.ndarray):  # before ``.nbytes``: it counts object arrays' pointers
+        return _array_nbytes(value)
+    if isinstance(value, pd.DataFrame):
+        return frame_nbytes(value)
     own = getattr(value, "nbytes", None)
     if isinstance(own, int | np.integer):
         return int(own)
-    if isinstance(value, pd.DataFrame):
-        return frame_nbytes(value)
-    if isinstance(value, np.ndarray):
-        return _array_nbytes(value)
     if _depth < 4 and isinstance(value, dict):
         return sys.getsizeof(value) + sum(
             nbytes(k, _depth + 1) + nbytes(v, _depth + 1) for k, v in value.items()

@@ -47,3 +47,12 @@ def test_concurrent_asks_build_once() -> None:
     for t in threads:
         t.join()
     assert results == [42] * 8 and builds == [1]
+
+
+def test_an_object_array_counts_what_it_points_to() -> None:
+    import numpy as np
+
+    from gridgis.lru import nbytes
+
+    texts = np.array(["网格" * 25] * 1000, dtype=object)
+    assert nbytes(texts) > 10 * texts.nbytes  # not just its 8-byte pointers

@@ -129,6 +129,8 @@ def test_etag_gives_304_and_bad_addresses_are_refused(
         ("/tiles/grids/25/1/1.mvt", 422),
         ("/tiles/grids/3/9/1.mvt", 422),
         ("/tiles/grids/15/x/1.mvt", 422),
+        ("/tiles/grids/%C2%B2/1/1.mvt", 422),  # a digit to str.isdigit, not to int()
+        ("/tiles/grids/15/" + "9" * 5000 + "/1.mvt", 422),
         (path + "?version=nope", 404),
     ):
         response = client.get(bad)
