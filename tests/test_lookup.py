@@ -167,6 +167,9 @@ def test_at_reads_dates_as_the_end_of_the_city_day() -> None:
     for bad in ("yesterday", "2026-13-01", ""):
         with pytest.raises(InvalidValueError, match="is not a date"):
             parse_at(bad)
+    for far in ("9999-12-31", "0001-01-01T00:00:00+08:00"):  # overflow once in UTC
+        with pytest.raises(InvalidValueError, match="out of range"):
+            parse_at(far)
 
 
 def test_time_travel_answers_from_the_version_in_force(store: SqlStore) -> None:

@@ -65,6 +65,7 @@ def test_every_crs_finds_the_same_grid(client: httpx.Client, inside: Inside) -> 
         ({"lon": 104.4, "lat": 31.1, "crs": "EPSG:999999"}, 400, "unknown CRS"),
         ({"lon": "nan", "lat": 1, "crs": "4544"}, 422, "finite"),
         ({"lon": 104.4, "lat": 31.1, "at": "last week"}, 422, "is not a date"),
+        ({"lon": 104.4, "lat": 31.1, "at": "9999-12-31"}, 422, "out of range"),
         ({"lon": 104.4, "lat": 31.1, "at": "1999-01-01"}, 404, "no version was in force"),
         ({"lon": 104.0, "lat": 31.0}, 404, "no grid contains"),
     ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from gridgis.errors import InvalidValueError
@@ -22,13 +22,19 @@ def parse_at(text: str, timezone: str = "Asia/Shanghai", *, day_start: bool = Fa
         if len(value) == 10:
             day = date.fromisoformat(value)
             if day_start:
-                return datetime.combine(day, time(), zone)
-            return datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(
-                microseconds=1
-            )
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                moment = datetime.combine(day, time(), zone)
+            else:
+                moment = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(
+                    microseconds=1
+                )
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        moment.astimezone(UTC)  # 9999-12-31 and 0001-01-01+08:00 overflow on the way
+    except OverflowError:
+        raise InvalidValueError(f"{text!r} is out of range: use a date after 0001-01-01") from None
     except ValueError:
         raise InvalidValueError(
             f"{text!r} is not a date: use YYYY-MM-DD or an ISO 8601 date-time"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return moment
