@@ -56,5 +56,4 @@ async def get_actor(caller: Annotated[Caller, Depends(get_caller)]) -> str:
 StoreDep = Annotated[Store, Depends(get_store)]
 IndexDep = Annotated[PublishedIndex, Depends(get_index)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-CallerDep = Annotated[Caller, Depends(get_caller)]
 ActorDep = Annotated[str, Depends(get_actor)]

@@ -71,10 +71,6 @@ CommunityQuery = Annotated[
 ]
 
 
-def _version_key(loaded: LoadedVersion) -> str:
-    return loaded.info.content_key
-
-
 def _shifted(frame: gpd.GeoDataFrame, shift: Shift) -> gpd.GeoDataFrame:
     if shift == "none" or frame.empty:
         return frame
@@ -268,7 +264,9 @@ def embed_grids(
             frame = loaded.grids
         return _geojson(frame, list(GRID_PROPERTIES), shift, extra={"version": loaded.info.name})
 
-    key = ("embed-grids", _version_key(loaded), grid, None if grid else community, shift)
+    # The codes as a set: "a,b" and "b,a" are one answer (its rows come in frame order).
+    chosen = tuple(sorted(codes)) if grid is not None else None
+    key = ("embed-grids", loaded.info.content_key, chosen, None if grid else community, shift)
     return tagged(request, key, lambda: services.caches.answers.get_or_build(key, make), GEOJSON)
 
 
@@ -340,7 +338,7 @@ def embed_context(
     if community is not None:
         loaded = services.index.resolve(name=version)
         box = tuple(float(v) for v in _community_grids(loaded, community).total_bounds)
-        key = ("embed-context", layer, content, _version_key(loaded), community, shift)
+        key = ("embed-context", layer, content, loaded.info.content_key, community, shift)
     elif bbox is not None:
         box, key = _parse_bbox(bbox, shift), None
     elif layer == "communities":  # outlines are few even for a whole city

@@ -7,18 +7,13 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import ServicesDep
 from api.mappage import render_map
-from gridgis.errors import NotFoundError
 
 router = APIRouter(tags=["pages"])
 
 
 @router.get("/map", response_class=HTMLResponse)
 def map_page(services: ServicesDep) -> HTMLResponse:
-    loaded = services.index.current()
-    if loaded is None:
-        raise NotFoundError(
-            "no published version yet: publish one first", code="no_published_version"
-        )
+    loaded = services.index.resolve()
     html = services.caches.answers.get_or_build(
         ("map-page", loaded.info.content_key),
         lambda: render_map(services.store, loaded).encode(),

@@ -36,7 +36,7 @@ class CollectionSpec:
 
     ``slot`` names what the collection shows and ``content`` the content key of what it
     holds now (a version's or an import's), so a re-import or a replaced draft is a new
-    cache entry instead of stale data. Grid versions are marked ``versioned``.
+    cache entry instead of stale data.
     ``version`` is set only when the caller pinned a grid version, for links to carry it.
     The features exist from ``since`` until before ``until`` (``None``: still): a grid
     version while it is in force, a layer from its import on; a draft, with no
@@ -51,7 +51,6 @@ class CollectionSpec:
     content: Hashable
     load: Callable[[], gpd.GeoDataFrame] = field(compare=False, repr=False)
     version: str | None = None
-    versioned: bool = False
     item_type: str = "feature"
     since: datetime | None = None
     until: datetime | None = None

@@ -106,7 +106,6 @@ def grids_spec(
         content=info.content_key,
         load=lambda: loaded.grids[[*GRID_PROPERTIES, loaded.grids.geometry.name]],
         version=info.name if pinned else None,
-        versioned=True,
         since=period.valid_from,
         until=period.valid_to,
         shape=_shape(_extent(loaded), "grids", GRID_PROPERTIES),
