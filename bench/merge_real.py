@@ -53,7 +53,6 @@ def inputs_from(args: argparse.Namespace) -> MergeInputs:
     shift = np.array([ORIGIN[0] - minx, ORIGIN[1] - miny])
     b_geom = shapely.transform(buildings.geometry.to_numpy(), lambda xy: xy + shift)
     s_geom = shapely.transform(streets.geometry.to_numpy(), lambda xy: xy + shift)
-    b_geom = shapely.make_valid(b_geom)
     if args.households_field:
         households = buildings[args.households_field].fillna(0).astype(int).to_numpy()
     else:

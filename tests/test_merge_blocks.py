@@ -298,7 +298,8 @@ def test_an_internal_road_under_a_building_cuts_no_building() -> None:
 def test_a_bow_tie_footprint_does_not_stop_the_merge() -> None:
     city = perimeter_city(1, 32)
     bow_tie = Polygon([(60, 60), (80, 80), (80, 60), (60, 80)])  # self-crossing
-    city.buildings.append((bow_tie, 10))
+    spike = Polygon([(90, 60), (100, 60), (100, 70), (100, 90), (100, 70), (90, 70)])
+    city.buildings += [(bow_tie, 10), (spike, 10)]  # a spike: a line once made valid
     result = city.merge()
     assert result.report["buildings_cut"] == 0
     assert int(result.grids["households"].sum()) == sum(h for _, h in city.buildings)

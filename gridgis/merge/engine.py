@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from gridgis import crs
 from gridgis.errors import InputError
-from gridgis.geometry import lowest_hit
+from gridgis.geometry import clean_polygons, lowest_hit
 from gridgis.importer.fields import DEDICATED
 from gridgis.merge.codes import CodeScheme, stable_codes
 from gridgis.merge.crosswalk import Crosswalk
@@ -291,8 +291,10 @@ def _compounds(frame: gpd.GeoDataFrame, epsg: int) -> Compounds:
 def _buildings(frame: gpd.GeoDataFrame, epsg: int) -> Buildings:
     households = frame["households"].fillna(0).to_numpy(dtype=np.int64)
     population = frame["population"].fillna(0).to_numpy(dtype=np.int64)
-    # The importer repairs what it stores; a caller's own frame may hold a bow-tie.
-    return Buildings(shapely.make_valid(_metric(frame, epsg)), households, population)
+    # The importer repairs what it stores; a caller's own frame may hold a bow-tie or a
+    # spike: made valid as the importer does it, polygons only (None where none is left).
+    geoms, _ = clean_polygons(_metric(frame, epsg))
+    return Buildings(geoms, households, population)
 
 
 class _Streets:
