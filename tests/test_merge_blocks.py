@@ -75,6 +75,16 @@ def test_a_perimeter_block_is_split_along_party_walls() -> None:
     assert result.report["border_on_streets_share"] >= 0.85
 
 
+def test_party_walls_digitised_with_hairline_gaps_still_close_the_courtyard() -> None:
+    # Real layers leave a couple of centimetres between neighbours that share a wall.
+    city = perimeter_city(3, 36)
+    city.buildings = [(b.buffer(-0.01, join_style="mitre"), h) for b, h in city.buildings]
+    result = city.merge()
+    assert_clean(result, city)
+    assert result.report["in_band_share"] == 1.0, result.report["out_of_band"]
+    assert result.report["border_on_streets_share"] >= 0.85
+
+
 def test_perimeter_blocks_of_600_to_1200_households_all_land_in_band() -> None:
     for households in (26, 36, 48):  # 24 buildings: 624, 864 and 1,152 households a block
         city = perimeter_city(3, households)

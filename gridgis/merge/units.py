@@ -31,6 +31,7 @@ GATE_M = 20.0  # how far an internal road is carried on past the compound wall
 EDGE_MIN_M = 0.5  # units touching along less than this are not neighbours
 ON_STREET_M = 5.0  # a border within this distance of a street or wall follows it
 ON_WALL_M = 1.0  # … or within this distance of a building's wall (a party wall, a façade)
+PARTY_GAP_M = 0.05  # neighbours this close stand wall to wall (a digitising hairline)
 MIN_COURTYARD_M2 = 25.0  # enclosed open ground smaller than this is a gap, not a courtyard
 
 
@@ -579,8 +580,12 @@ def _overlaps_joined(
 
 
 def courtyards(unit: shapely.Geometry, buildings: NDArray[np.object_]) -> NDArray[np.object_]:
-    """Open ground of ``unit`` that buildings enclose (no way out to the unit's edge)."""
-    open_ground = shapely.get_parts(shapely.difference(unit, shapely.union_all(buildings)))
+    """Open ground of ``unit`` that buildings enclose (no way out to the unit's edge).
+
+    Buildings are grown by ``PARTY_GAP_M`` first: real party walls are digitised with
+    hairline gaps between neighbours, and those are no way out of a courtyard."""
+    walls = shapely.union_all(shapely.buffer(buildings, PARTY_GAP_M, join_style="mitre"))
+    open_ground = shapely.get_parts(shapely.difference(unit, walls))
     open_ground = open_ground[shapely.area(open_ground) >= MIN_COURTYARD_M2]
     if len(open_ground) == 0:
         return open_ground
