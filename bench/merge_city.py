@@ -162,10 +162,14 @@ def main() -> None:
     for line in summary(result.report):
         print(f"  {line}")
     print("each layout merged on its own:")
+    rest = (0, 0)  # in band, comprehensive grids outside the old town
     for layout, part, seconds in by_layout(
         inputs, with_towers(inputs, read_layouts(ensure_sample(args.data_dir))), settings
     ):
         print(f"  {layout_line(layout, part, seconds)}")
+        if layout != "perimeter":
+            rest = (rest[0] + part.report["in_band"], rest[1] + part.report["comprehensive"])
+    print(f"  outside the old town: {100 * rest[0] / max(rest[1], 1):.1f}% in band")
 
     layers = [
         inputs.departments[name].to_crs(settings.metric_epsg) for name in sorted(inputs.departments)

@@ -152,7 +152,7 @@ def test_an_oversize_grid_names_the_building_that_forces_it() -> None:
     assert reasons(result) == {620: "one building of 620 households cannot be cut"}
 
 
-def test_units_are_never_joined_past_the_maximum() -> None:
+def test_units_under_the_maximum_are_never_joined_past_it() -> None:
     # 280 | 260 | 480, compounds kept whole: 280 and 260 together would be one grid of
     # 540, over the maximum; they stay two grids under the minimum, each saying why.
     result = row_of_compounds([[140, 140], [130, 130], [240, 240]]).merge()

@@ -64,7 +64,6 @@ def test_every_block_keeps_an_open_courtyard(blocks: list[PerimeterBlock]) -> No
     for pb in blocks:
         built = shapely.union_all(pb.buildings)
         assert pb.courtyard.area > 400
-        assert not built.covers(pb.courtyard.centroid) or pb.courtyard.centroid.within(pb.frontage)
         open_space = pb.courtyard.difference(built)
         assert open_space.area > 0.5 * pb.courtyard.area
         holes = sum(len(p.interiors) for p in shapely.get_parts(built))

@@ -14,7 +14,8 @@ Three steps, each cheap and deterministic (ties break on atom order):
    dynamic programming over every connected grouping of the atoms involved.
 
 Groups are merged only along shared borders, so every grid is contiguous, and never past
-the maximum: only a unit alone (a building too large to cut) is ever a grid over it.
+the maximum, except that a short group may join a unit that is over it alone (a building
+too large to cut): every grid over the maximum holds such a unit.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ def _why_under(hh: int, total: int, low: int, high: int, where: str, beside: lis
 
 
 def _why_over(members: list[int], weights: NDArray[np.int64], name: Callable[[int], str]) -> str:
-    """What forces a grid over the maximum: the unit it is, by name. Only a unit alone
-    is ever over the maximum (the grouping never joins units past it)."""
+    """What forces a grid over the maximum: its largest unit, by name — a unit over the
+    maximum alone, which at most a short neighbour has joined."""
     largest = max(members, key=lambda a: (int(weights[a]), -a))
     return name(largest)
 
