@@ -151,3 +151,16 @@ def test_refusals_name_the_problem(client: httpx.Client, sample_dir: Path) -> No
     )
     assert missing.status_code == 422 and "kind" in missing.json()["error"]
     assert layers(client) == before
+
+
+def test_paths_are_taken_out_of_messages_whole() -> None:
+    from pathlib import Path
+
+    from gridgis.importer.sources import without_folder
+
+    # A relative folder named "data" leaves "metadata" alone; the root leaves every "/".
+    assert without_folder("metadata of data/a.dbf", Path("data")) == "metadata of a.dbf"
+    assert without_folder("/tmp/up-1/a.shx missing in /tmp/up-1", Path("/tmp/up-1")) == (
+        "a.shx missing in ."
+    )
+    assert without_folder("see a/b and /etc", Path("/")) == "see a/b and /etc"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -39,9 +40,25 @@ class Source:
         Uploads and unpacked zips sit in temporary folders whose names are nobody's
         business but the server's.
         """
-        folder = str(self.path.parent)
         text = text.replace(str(self.path), self.name)
-        return text.replace(folder + os.sep, "").replace(folder, ".")
+        return without_folder(text, self.path.parent)
+
+
+def without_folder(text: str, folder: Path) -> str:
+    """``text`` with ``folder`` (as given and resolved) taken out of the paths in it:
+    ``folder/a.dbf`` becomes ``a.dbf`` and the folder itself ``.``. Only whole paths are
+    touched, so a relative folder named ``data`` leaves "metadata" alone, and the root
+    folder leaves every "/" alone."""
+    for form in dict.fromkeys((str(folder), str(folder.resolve()))):
+        if form in (".", os.sep):
+            continue
+        text = text.replace(form + os.sep, "")
+        text = re.sub(
+            rf"(?<![\w{re.escape(os.sep)}.]){re.escape(form)}(?![\w.{re.escape(os.sep)}])",
+            ".",
+            text,
+        )
+    return text
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
@@ -132,7 +149,7 @@ def open_source(path: Path, max_bytes: int, display_name: str | None = None) -> 
                     for info in members:
                         archive.extract(info, tmp)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                why = str(exc).replace(tmp + os.sep, "").replace(tmp, ".")
+                why = without_folder(str(exc), Path(tmp))
                 raise InputError(f"cannot unpack zip: {why}", source=name) from exc
             found = _datasets(Path(tmp))
             if not found:
