@@ -58,7 +58,8 @@ def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
 
 
 def gridgis_error_body(exc: GridgisError) -> dict[str, Any]:
-    return error_body(exc.message, exc.code, param=exc.param, source=exc.source)
+    findings = getattr(exc, "findings", None)  # a publish refused for the review's errors
+    return error_body(exc.message, exc.code, param=exc.param, source=exc.source, findings=findings)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -32,6 +32,8 @@ db_app = typer.Typer(help="Create or migrate the store's schema.", no_args_is_he
 app.add_typer(db_app, name="db")
 versions_app = typer.Typer(help="List grid versions (no command); delete or rename a draft.")
 app.add_typer(versions_app, name="versions")
+review_app = typer.Typer(help="Review a version (回头看): what is wrong, grid by grid.")
+app.add_typer(review_app, name="review")
 
 out = Console(markup=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
@@ -151,7 +153,10 @@ def db_current(as_json: JsonFlag = False) -> None:
 def import_cmd(
     kind: Annotated[
         str,
-        typer.Argument(help="department, communities, streets, compounds, buildings or addresses."),
+        typer.Argument(
+            help="department, communities, streets, compounds, buildings, addresses, or "
+            "grids (a grid layer edited elsewhere, as a draft version)."
+        ),
     ],
     path: Annotated[Path, typer.Argument(help=".shp, .zip, .gpkg, .geojson or .kml file.")],
     department: Annotated[
@@ -173,6 +178,11 @@ def import_cmd(
         str | None, typer.Option(help="Field holding the department's own grid id.")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Check and report; write nothing.")] = False,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Draft version to import grids into.")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Note stored with the version.")] = None,
+    replace: Annotated[bool, typer.Option(help="Overwrite a draft of the same name.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a layer file into the store (one transaction; re-importing is a no-op)."""
@@ -180,6 +190,9 @@ def import_cmd(
 
     settings = _settings()
     store = _store(settings)
+    if kind == "grids":
+        _import_grids(store, settings, path, version, encoding, crs, layer, note, replace, as_json)
+        return
     named = {
         "households": households_field,
         "name": name_field,
@@ -211,6 +224,43 @@ def import_cmd(
     if report.dropped_rows:
         shown = ", ".join(map(str, report.dropped_rows[:20]))
         err.print(Text.assemble(("dropped rows:", "yellow"), " ", shown), soft_wrap=True)
+
+
+def _import_grids(
+    store: Any,
+    settings: Settings,
+    path: Path,
+    version: str | None,
+    encoding: str | None,
+    crs: str | None,
+    layer: str | None,
+    note: str | None,
+    replace: bool,
+    as_json: bool,
+) -> None:
+    from gridgis.errors import InputError
+    from gridgis.importer.grids import import_grids
+
+    if version is None:
+        raise InputError("say which draft the grids go into", param="version")
+    with progress_bar("importing grids") as tick:
+        info, report = import_grids(
+            store,
+            path,
+            version,
+            settings=settings,
+            actor=settings.actor,
+            encoding=encoding,
+            crs=crs,
+            layer=layer,
+            note=note,
+            replace=replace,
+            progress=tick,
+        )
+    if as_json:
+        _emit_json({"version": asdict(info), "report": report.to_dict()})
+    else:
+        out.print(report.summary())
 
 
 def _listing(
@@ -374,18 +424,135 @@ def publish_cmd(
         str | None,
         typer.Option(help="YYYY-MM-DD: in force since that day (back-dating); default now."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Publish despite the review's errors (needs --reason; audited)."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Publish a version; the one published before is archived."""
+    """Review a version, then publish it; the one published before is archived. A
+    version with errors (gaps, overlaps, bad codes …) is refused unless forced."""
     from gridgis.lookup.when import parse_at
+    from gridgis.review.publishing import publish_reviewed
 
     settings = _settings()
     start = parse_at(valid_from, settings.timezone, day_start=True) if valid_from else None
-    info = _store(settings).publish(name, settings.actor, reason, valid_from=start)
+    info = publish_reviewed(
+        _store(settings),
+        name,
+        settings,
+        actor=settings.actor,
+        reason=reason,
+        valid_from=start,
+        force=force,
+    )
     if as_json:
         _emit_json(asdict(info))
     else:
         out.print(f"published {info.name} ({info.grid_count} grids)")
+
+
+@review_app.callback(invoke_without_command=True)
+@handled
+def review_cmd(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version to review (default: the published).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a version: coverage, geometry, households, borders, codes, officers, drift."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gridgis.errors import NotFoundError
+    from gridgis.review.run import review_version
+
+    settings = _settings()
+    store = _store(settings)
+    if version is None:
+        published = store.published_version()
+        if published is None:
+            raise NotFoundError("no version is published: say which to review", param="version")
+        version = published.name
+    with progress_bar("reviewing") as tick:
+        review = review_version(store, version, settings, progress=tick)
+    if as_json:
+        _emit_json(review.to_dict())
+        return
+    _print_review(review)
+
+
+def _print_review(review: Any) -> None:
+    s = review.summary
+    out.print(
+        f"{review.version} ({s['status']}): {s['grids']} grids, {s['households']} households, "
+        f"{s['in_band']} in the band {s['band'][0]}–{s['band'][1]} "
+        f"({100 * s['in_band_share']:.1f}%)"
+    )
+    sev = s["by_severity"]
+    out.print(
+        f"{s['findings']} findings: {sev['error']} errors, {sev['warning']} warnings, "
+        f"{sev['info']} notes in {s['seconds']} s"
+        + ("" if s["publishable"] else " — not publishable until the errors are fixed")
+    )
+    rows = [
+        [f.severity, f.type, ", ".join(f.grids[:3]) + (" …" if len(f.grids) > 3 else ""), f.rule()]
+        for f in review.findings
+    ]
+    if rows:
+        print_table(out, ["severity", "type", "grids", "rule"], rows, ("type", "grids"))
+
+
+@app.command("diff")
+@handled
+def diff_cmd(
+    a: Annotated[str, typer.Argument(metavar="A", help="The earlier version.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="The later version.")],
+    as_json: JsonFlag = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="Print the old → new code mapping as CSV.")
+    ] = False,
+    as_patch: Annotated[
+        bool, typer.Option("--jsonl", help="Print the patch (JSON lines) that turns A into B.")
+    ] = False,
+) -> None:
+    """What changed from A to B: grids, the old → new code mapping, households, buildings
+    and addresses whose grid changed."""
+    from gridgis.diff import diff_versions, patch_lines
+
+    settings = _settings()
+    store = _store(settings)
+    if as_patch:
+        for line in patch_lines(store.read_grids(a), store.read_grids(b), a, b):
+            sys.stdout.write(line + "\n")
+        return
+    diff = diff_versions(store, a, b, settings)
+    if as_json:
+        _emit_json(diff.to_dict())
+        return
+    if as_csv:
+        sys.stdout.write(diff.mapping.to_csv(index=False))
+        return
+    s = diff.summary()
+    out.print(
+        f"{a} → {b}: {s['added']} added, {s['removed']} removed, {s['reshaped']} reshaped, "
+        f"{s['renamed']} renamed, {s['updated']} updated, {s['unchanged']} unchanged"
+    )
+    out.print(
+        f"{s['households_moved']} households in {s['buildings_moved']} buildings and "
+        f"{s['addresses_moved']} standard addresses changed grid"
+    )
+    went: dict[str, list[str]] = {}
+    for old, new, share, hh in zip(
+        diff.mapping["old_code"].tolist(),
+        diff.mapping["new_code"].tolist(),
+        diff.mapping["old_share"].fillna(0).tolist(),
+        diff.mapping["households"].tolist(),
+        strict=True,
+    ):
+        went.setdefault(str(old), []).append(f"{new} ({100 * share:.0f}% of area, {hh} households)")
+    for old, targets in went.items():
+        out.print(f"  {old} → {', '.join(targets)}")
 
 
 # --- export and lookup ----------------------------------------------------------------------

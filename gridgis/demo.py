@@ -12,6 +12,7 @@ from pathlib import Path
 from gridgis.errors import NotFoundError
 from gridgis.importer.pipeline import ImportReport, import_layer
 from gridgis.merge import run_merge
+from gridgis.review.publishing import publish_reviewed
 from gridgis.samplecity.generate import generate
 from gridgis.samplecity.writer import MANIFEST, read_manifest, write_city
 from gridgis.settings import Settings
@@ -87,7 +88,7 @@ def run_demo(
             f"{merge.report['households']} households"
         )
     if version.status != "published" and store.published_version() is None:
-        version = store.publish(version_name, actor, reason="demo")
+        version = publish_reviewed(store, version_name, settings, actor=actor, reason="demo")
         say(f"published {version_name}")
     result.version = version
     return result

@@ -104,15 +104,6 @@ def clean_lines(geoms: GeomArray) -> tuple[GeomArray, Counter[str]]:
     return out, repairs
 
 
-def polsby_popper(metric_geoms: GeomArray) -> NDArray[np.float64]:
-    """4πA/P²: 1 for a circle, about 0.785 for a square, near 0 for a sliver."""
-    area = shapely.area(metric_geoms)
-    perimeter = shapely.length(metric_geoms)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pp = np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, 0.0)
-    return np.asarray(pp, dtype=np.float64)
-
-
 def lowest_hit(
     point_idx: NDArray[np.int64], polygon_idx: NDArray[np.int64], n_points: int
 ) -> NDArray[np.int64]:

@@ -31,6 +31,39 @@ class Settings(BaseSettings):
     min_households: int = Field(default=300, ge=1)
     max_households: int = Field(default=500, ge=1)
     actor: str = Field(default="cli", description="Name recorded in the audit log.")
+    max_population: int = Field(
+        default=1600, ge=1, description="Most residents in one grid before the review says so."
+    )
+    review_tolerance_m2: float = Field(
+        default=1.0, ge=0, description="Gaps, overlaps and overhangs smaller than this are noise."
+    )
+    sliver_thinness: float = Field(
+        default=20.0,
+        gt=0,
+        description="QGIS's sliver threshold: a grid part whose bounding box's longer side "
+        "squared over its area exceeds this is a sliver …",
+    )
+    sliver_max_m2: float = Field(
+        default=5000.0, ge=0, description="… if it is no larger than this (0: any size)."
+    )
+    min_polsby_popper: float = Field(
+        default=0.1, ge=0, le=1, description="Below this Polsby–Popper and …"
+    )
+    min_reock: float = Field(
+        default=0.15, ge=0, le=1, description="… below this Reock, a grid is not compact."
+    )
+    max_off_street_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Most of a grid's inner border that may follow no street, wall, river "
+        "or railway.",
+    )
+    max_officer_grids: int = Field(default=2, ge=1, description="Most grids one officer serves.")
+    max_officer_households: int = Field(
+        default=1000, ge=1, description="Most households one officer serves."
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: int = Field(default=200, ge=1)

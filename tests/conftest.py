@@ -6,6 +6,7 @@ on the server named by ``GRIDGIS_TEST_DATABASE_URL`` and dropped afterwards.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -16,15 +17,22 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import geopandas as gpd
 import httpx
+import numpy as np
 import psycopg2
 import pytest
+import shapely
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 from psycopg2 import sql
 
 from api.app import create_app
+from gridgis import crs
 from gridgis.demo import run_demo
+from gridgis.export import version_frame, write_frame
+from gridgis.importer.grids import import_grids
+from gridgis.review.run import Review, review_version
 from gridgis.settings import Settings
 from gridgis.store import SqlStore, open_store
 
@@ -262,3 +270,59 @@ def save_crosswalked(store: SqlStore, name: str) -> None:
         }
     )
     store.save_version(name, grids, crosswalk, params={}, report={}, actor="test", replace=True)
+
+
+EDIT_EPSG = 4544
+_edit_names = itertools.count(1)
+
+
+class City:
+    """The sample city in a store of its own, and the way to seed a finding into it."""
+
+    def __init__(self, store: SqlStore, settings: Settings, tmp: Path) -> None:
+        self.store, self.settings, self.tmp = store, settings, tmp
+        self.clean = version_frame(store, DEMO)
+
+    def frame(self) -> gpd.GeoDataFrame:
+        return self.clean.copy()
+
+    def metric(self, frame: gpd.GeoDataFrame) -> np.ndarray:
+        return crs.to_metric(frame.geometry.to_numpy(), EDIT_EPSG)
+
+    def put(self, frame: gpd.GeoDataFrame, index: int, metric_geom: shapely.Geometry) -> None:
+        frame.loc[frame.index[index], "geometry"] = crs.from_metric(
+            np.array([metric_geom], dtype=object), EDIT_EPSG
+        )[0]
+
+    def imported(self, frame: gpd.GeoDataFrame, settings: Settings | None = None) -> Review:
+        """``frame`` written to a GeoPackage, imported as a new draft and reviewed."""
+        name = f"edited-{next(_edit_names)}"
+        path = write_frame(frame, "gpkg", self.tmp / name, "grids")
+        import_grids(self.store, path, name, settings=self.settings, actor="test")
+        return review_version(self.store, name, settings or self.settings)
+
+    def neighbours(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
+        """Two comprehensive grids of one community sharing the longest border."""
+        m = self.metric(frame)
+        comp = (frame["kind"] == "综合").to_numpy()
+        a, b = shapely.STRtree(m).query(m, predicate="intersects")
+        keep = (a < b) & comp[a] & comp[b]
+        keep &= frame["community_code"].to_numpy()[a] == frame["community_code"].to_numpy()[b]
+        a, b = a[keep], b[keep]
+        shared = shapely.length(
+            shapely.intersection(shapely.boundary(m[a]), shapely.boundary(m[b]))
+        )
+        k = int(np.argmax(shared))
+        return int(a[k]), int(b[k])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def city(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Iterator[City]:
+    settings = make_settings(request.param, tmp_path_factory.mktemp("review"), databases)
+    store = open_store(settings, check=False)
+    store.upgrade()
+    run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
+    yield City(store, settings, tmp_path_factory.mktemp("edits"))
+    store.close()

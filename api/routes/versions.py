@@ -8,9 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ActorDep, StoreDep
+from api.deps import ActorDep, SettingsDep, StoreDep
 from api.headers import content_disposition
+from gridgis.diff import diff_versions, patch_lines
 from gridgis.export import crosswalk_frame
+from gridgis.review.publishing import publish_reviewed
+from gridgis.review.run import review_version
 from gridgis.versions import check_version_name
 
 router = APIRouter(prefix="/api", tags=["versions"])
@@ -47,6 +50,60 @@ def rename_version(
     """Rename a draft (``{"name": "new"}``); a published or archived version answers 409."""
     check_version_name(change.name, param="name")  # the store checks too; this names the field
     return asdict(store.rename_version(name, change.name, actor))
+
+
+@router.get("/versions/{name}/review")
+def get_review(name: str, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+    """The look-back review of a version: ``{"version", "summary", "findings"}``, each
+    finding with its type, severity, grids, where (GeoJSON), value, limit and rule."""
+    return review_version(store, name, settings).to_dict()
+
+
+class Publication(BaseModel):
+    """How to publish: a version with errors needs ``force`` and a ``reason``."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, description="Why (kept in the audit log).")
+    force: bool = Field(default=False, description="Publish despite the review's errors.")
+
+
+@router.post("/versions/{name}/publish")
+def publish_version(
+    name: str, body: Publication, store: StoreDep, settings: SettingsDep, actor: ActorDep
+) -> dict[str, Any]:
+    """Review, then publish; errors answer 409 with the findings unless forced."""
+    info = publish_reviewed(
+        store, name, settings, actor=actor, reason=body.reason, force=body.force
+    )
+    return asdict(info)
+
+
+@router.get("/versions/{a}/diff/{b}", response_model=None)
+def get_diff(
+    a: str,
+    b: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    format: Annotated[Literal["json", "csv", "jsonl"], Query()] = "json",
+) -> Response | dict[str, Any]:
+    """What changed from ``a`` to ``b``: grids added, removed, reshaped, renamed, updated,
+    unchanged; the old → new mapping (``csv``: the mapping alone); the buildings and
+    addresses whose grid changed. ``jsonl`` is the patch that turns ``a`` into ``b``."""
+    if format == "jsonl":
+        lines = patch_lines(store.read_grids(a), store.read_grids(b), a, b)
+        return Response(
+            "".join(line + "\n" for line in lines).encode(),
+            media_type="application/jsonl",
+            headers={"Content-Disposition": content_disposition(f"diff-{a}-{b}.jsonl")},
+        )
+    diff = diff_versions(store, a, b, settings)
+    if format == "csv":
+        return Response(
+            diff.mapping.to_csv(index=False).encode("utf-8-sig"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": content_disposition(f"mapping-{a}-{b}.csv")},
+        )
+    return diff.to_dict()
 
 
 @router.get("/versions/{name}/crosswalk", response_model=None)

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridgis.geometry import polsby_popper
+from gridgis.measures import polsby_popper
 
 SLIVER_M2 = 500.0  # smaller than a courtyard
 THIN_PP = 0.05  # Polsby–Popper below this and under THIN_M2 is a strip, not an area

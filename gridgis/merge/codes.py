@@ -2,7 +2,8 @@
 
 ``6 county + 3 subdistrict + 3 community`` is the community's 12-digit statistical code;
 the last 3 digits number the grids inside it west→east within rows taken north→south.
-Rows are bands of ``row_height_m`` metres by the grid's representative point, so that
+Rows are bands of ``row_height_m`` metres by the grid's anchor point
+(:func:`gridgis.measures.anchor_points`), so that
 grids side by side on the same street get consecutive numbers.
 """
 
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+
+from gridgis.measures import anchor_points
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def reading_order(
     community_codes: NDArray[np.object_], metric_polygons: NDArray[np.object_], row_height_m: float
 ) -> NDArray[np.int64]:
     """1-based sequence of each polygon inside its community, in reading order."""
-    points = shapely.point_on_surface(metric_polygons)
+    points = anchor_points(np.asarray(metric_polygons, dtype=object))
     x, y = shapely.get_x(points), shapely.get_y(points)
     frame = pd.DataFrame({"community": community_codes, "x": x, "y": y})
     top = frame.groupby("community")["y"].transform("max")

@@ -7,7 +7,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridgis.merge.measures import building_owner
+from gridgis.measures import building_owner
 
 MIN_AREA_SHARE = 0.005  # overlaps below 0.5% of a department grid are tracing noise
 SIMPLIFY_M = 0.5  # shares are measured on outlines simplified this much: ~0.1% of area

@@ -24,9 +24,9 @@ from gridgis import crs
 from gridgis.errors import InputError
 from gridgis.geometry import clean_polygons, lowest_hit
 from gridgis.importer.fields import DEDICATED
+from gridgis.measures import area_m2, compactness
 from gridgis.merge.codes import CodeScheme, stable_codes
 from gridgis.merge.crosswalk import Crosswalk
-from gridgis.merge.measures import area_m2, compactness
 from gridgis.merge.partition import Graph, Part, partition
 from gridgis.merge.report import InputProblems, merge_report
 from gridgis.merge.units import Atoms, Buildings, Compounds, community_atoms
@@ -153,8 +153,8 @@ def compute_merge(
     codes = inputs.communities["code"].to_numpy(dtype=object)
     comm_m, overlaps = _separate_communities(codes, _metric(inputs.communities, epsg))
     problems = InputProblems(overlapping_communities=overlaps)
-    compounds = _compounds(inputs.compounds, epsg)
-    buildings = _buildings(inputs.buildings, epsg)
+    compounds = metric_compounds(inputs.compounds, epsg)
+    buildings = metric_buildings(inputs.buildings, epsg)
     atoms_by_community = _cut_communities(
         comm_m, _Streets(inputs.streets, epsg), compounds, buildings, low, high, tick
     )
@@ -277,7 +277,7 @@ def _column(frame: gpd.GeoDataFrame, name: str) -> NDArray[np.object_]:
     return frame[name].to_numpy(dtype=object) if len(frame) else np.array([], dtype=object)
 
 
-def _compounds(frame: gpd.GeoDataFrame, epsg: int) -> Compounds:
+def metric_compounds(frame: gpd.GeoDataFrame, epsg: int) -> Compounds:
     kind = _column(frame, "kind")
     return Compounds(
         _metric(frame, epsg),
@@ -288,7 +288,7 @@ def _compounds(frame: gpd.GeoDataFrame, epsg: int) -> Compounds:
     )
 
 
-def _buildings(frame: gpd.GeoDataFrame, epsg: int) -> Buildings:
+def metric_buildings(frame: gpd.GeoDataFrame, epsg: int) -> Buildings:
     households = frame["households"].fillna(0).to_numpy(dtype=np.int64)
     population = frame["population"].fillna(0).to_numpy(dtype=np.int64)
     # The importer repairs what it stores; a caller's own frame may hold a bow-tie or a

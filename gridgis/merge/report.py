@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridgis import crs
+from gridgis import crs, measures
 
 if TYPE_CHECKING:
     from gridgis.merge.units import Buildings, Compounds
@@ -62,7 +62,7 @@ def merge_report(
             "p10": round(float(np.percentile(pp, 10)), 3) if len(pp) else None,
             "median": round(float(np.median(pp)), 3) if len(pp) else None,
         },
-        "multipart_grids": int((shapely.get_num_geometries(grid_m) > 1).sum()),
+        "multipart_grids": int((measures.part_count(grid_m) > 1).sum()),
         "internal_border_m": round(border_m, 1),
         "border_on_streets_share": round(1 - off_street_m / border_m, 4) if border_m else 1.0,
         **_cuts(grid_m, compounds, buildings, b_comp, high),
@@ -117,14 +117,13 @@ def _cuts(
     b_comp: NDArray[np.int64],
     high: int,
 ) -> dict[str, Any]:
-    """Buildings with area on both sides of a grid border; compounds with more than 1 %
-    of their area in a second grid (allowed when the compound alone is over the band)."""
-    borders = shapely.boundary(grid_m)
-    cut_buildings = _split_by(buildings.geometry, borders, grid_m, min_area=0.5)
-    split_compounds = _split_by(compounds.geometry, borders, grid_m, min_share=0.01)
+    """Buildings with area on both sides of a grid border; compounds with a share of
+    their area in a second grid (allowed when the compound alone is over the band)."""
+    cut_buildings, _ = measures.buildings_cut(buildings.geometry, grid_m)
+    split_compounds, _ = measures.compounds_split(compounds.geometry, grid_m)
     comp_hh = pd.Series(buildings.households).groupby(b_comp).sum()
     return {
-        "buildings_cut": len(cut_buildings),
+        "buildings_cut": len(np.unique(cut_buildings)),
         "compounds_split": [
             {
                 "compound": str(compounds.ident[c]),
@@ -132,7 +131,7 @@ def _cuts(
                 "households": int(comp_hh.get(c, 0)),
                 "allowed": bool(comp_hh.get(c, 0) > high),
             }
-            for c in split_compounds
+            for c in np.unique(split_compounds)
         ],
     }
 
@@ -198,29 +197,6 @@ def _misplaced(
                 "hint": "check the CRS the layer was imported with, and its extent",
             }
     return misplaced
-
-
-def _split_by(
-    shapes: NDArray[np.object_],
-    borders: NDArray[np.object_],
-    grids: NDArray[np.object_],
-    min_area: float = 0.0,
-    min_share: float = 0.0,
-) -> NDArray[np.int64]:
-    """Indices of ``shapes`` with area in more than one grid (beyond the thresholds).
-
-    Only shapes some grid border passes through are measured, so this stays cheap."""
-    if len(shapes) == 0 or len(grids) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, touched = shapely.STRtree(shapes).query(borders, predicate="intersects")
-    touched = np.unique(touched)
-    if len(touched) == 0:
-        return touched
-    s_idx, g_idx = shapely.STRtree(grids).query(shapes[touched], predicate="intersects")
-    area = shapely.area(shapely.intersection(shapes[touched][s_idx], grids[g_idx]))
-    share = area / np.maximum(shapely.area(shapes[touched][s_idx]), 1e-9)
-    counted = pd.Series((area > min_area) & (share > min_share)).groupby(s_idx).sum()
-    return touched[counted[counted > 1].index.to_numpy()]
 
 
 def _building_compounds(buildings: Buildings, compounds: Compounds) -> NDArray[np.int64]:

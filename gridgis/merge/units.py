@@ -22,15 +22,13 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from gridgis.merge.measures import building_owner, sum_by_owner
+from gridgis.measures import building_owner, off_street_length, sum_by_owner
 
 SAMPLE_M = 8.0  # spacing of wall samples when sharing a block among compounds
 MIN_SHARE_M2 = 50.0  # a compound needs this much of a block to claim a share of it
 SNAP_M = 1.5  # how far a street end may stop short of the street it meets
 GATE_M = 20.0  # how far an internal road is carried on past the compound wall
 EDGE_MIN_M = 0.5  # units touching along less than this are not neighbours
-ON_STREET_M = 5.0  # a border within this distance of a street or wall follows it
-ON_WALL_M = 1.0  # … or within this distance of a building's wall (a party wall, a façade)
 PARTY_GAP_M = 0.05  # neighbours this close stand wall to wall (a digitising hairline)
 MIN_COURTYARD_M2 = 25.0  # enclosed open ground smaller than this is a gap, not a courtyard
 
@@ -662,42 +660,6 @@ def _as_atoms(
         buildings=np.bincount(owner[owner >= 0], minlength=len(geoms)).astype(np.int64),
         dangles=dangles,
     )
-
-
-def off_street_length(
-    lines: NDArray[np.object_],
-    guides: list[NDArray[np.object_]],
-    step: float = 2.0,
-    walls: NDArray[np.object_] | None = None,
-) -> NDArray[np.float64]:
-    """How much of each line runs farther than ``ON_STREET_M`` from every guide line
-    (streets, compound walls) and farther than ``ON_WALL_M`` from every building wall in
-    ``walls`` (a border along a party wall or a façade, not one across the gap between
-    two rows of slabs).
-
-    Measured on points every ``step`` metres (buffering the street network is far slower).
-    """
-    lines = np.asarray(lines, dtype=object)
-    if len(lines) == 0:
-        return np.zeros(0)
-    dense = shapely.segmentize(lines, step)
-    points, which = shapely.get_coordinates(dense, return_index=True)
-    points = shapely.points(points)
-    near = np.zeros(len(points), dtype=bool)
-    for near_to, distance in (
-        (guides, ON_STREET_M),
-        ([walls] if walls is not None else [], ON_WALL_M),
-    ):
-        present = [g for g in near_to if len(g)]
-        if present:
-            hit, _ = shapely.STRtree(np.concatenate(present)).query(
-                points, predicate="dwithin", distance=distance
-            )
-            near[hit] = True
-    far_share = np.bincount(which, weights=~near, minlength=len(lines)) / np.maximum(
-        np.bincount(which, minlength=len(lines)), 1
-    )
-    return np.asarray(shapely.length(lines) * far_share, dtype=np.float64)
 
 
 def _adjacency(

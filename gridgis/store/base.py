@@ -208,8 +208,11 @@ class Store(ABC):
         actor: str,
         note: str | None = None,
         replace: bool = False,
+        action: str = "merge",
     ) -> VersionInfo:
-        """Store a draft version; ``crosswalk`` has grid_code, department_grid_id, shares."""
+        """Store a draft version; ``crosswalk`` has grid_code, department_grid_id, shares.
+        ``action`` is how the audit log names what made it (``merge``, ``import``,
+        ``proposal``)."""
 
     @abstractmethod
     def publish(
@@ -218,12 +221,14 @@ class Store(ABC):
         actor: str,
         reason: str | None = None,
         valid_from: datetime | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> VersionInfo:
         """Publish ``name``; the version published before is archived. One transaction.
 
         ``valid_from`` (default: now) back-dates when the version came into force, for a
         layer that was in use before it reached gridgis; it must be after the start of the
-        version it replaces, and not in the future.
+        version it replaces, and not in the future. ``detail`` goes into the audit entry
+        (a publish forced past the review's errors lists them there).
         """
 
     @abstractmethod

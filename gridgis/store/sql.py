@@ -456,6 +456,7 @@ class SqlStore(Store):
         actor: str,
         note: str | None = None,
         replace: bool = False,
+        action: str = "merge",
     ) -> VersionInfo:
         check_version_name(name)
         v = t.grid_versions
@@ -516,7 +517,7 @@ class SqlStore(Store):
             self._audit(
                 conn,
                 actor,
-                "merge",
+                action,
                 f"version/{name}",
                 {"grids": len(grids), "params": params, "replaced": existing is not None},
             )
@@ -528,6 +529,7 @@ class SqlStore(Store):
         actor: str,
         reason: str | None = None,
         valid_from: datetime | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> VersionInfo:
         v = t.grid_versions
         with self._write() as conn:
@@ -580,7 +582,12 @@ class SqlStore(Store):
                 actor,
                 "publish",
                 f"version/{name}",
-                {"previous": list(previous), "was": target.status, "valid_from": start.isoformat()},
+                {
+                    "previous": list(previous),
+                    "was": target.status,
+                    "valid_from": start.isoformat(),
+                    **(detail or {}),
+                },
                 reason,
             )
             return self._get_version(conn, name)

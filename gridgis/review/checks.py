@@ -1,0 +1,604 @@
+"""The review's checks: each reads a :class:`ReviewContext` and gives its findings.
+
+Geometry is judged in metres; what a finding points at (``where``) is given back in
+lon/lat. Coverage is checked community by community with GEOS's coverage validator and
+area sums, and only where those disagree are the pieces computed, so a clean city-scale
+version costs a fraction of the pairwise overlaps and union–difference gaps a desktop
+check runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from gridgis import measures
+from gridgis.merge.codes import CodeScheme
+from gridgis.review.context import ReviewContext
+from gridgis.review.findings import Finding
+
+Check = Callable[[ReviewContext], list[Finding]]
+CODE_RE = re.compile(r"^\d{15}$")
+OFF_STREET_STEP_M = 10.0  # grid borders are hundreds of metres: sampled every 10 m
+ROW_SLACK_M = 1.0  # a grid this close to a row's edge may be read in either row
+
+
+def _round(value: float, digits: int = 1) -> float:
+    return round(float(value), digits)
+
+
+def _grouped(
+    keys: NDArray[np.int64], values: NDArray[np.int64]
+) -> Iterator[tuple[int, NDArray[np.int64]]]:
+    """``values`` grouped by ``keys``, keys ascending."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    if not len(keys):
+        return
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = [*starts[1:], len(keys)]
+    for start, end in zip(starts, ends, strict=True):
+        yield int(keys[start]), values[start:end]
+
+
+def _pieces(geom: shapely.Geometry, tolerance: float) -> list[shapely.Geometry]:
+    """The polygons of ``geom`` larger than ``tolerance``."""
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    parts = parts[np.isin(shapely.get_type_id(parts), [3])]
+    return [p for p in parts if p.area > tolerance]
+
+
+# --- coverage and geometry -------------------------------------------------------------------
+def invalid_geometry(ctx: ReviewContext) -> list[Finding]:
+    """Grids stored invalid, and grids the import had to make valid (it says which)."""
+    made_valid = set(ctx.version.report.get("import", {}).get("made_valid", []))
+    invalid = ~shapely.is_valid(ctx.grid_m)
+    reasons = shapely.is_valid_reason(ctx.grid_m[invalid]) if invalid.any() else []
+    why = dict(zip(np.flatnonzero(invalid), reasons, strict=True))
+    out = []
+    for i, code in enumerate(ctx.codes):
+        if i in why or code in made_valid:
+            reason = str(why.get(i, "self-intersection in the file"))
+            out.append(Finding("invalid_geometry", [code], ctx.grid_points[i], reason))
+    return out
+
+
+def multipart(ctx: ReviewContext) -> list[Finding]:
+    parts = measures.part_count(ctx.grid_m)
+    out = []
+    for i in np.flatnonzero(parts > 1):
+        pieces = shapely.get_parts(ctx.grid_m[i])
+        order = np.argsort(-shapely.area(pieces))
+        small = ctx.to_lonlat(pieces[order[1:]])
+        out.append(
+            Finding(
+                "multipart",
+                [ctx.codes[i]],
+                shapely.multipolygons(small),
+                int(parts[i]),
+                1,
+                {"areas_m2": [_round(a) for a in shapely.area(pieces[order])]},
+            )
+        )
+    return out
+
+
+def sliver(ctx: ReviewContext) -> list[Finding]:
+    s = ctx.settings
+    parts, owner = shapely.get_parts(ctx.grid_m, return_index=True)
+    thin = measures.thinness(parts)
+    small = shapely.area(parts) <= s.sliver_max_m2 if s.sliver_max_m2 > 0 else True
+    hit = np.flatnonzero((thin > s.sliver_thinness) & small)
+    out = []
+    for g, idx in _grouped(owner[hit], hit):
+        worst = idx[np.argmax(thin[idx])]
+        where = ctx.to_lonlat(parts[idx])
+        out.append(
+            Finding(
+                "sliver",
+                [str(ctx.codes[g])],
+                shapely.multipolygons(where),
+                _round(thin[worst]),
+                s.sliver_thinness,
+                {"area_m2": _round(shapely.area(parts[worst]))},
+            )
+        )
+    return out
+
+
+def outside_community(ctx: ReviewContext) -> list[Finding]:
+    """Grids with area outside the community their code and record name."""
+    tol = ctx.settings.review_tolerance_m2
+    idx = ctx.community_index
+    known = idx >= 0
+    out = []
+    for i in np.flatnonzero(~known):
+        out.append(
+            Finding(
+                "outside_community",
+                [ctx.codes[i]],
+                ctx.grid_points[i],
+                _round(shapely.area(ctx.grid_m[i])),
+                tol,
+                {"community": str(ctx.community_of[i]) or None, "known": False},
+            )
+        )
+    home = np.full(len(ctx.grid_m), None, dtype=object)
+    home[known] = ctx.community_m[idx[known]]
+    # Prepared communities, grown by a hair, answer "inside?" for all grids at once.
+    grown = shapely.buffer(ctx.community_m, 0.01)
+    inside = np.zeros(len(ctx.grid_m), dtype=bool)
+    inside[known] = shapely.covers(grown[idx[known]], ctx.grid_m[known])
+    for i in np.flatnonzero(known & ~inside):
+        beyond = shapely.difference(ctx.grid_m[i], home[i])
+        area = shapely.area(beyond)
+        if area > tol:
+            out.append(
+                Finding(
+                    "outside_community",
+                    [ctx.codes[i]],
+                    ctx.to_lonlat(np.array([beyond]))[0],
+                    _round(area),
+                    tol,
+                    {"community": str(ctx.community_of[i]), "known": True},
+                )
+            )
+    return out
+
+
+def _filled(polygons: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Each geometry with its holes filled."""
+    parts, owner = shapely.get_parts(polygons, return_index=True)
+    shells = shapely.polygons(shapely.get_exterior_ring(parts))
+    out = np.empty(len(polygons), dtype=object)
+    shapely.multipolygons(shells, indices=owner, out=out)
+    return out
+
+
+def holes(ctx: ReviewContext) -> list[Finding]:
+    """Holes inside one grid that no other grid fills (an enclave grid is no hole)."""
+    tol = ctx.settings.review_tolerance_m2
+    parts, owner = shapely.get_parts(ctx.grid_m, return_index=True)
+    n_rings = shapely.get_num_interior_rings(parts)
+    has = np.flatnonzero(n_rings > 0)
+    out = []
+    for p in has:
+        g = int(owner[p])
+        for r in range(int(n_rings[p])):
+            hole = shapely.Polygon(shapely.get_interior_ring(parts[p], r))
+            if hole.area <= tol:
+                continue
+            others = ctx.tree.query(hole, predicate="intersects")
+            others = others[others != g]
+            left = (
+                shapely.difference(hole, shapely.union_all(ctx.grid_m[others]))
+                if len(others)
+                else hole
+            )
+            for piece in _pieces(left, tol):
+                out.append(
+                    Finding(
+                        "hole",
+                        [ctx.codes[g]],
+                        ctx.to_lonlat(np.array([piece]))[0],
+                        _round(piece.area),
+                        tol,
+                    )
+                )
+    return out
+
+
+def coverage(ctx: ReviewContext) -> list[Finding]:
+    """Gaps and overlaps, community by community: a community whose grids form a valid
+    coverage whose area is the community's has neither, and is not looked at further."""
+    tol = ctx.settings.review_tolerance_m2
+    idx = ctx.community_index
+    area = shapely.area(ctx.grid_m)
+    filled = None
+    out: list[Finding] = []
+    suspects: list[int] = []
+    for c, community in enumerate(ctx.community_m):
+        mine = np.flatnonzero(idx == c)
+        geoms = ctx.grid_m[mine]
+        exact = abs(float(area[mine].sum()) - community.area) <= tol
+        if (
+            len(mine)
+            and exact
+            and shapely.coverage_is_valid(geoms)
+            and all(shapely.covers(shapely.buffer(community, 0.01), geoms))
+        ):
+            continue
+        suspects.extend(mine.tolist())
+        left = shapely.difference(community, shapely.union_all(geoms)) if len(mine) else community
+        for piece in _pieces(left, tol):
+            if filled is None:
+                filled = _filled(ctx.grid_m)
+                shapely.prepare(filled)
+            # A hole inside one grid is that grid's hole, found by :func:`holes`.
+            within = ctx.tree.query(piece, predicate="intersects")
+            if len(within) and shapely.covers(filled[within], piece).any():
+                continue
+            touching = ctx.tree.query(shapely.buffer(piece, 0.05), predicate="intersects")
+            out.append(
+                Finding(
+                    "gap",
+                    sorted(ctx.codes[touching].tolist()),
+                    ctx.to_lonlat(np.array([piece]))[0],
+                    _round(piece.area),
+                    tol,
+                    {"community": str(ctx.community_codes[c])},
+                )
+            )
+    # Overlaps: the suspects' pairs, and grids reaching into another community.
+    strays = np.flatnonzero(idx < 0).tolist()
+    candidates = np.unique(np.array(suspects + strays, dtype=np.int64))
+    if len(candidates):
+        a, b = ctx.tree.query(ctx.grid_m[candidates], predicate="intersects")
+        a = candidates[a]
+        keep = a != b
+        pairs = np.unique(np.sort(np.column_stack([a[keep], b[keep]]), axis=1), axis=0)
+        if len(pairs):
+            shared = shapely.intersection(ctx.grid_m[pairs[:, 0]], ctx.grid_m[pairs[:, 1]])
+            shared_area = shapely.area(shared)
+            for (i, j), geom, size in zip(pairs, shared, shared_area, strict=True):
+                if size > tol:
+                    out.append(
+                        Finding(
+                            "overlap",
+                            sorted([ctx.codes[i], ctx.codes[j]]),
+                            ctx.to_lonlat(np.array([geom]))[0],
+                            _round(size),
+                            tol,
+                        )
+                    )
+    return out
+
+
+# --- rules of division ---------------------------------------------------------------------
+def households(ctx: ReviewContext) -> list[Finding]:
+    s = ctx.settings
+    hh, pop = ctx.households, ctx.population
+    out = []
+    for i in np.flatnonzero(ctx.comprehensive & (hh > s.max_households)):
+        out.append(
+            Finding(
+                "households_over", [ctx.codes[i]], ctx.grid_points[i], int(hh[i]), s.max_households
+            )
+        )
+    for i in np.flatnonzero(ctx.comprehensive & (hh < s.min_households)):
+        out.append(
+            Finding(
+                "households_under", [ctx.codes[i]], ctx.grid_points[i], int(hh[i]), s.min_households
+            )
+        )
+    for i in np.flatnonzero(pop > s.max_population):
+        out.append(
+            Finding(
+                "population_over", [ctx.codes[i]], ctx.grid_points[i], int(pop[i]), s.max_population
+            )
+        )
+    return out
+
+
+def compound_split(ctx: ReviewContext) -> list[Finding]:
+    comps = ctx.compounds
+    c_idx, g_idx = measures.compounds_split(comps.geometry, ctx.grid_m)
+    if not len(c_idx):
+        return []
+    owner = np.full(len(ctx.buildings.points), -1, dtype=np.int64)
+    if len(comps.geometry) and len(ctx.buildings.points):
+        b, c = comps.tree.query(ctx.buildings.points, predicate="within")
+        owner[b] = c
+    comp_hh = pd.Series(ctx.buildings.households).groupby(owner).sum()
+    high = ctx.settings.max_households
+    out = []
+    for c, grids in _grouped(c_idx, g_idx):
+        households = int(comp_hh.get(c, 0))
+        if households > high:
+            continue  # a compound over the maximum has to be split
+        out.append(
+            Finding(
+                "compound_split",
+                sorted(ctx.codes[grids].tolist()),
+                ctx.to_lonlat(np.array([comps.geometry[c]]))[0],
+                len(grids),
+                1,
+                {
+                    "compound": str(comps.name[c] or comps.ident[c]),
+                    "households": households,
+                },
+            )
+        )
+    return out
+
+
+def building_cut(ctx: ReviewContext) -> list[Finding]:
+    b_idx, g_idx = measures.buildings_cut(ctx.buildings.geometry, ctx.grid_m)
+    out = []
+    for b, grids in _grouped(b_idx, g_idx):
+        out.append(
+            Finding(
+                "building_cut",
+                sorted(ctx.codes[grids].tolist()),
+                ctx.to_lonlat(np.array([ctx.buildings.geometry[b]]))[0],
+                len(grids),
+                1,
+                {"households": int(ctx.buildings.households[b])},
+            )
+        )
+    return out
+
+
+def off_street(ctx: ReviewContext) -> list[Finding]:
+    """The part of each grid's border inside its community (the community's own border
+    is not the grid office's to draw) that follows no street, wall, river or railway."""
+    s = ctx.settings
+    idx = ctx.community_index
+    borders = shapely.boundary(ctx.grid_m)
+    outer = np.full(len(ctx.grid_m), None, dtype=object)
+    known = idx >= 0
+    outer[known] = shapely.buffer(shapely.boundary(ctx.community_m), 0.5)[idx[known]]
+    inner = borders.copy()
+    inner[known] = shapely.difference(borders[known], outer[known])
+    length = shapely.length(inner)
+    guides = [ctx.streets, shapely.boundary(ctx.compounds.geometry)]
+    walls = shapely.boundary(ctx.buildings.geometry)
+    off = measures.off_street_length(inner, guides, step=OFF_STREET_STEP_M, walls=walls)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(length > 0, off / length, 0.0)
+    out = []
+    for i in np.flatnonzero((share > s.max_off_street_share) & (off > 2 * measures.ON_STREET_M)):
+        out.append(
+            Finding(
+                "off_street",
+                [ctx.codes[i]],
+                ctx.grid_points[i],
+                _round(100 * share[i]),
+                _round(100 * s.max_off_street_share),
+                {"border_m": _round(length[i]), "off_street_m": _round(off[i])},
+            )
+        )
+    return out
+
+
+def not_compact(ctx: ReviewContext) -> list[Finding]:
+    """Polsby–Popper and Reock both low: ragged and sprawling (either alone may be a
+    grid along a river or a street, drawn right)."""
+    s = ctx.settings
+    pp = measures.polsby_popper(ctx.grid_m)
+    rk = measures.reock(ctx.grid_m)
+    out = []
+    for i in np.flatnonzero((pp < s.min_polsby_popper) & (rk < s.min_reock)):
+        out.append(
+            Finding(
+                "not_compact",
+                [ctx.codes[i]],
+                ctx.grid_points[i],
+                round(float(pp[i]), 3),
+                s.min_polsby_popper,
+                {
+                    "polsby_popper": round(float(pp[i]), 3),
+                    "reock": round(float(rk[i]), 3),
+                    "min_reock": s.min_reock,
+                },
+            )
+        )
+    return out
+
+
+def dedicated_unit_mixed(ctx: ReviewContext) -> list[Finding]:
+    """A dedicated grid (a school, a hospital, an office …) that takes in homes outside
+    every dedicated unit: their households belong in a comprehensive grid. Staff flats
+    inside the unit's walls are the unit's own."""
+    dedicated = np.flatnonzero(~ctx.comprehensive)
+    if not len(dedicated):
+        return []
+    comps = ctx.compounds
+    points = ctx.buildings.points
+    in_unit = np.zeros(len(points), dtype=bool)
+    units = comps.geometry[comps.dedicated]
+    if len(units) and len(points):
+        _, b = shapely.STRtree(units).query(points, predicate="within")
+        in_unit[b] = True
+    owner = ctx.building_owner
+    outside = (owner >= 0) & ~in_unit
+    homes = np.bincount(
+        owner[outside], weights=ctx.buildings.households[outside], minlength=len(ctx.grid_m)
+    ).astype(np.int64)
+    out = []
+    for i in dedicated[homes[dedicated] > 0]:
+        out.append(
+            Finding("dedicated_unit_mixed", [ctx.codes[i]], ctx.grid_points[i], int(homes[i]), 0)
+        )
+    return out
+
+
+# --- codes and people ------------------------------------------------------------------------
+def codes(ctx: ReviewContext) -> list[Finding]:
+    known = set(map(str, ctx.community_codes))
+    out = []
+    for i, (code, community) in enumerate(zip(ctx.codes, ctx.community_of, strict=True)):
+        problem = None
+        if not CODE_RE.match(code):
+            problem = "not 15 digits"
+        elif not code.startswith(str(community)):
+            problem = f"does not begin with its community's code {community}"
+        elif code[:12] not in known:
+            problem = f"no community has the code {code[:12]}"
+        elif code.endswith("000"):
+            problem = "sequence 000"
+        if problem:
+            out.append(
+                Finding(
+                    "code_invalid", [code], ctx.grid_points[i], code, None, {"problem": problem}
+                )
+            )
+    counts = pd.Series(ctx.codes).value_counts()
+    for code, n in counts[counts > 1].items():
+        where = ctx.grid_points[ctx.codes == code]
+        out.append(
+            Finding(
+                "code_duplicate",
+                [str(code)] * int(n),
+                shapely.multipoints(where),
+                str(code),
+                None,
+                {"count": int(n)},
+            )
+        )
+    return out + _order(ctx)
+
+
+def _order(ctx: ReviewContext) -> list[Finding]:
+    """Sequences against reading order (rows of ``row_height_m`` north→south, west→east
+    in a row), as the merge numbers them. A grid within ``ROW_SLACK_M`` of a row's edge
+    may be read in either row, so no rounding of a stored shape breaks an order."""
+    scheme = CodeScheme()
+    valid = np.array([bool(CODE_RE.match(c)) for c in ctx.codes], dtype=bool)
+    if not valid.any():
+        return []
+    points = measures.anchor_points(ctx.grid_m[valid])
+    frame = pd.DataFrame(
+        {
+            "i": np.flatnonzero(valid),
+            "community": [c[:12] for c in ctx.codes[valid]],
+            "seq": [int(c[12:]) for c in ctx.codes[valid]],
+            "x": shapely.get_x(points),
+            "y": shapely.get_y(points),
+        }
+    )
+    top = frame.groupby("community")["y"].transform("max")
+    depth = top - frame["y"]
+    h = scheme.row_height_m
+    frame["row_lo"] = np.floor((depth - ROW_SLACK_M) / h)
+    frame["row_hi"] = np.floor((depth + ROW_SLACK_M) / h)
+    frame["row"] = np.floor(depth / h)
+    frame = frame.sort_values(["community", "seq"])
+    expected = frame.sort_values(["community", "row", "x"]).groupby("community").cumcount() + 1
+    frame["expected"] = expected
+    prev = frame.groupby("community").shift(1)
+    # b follows a in sequence but must be read before it: its row is surely above a's,
+    # or both are surely in one row and b lies west of a.
+    before = (frame["row_hi"] < prev["row_lo"]) | (
+        (frame["row_lo"] == prev["row_hi"])
+        & (frame["row_hi"] == prev["row_lo"])
+        & (frame["x"] < prev["x"] - ROW_SLACK_M)
+    )
+    out = []
+    broken = frame[before.fillna(False).astype(bool)]
+    for i, seq, expected in zip(
+        broken["i"].tolist(), broken["seq"].tolist(), broken["expected"].tolist(), strict=True
+    ):
+        out.append(
+            Finding("code_order", [str(ctx.codes[i])], ctx.grid_points[i], int(seq), int(expected))
+        )
+    return out
+
+
+def officers(ctx: ReviewContext) -> list[Finding]:
+    s = ctx.settings
+    names = ctx.grids["officer_name"].fillna("").astype(str).str.strip().to_numpy()
+    out = []
+    for i in np.flatnonzero(names == ""):
+        out.append(Finding("no_officer", [ctx.codes[i]], ctx.grid_points[i], None))
+    phones = ctx.grids["officer_phone"].fillna("").astype(str).str.strip().to_numpy()
+    frame = pd.DataFrame({"name": names, "phone": phones, "hh": ctx.households})
+    frame = frame[frame["name"] != ""]
+    for (name, phone), group in frame.groupby(["name", "phone"], sort=True):
+        n, hh = len(group), int(group["hh"].sum())
+        grids = sorted(ctx.codes[group.index.to_numpy()].tolist())
+        where = shapely.multipoints(ctx.grid_points[group.index.to_numpy()])
+        detail = {"officer": name, "phone": phone or None, "grids": n, "households": hh}
+        if n > s.max_officer_grids:
+            out.append(
+                Finding(
+                    "officer_overloaded",
+                    grids,
+                    where,
+                    f"{n}个网格",
+                    f"{s.max_officer_grids}个网格",
+                    detail,
+                )
+            )
+        elif hh > s.max_officer_households:
+            out.append(
+                Finding(
+                    "officer_overloaded",
+                    grids,
+                    where,
+                    f"{hh}户",
+                    f"{s.max_officer_households}户",
+                    detail,
+                )
+            )
+    return out
+
+
+# --- drift -------------------------------------------------------------------------------------
+BASE_NAMES = {
+    "streets": "街巷",
+    "buildings": "楼栋",
+    "addresses": "标准地址",
+    "compounds": "小区",
+    "communities": "社区",
+}
+
+
+def base_changed(ctx: ReviewContext) -> list[Finding]:
+    """Base layers imported after the version was made, and what moved with them."""
+    made: datetime = ctx.version.created_at
+    out = []
+    for layer in ctx.layers:
+        if layer.kind not in BASE_NAMES or layer.imported_at <= made:
+            continue
+        detail: dict[str, object] = {
+            "layer": layer.kind,
+            "imported_at": layer.imported_at.isoformat(),
+            "source": layer.source_name,
+        }
+        grids: list[str] = []
+        where = None
+        if layer.kind == "buildings":
+            stored = ctx.grids["households"].fillna(0).to_numpy(dtype=np.int64)
+            moved = np.flatnonzero(stored != ctx.households)
+            grids = sorted(ctx.codes[moved].tolist())
+            detail["grids_changed"] = len(moved)
+            detail["households_moved"] = int(np.abs(stored - ctx.households)[moved].sum())
+            if len(moved):
+                where = shapely.multipoints(ctx.grid_points[moved])
+        out.append(
+            Finding(
+                "base_changed",
+                grids,
+                where,
+                f"{BASE_NAMES[layer.kind]}图层（{layer.source_name}）",
+                None,
+                detail,
+            )
+        )
+    return out
+
+
+CHECKS: tuple[Check, ...] = (
+    invalid_geometry,
+    coverage,
+    holes,
+    outside_community,
+    sliver,
+    multipart,
+    households,
+    compound_split,
+    building_cut,
+    off_street,
+    not_compact,
+    dedicated_unit_mixed,
+    codes,
+    officers,
+    base_changed,
+)

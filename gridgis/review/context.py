@@ -1,0 +1,110 @@
+"""What a review reads: one version's grids and the base layers it is judged against, in
+the city's metric CRS, with the measures every check shares computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from gridgis import crs, measures
+from gridgis.merge.engine import metric_buildings, metric_compounds
+from gridgis.merge.units import Buildings, Compounds
+from gridgis.settings import Settings
+from gridgis.store.base import LayerInfo, Store, VersionInfo
+
+
+def _metric(frame: gpd.GeoDataFrame, epsg: int) -> NDArray[np.object_]:
+    if len(frame) == 0:
+        return np.array([], dtype=object)
+    return crs.to_metric(frame.geometry.to_numpy(), epsg)
+
+
+@dataclass
+class ReviewContext:
+    """A version and its city. ``grid_m`` and ``community_m`` are in metres."""
+
+    version: VersionInfo
+    grids: gpd.GeoDataFrame
+    grid_m: NDArray[np.object_]
+    community_codes: NDArray[np.object_]
+    community_m: NDArray[np.object_]
+    buildings: Buildings
+    compounds: Compounds
+    streets: NDArray[np.object_]
+    layers: list[LayerInfo]
+    settings: Settings
+    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, store: Store, version: str, settings: Settings) -> ReviewContext:
+        epsg = settings.metric_epsg
+        info = store.get_version(version)
+        grids = store.read_grids(version)
+        communities = store.read_base_layer("communities")
+        return cls(
+            version=info,
+            grids=grids,
+            grid_m=_metric(grids, epsg),
+            community_codes=communities["code"].to_numpy(dtype=object),
+            community_m=_metric(communities, epsg),
+            buildings=metric_buildings(store.read_base_layer("buildings"), epsg),
+            compounds=metric_compounds(store.read_base_layer("compounds"), epsg),
+            streets=_metric(store.read_base_layer("streets"), epsg),
+            layers=store.list_layers(),
+            settings=settings,
+        )
+
+    # --- what every check may need, computed once ------------------------------------------
+    @cached_property
+    def codes(self) -> NDArray[np.object_]:
+        return self.grids["code"].to_numpy(dtype=object).astype(str).astype(object)
+
+    @cached_property
+    def community_of(self) -> NDArray[np.object_]:
+        return self.grids["community_code"].fillna("").to_numpy(dtype=object)
+
+    @cached_property
+    def community_index(self) -> NDArray[np.int64]:
+        """Each grid's community as an index into ``community_m``, -1 when unknown."""
+        lookup = {str(c): i for i, c in enumerate(self.community_codes)}
+        return np.array([lookup.get(str(c), -1) for c in self.community_of], dtype=np.int64)
+
+    @cached_property
+    def comprehensive(self) -> NDArray[np.bool_]:
+        return np.asarray(self.grids["kind"].to_numpy() != "专属", dtype=bool)
+
+    @cached_property
+    def building_owner(self) -> NDArray[np.int64]:
+        return measures.building_owner(self.grid_m, self.buildings.points)
+
+    @cached_property
+    def households(self) -> NDArray[np.int64]:
+        """Households per grid from today's buildings (the stored figure may be stale)."""
+        return measures.sum_by_owner(
+            self.building_owner, self.buildings.households, len(self.grid_m)
+        )
+
+    @cached_property
+    def population(self) -> NDArray[np.int64]:
+        return measures.sum_by_owner(
+            self.building_owner, self.buildings.population, len(self.grid_m)
+        )
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.grid_m)
+
+    def to_lonlat(self, geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+        if len(geoms) == 0:
+            return np.array([], dtype=object)
+        return crs.from_metric(np.asarray(geoms, dtype=object), self.settings.metric_epsg)
+
+    @cached_property
+    def grid_points(self) -> NDArray[np.object_]:
+        """A point inside each grid (lon/lat): where a finding about a whole grid is."""
+        return shapely.point_on_surface(self.grids.geometry.to_numpy())
