@@ -482,6 +482,63 @@ def review_cmd(
     _print_review(review)
 
 
+@review_app.command("show")
+@handled
+def review_show_cmd(
+    version: Annotated[str, typer.Option("--version", help="The version reviewed.")],
+    proposal: Annotated[str, typer.Option("--proposal", help="The proposal's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """A proposal's grids before and after (nothing is saved)."""
+    from gridgis.review.context import ReviewContext
+    from gridgis.review.proposals import propose
+
+    settings = _settings()
+    found = propose(ReviewContext.load(_store(settings), version, settings), proposal)
+    if as_json:
+        _emit_json(found.to_dict())
+        return
+    _print_proposal(found)
+
+
+@review_app.command("apply")
+@handled
+def review_apply_cmd(
+    version: Annotated[str, typer.Option("--version", help="The version reviewed.")],
+    proposal: Annotated[str, typer.Option("--proposal", help="The proposal's id.")],
+    into: Annotated[
+        str | None, typer.Option(help="Draft to save the result in (default VERSION-ID).")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Overwrite a draft of that name.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Apply one proposal into a new draft (the version itself is left as it is)."""
+    from gridgis.review.proposals import apply_proposal
+
+    settings = _settings()
+    info, found = apply_proposal(
+        _store(settings),
+        version,
+        proposal,
+        settings,
+        actor=settings.actor,
+        into=into,
+        replace=replace,
+    )
+    if as_json:
+        _emit_json({"version": asdict(info), "proposal": found.to_dict()})
+        return
+    _print_proposal(found)
+    out.print(f"draft {info.name} saved (not published)")
+
+
+def _print_proposal(found: Any) -> None:
+    out.print(f"{found.id}: {found.note}")
+    for label, rows in (("before", found.before), ("after", found.after())):
+        for row in rows:
+            out.print(f"  {label}: {row['code']} {row['name']} {row['households']} households")
+
+
 def _print_review(review: Any) -> None:
     s = review.summary
     out.print(

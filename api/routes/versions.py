@@ -12,6 +12,8 @@ from api.deps import ActorDep, SettingsDep, StoreDep
 from api.headers import content_disposition
 from gridgis.diff import diff_versions, patch_lines
 from gridgis.export import crosswalk_frame
+from gridgis.review.context import ReviewContext
+from gridgis.review.proposals import apply_proposal, propose
 from gridgis.review.publishing import publish_reviewed
 from gridgis.review.run import review_version
 from gridgis.versions import check_version_name
@@ -57,6 +59,36 @@ def get_review(name: str, store: StoreDep, settings: SettingsDep) -> dict[str, A
     """The look-back review of a version: ``{"version", "summary", "findings"}``, each
     finding with its type, severity, grids, where (GeoJSON), value, limit and rule."""
     return review_version(store, name, settings).to_dict()
+
+
+@router.get("/versions/{name}/proposals/{ident}")
+def get_proposal(name: str, ident: str, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+    """A redraw proposal: the grids before and after, with their shapes (GeoJSON)."""
+    return propose(ReviewContext.load(store, name, settings), ident).to_dict()
+
+
+class Application(BaseModel):
+    """Where a proposal applied goes: a new draft (default ``{version}-{id}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    into: str | None = Field(default=None, description="The draft to create.")
+    replace: bool = Field(default=False, description="Overwrite a draft of that name.")
+
+
+@router.post("/versions/{name}/proposals/{ident}/apply", status_code=201)
+def apply_one(
+    name: str,
+    ident: str,
+    body: Application,
+    store: StoreDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+) -> dict[str, Any]:
+    """Apply one proposal into a new draft; the version itself stays as it is."""
+    info, proposal = apply_proposal(
+        store, name, ident, settings, actor=actor, into=body.into, replace=body.replace
+    )
+    return {"version": asdict(info), "proposal": proposal.to_dict()}
 
 
 class Publication(BaseModel):

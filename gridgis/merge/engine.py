@@ -156,7 +156,7 @@ def compute_merge(
     compounds = metric_compounds(inputs.compounds, epsg)
     buildings = metric_buildings(inputs.buildings, epsg)
     atoms_by_community = _cut_communities(
-        comm_m, _Streets(inputs.streets, epsg), compounds, buildings, low, high, tick
+        comm_m, StreetNetwork(inputs.streets, epsg), compounds, buildings, low, high, tick
     )
 
     departments = sorted(inputs.departments)
@@ -165,7 +165,7 @@ def compute_merge(
     labels = _department_labels(all_points, dept_m)
     grouped = _group(codes, atoms_by_community, labels, compounds, low, high, tick)
 
-    grid_m = _clean_coverage(grouped.geometry)
+    grid_m = clean_coverage(grouped.geometry)
     grid_codes = np.array(
         stable_codes(grouped.community_codes(), grid_m, scheme, _previous(inputs, epsg)),
         dtype=object,
@@ -246,7 +246,7 @@ def _params(
     }
 
 
-def _clean_coverage(geoms: list[shapely.Geometry]) -> NDArray[np.object_]:
+def clean_coverage(geoms: list[shapely.Geometry]) -> NDArray[np.object_]:
     """Grids' shared borders made exactly equal (the atoms' unions leave slivers)."""
     cleaned = shapely.coverage_clean(np.array(geoms, dtype=object), snapping_distance=0.001)
     return np.array(shapely.make_valid(cleaned), dtype=object)
@@ -297,7 +297,7 @@ def metric_buildings(frame: gpd.GeoDataFrame, epsg: int) -> Buildings:
     return Buildings(geoms, households, population)
 
 
-class _Streets:
+class StreetNetwork:
     """The street network in metres: streets cut blocks, internal roads (inside
     compounds) only cut units over the maximum."""
 
@@ -326,7 +326,7 @@ def _crossing(
 
 def _cut_communities(
     communities: NDArray[np.object_],
-    streets: _Streets,
+    streets: StreetNetwork,
     compounds: Compounds,
     buildings: Buildings,
     low: int,
@@ -407,13 +407,13 @@ def _group(
             atoms.dedicated,
         )
         offset += len(atoms)
-        parts = partition(graph, low, high, _unit_names(atoms))
+        parts = partition(graph, low, high, unit_names(atoms))
         grouped.add(str(code), atoms, parts, compounds)
     tick("grouping units into grids", len(codes), len(codes))
     return grouped
 
 
-def _unit_names(atoms: Atoms) -> Callable[[int], str]:
+def unit_names(atoms: Atoms) -> Callable[[int], str]:
     """What an atom over the maximum is, in words a grid office can check on the map."""
 
     def name(atom: int) -> str:

@@ -347,9 +347,7 @@ def off_street(ctx: ReviewContext) -> list[Finding]:
     inner = borders.copy()
     inner[known] = shapely.difference(borders[known], outer[known])
     length = shapely.length(inner)
-    guides = [ctx.streets, shapely.boundary(ctx.compounds.geometry)]
-    walls = shapely.boundary(ctx.buildings.geometry)
-    off = measures.off_street_length(inner, guides, step=OFF_STREET_STEP_M, walls=walls)
+    off = ctx.off_street(inner, OFF_STREET_STEP_M)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(length > 0, off / length, 0.0)
     out = []
@@ -458,9 +456,26 @@ def codes(ctx: ReviewContext) -> list[Finding]:
 def _order(ctx: ReviewContext) -> list[Finding]:
     """Sequences against reading order (rows of ``row_height_m`` north→south, west→east
     in a row), as the merge numbers them. A grid within ``ROW_SLACK_M`` of a row's edge
-    may be read in either row, so no rounding of a stored shape breaks an order."""
+    may be read in either row, so no rounding of a stored shape breaks an order. Codes
+    appended after those of the version this one was made from (a redraw never reuses a
+    retired code, so new grids take numbers after the highest) are left out."""
     scheme = CodeScheme()
     valid = np.array([bool(CODE_RE.match(c)) for c in ctx.codes], dtype=bool)
+    if ctx.previous_codes:
+        highest: dict[str, int] = {}
+        for code in ctx.previous_codes:
+            if CODE_RE.match(code):
+                highest[code[:12]] = max(highest.get(code[:12], 0), int(code[12:]))
+        appended = np.array(
+            [
+                bool(CODE_RE.match(c))
+                and c not in ctx.previous_codes
+                and int(c[12:]) > highest.get(c[:12], 0)
+                for c in ctx.codes
+            ],
+            dtype=bool,
+        )
+        valid &= ~appended
     if not valid.any():
         return []
     points = measures.anchor_points(ctx.grid_m[valid])

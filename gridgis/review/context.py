@@ -3,7 +3,7 @@ the city's metric CRS, with the measures every check shares computed once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import geopandas as gpd
@@ -12,7 +12,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import crs, measures
-from gridgis.merge.engine import metric_buildings, metric_compounds
+from gridgis.merge.engine import StreetNetwork, metric_buildings, metric_compounds
 from gridgis.merge.units import Buildings, Compounds
 from gridgis.settings import Settings
 from gridgis.store.base import LayerInfo, Store, VersionInfo
@@ -35,10 +35,12 @@ class ReviewContext:
     community_m: NDArray[np.object_]
     buildings: Buildings
     compounds: Compounds
-    streets: NDArray[np.object_]
+    streets_frame: gpd.GeoDataFrame
     layers: list[LayerInfo]
     settings: Settings
-    _cache: dict[str, object] = field(default_factory=dict, repr=False)
+    #: Codes of the version this one was made from (by a merge that kept its codes, or a
+    #: proposal applied): codes appended after them follow the highest, not reading order.
+    previous_codes: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, store: Store, version: str, settings: Settings) -> ReviewContext:
@@ -46,6 +48,13 @@ class ReviewContext:
         info = store.get_version(version)
         grids = store.read_grids(version)
         communities = store.read_base_layer("communities")
+        previous = info.params.get("previous_version") or info.params.get("from")
+        known = {v.name for v in store.list_versions()}
+        previous_codes = (
+            frozenset(store.read_grids(previous)["code"].astype(str))
+            if isinstance(previous, str) and previous in known
+            else frozenset()
+        )
         return cls(
             version=info,
             grids=grids,
@@ -54,12 +63,37 @@ class ReviewContext:
             community_m=_metric(communities, epsg),
             buildings=metric_buildings(store.read_base_layer("buildings"), epsg),
             compounds=metric_compounds(store.read_base_layer("compounds"), epsg),
-            streets=_metric(store.read_base_layer("streets"), epsg),
+            streets_frame=store.read_base_layer("streets"),
             layers=store.list_layers(),
             settings=settings,
+            previous_codes=previous_codes,
         )
 
     # --- what every check may need, computed once ------------------------------------------
+    @cached_property
+    def street_network(self) -> StreetNetwork:
+        """Streets that cut blocks, and roads inside compounds, as the merge takes them."""
+        return StreetNetwork(self.streets_frame, self.settings.metric_epsg)
+
+    @cached_property
+    def streets(self) -> NDArray[np.object_]:
+        """Every street, lane, river, railway and internal road, in metres."""
+        return np.concatenate([self.street_network.lines, self.street_network.internal])
+
+    @cached_property
+    def guides(self) -> list[NDArray[np.object_]]:
+        """What a border may follow within 5 m: streets, rivers, railways, compound walls."""
+        return [self.streets, shapely.boundary(self.compounds.geometry)]
+
+    @cached_property
+    def walls(self) -> NDArray[np.object_]:
+        """What a border may follow within 1 m: building walls (party walls, façades)."""
+        return np.asarray(shapely.boundary(self.buildings.geometry), dtype=object)
+
+    def off_street(self, lines: NDArray[np.object_], step: float) -> NDArray[np.float64]:
+        """How much of each line follows no street, wall, river or railway."""
+        return measures.off_street_length(lines, self.guides, step=step, walls=self.walls)
+
     @cached_property
     def codes(self) -> NDArray[np.object_]:
         return self.grids["code"].to_numpy(dtype=object).astype(str).astype(object)

@@ -15,6 +15,7 @@ from gridgis.geojson import geometry_texts
 from gridgis.review.checks import CHECKS
 from gridgis.review.context import ReviewContext
 from gridgis.review.findings import TYPES, Finding
+from gridgis.review.proposals import name_proposals
 from gridgis.settings import Settings
 from gridgis.store.base import Store
 
@@ -60,6 +61,7 @@ def review_context(ctx: ReviewContext, *, progress: Progress | None = None) -> R
         tick(check.__name__, n, len(CHECKS))
         findings.extend(check(ctx))
     tick("done", len(CHECKS), len(CHECKS))
+    name_proposals(ctx, findings)
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.type, f.grids))
     for n, f in enumerate(findings, start=1):
         f.detail.setdefault("id", n)

@@ -1,0 +1,460 @@
+"""Redraw proposals: for each fixable finding, the grids that would fix it, computed from
+the same atoms and rules as the merge, and applied on their own into a new draft.
+
+- ``households_over``: the grid re-cut along streets, walls and party walls into grids
+  of the band (the merge's atoms and grouping over the grid's area);
+- ``households_under``: joined with the neighbour in its community that shares the
+  longest border, when the two stay under the maximum; else the grid and its
+  neighbours in the community re-divided;
+- ``gap``, ``hole``: the piece given to the grid that shares the longest border with it;
+  ``overlap``: the piece left to the grid it is most attached to and cut from the other;
+  ``sliver``: the thin part given to the neighbour it touches most;
+  ``outside_community``: the grid clipped to its community.
+
+Proposal ids name the finding (``households_over-510603001001027``), so the same id
+finds the same proposal in every review of the version; computing one reads only the
+grids it touches.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from gridgis import crs, measures
+from gridgis.errors import ConflictError, NotFoundError
+from gridgis.merge.codes import CodeScheme, stable_codes
+from gridgis.merge.engine import clean_coverage, unit_names
+from gridgis.merge.partition import Graph, partition
+from gridgis.merge.units import community_atoms
+from gridgis.review import checks
+from gridgis.review.context import ReviewContext
+from gridgis.review.findings import Finding
+from gridgis.settings import Settings
+from gridgis.store.base import Store, VersionInfo
+
+FIXABLE = (
+    "households_over",
+    "households_under",
+    "gap",
+    "hole",
+    "overlap",
+    "sliver",
+    "outside_community",
+)
+#: The check that finds each fixable type again, to look a proposal up by its id.
+FINDER = {
+    "households_over": checks.households,
+    "households_under": checks.households,
+    "gap": checks.coverage,
+    "overlap": checks.coverage,
+    "hole": checks.holes,
+    "sliver": checks.sliver,
+    "outside_community": checks.outside_community,
+}
+
+
+@dataclass
+class Proposal:
+    """What to change: grids (by index into the version) to take out, grids to put in."""
+
+    id: str
+    finding: Finding
+    action: str  # split | join | redivide | repair
+    remove: list[int]
+    add: gpd.GeoDataFrame  # full grid rows in EPSG:4490
+    note: str = ""
+    seconds: float = 0.0
+    before: list[dict[str, Any]] = field(default_factory=list)
+
+    def after(self) -> list[dict[str, Any]]:
+        return [
+            {"code": c, "name": n, "households": int(h)}
+            for c, n, h in zip(
+                self.add["code"], self.add["name"], self.add["households"], strict=True
+            )
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        from gridgis.jsonio import json_loads
+
+        geoms = shapely.to_geojson(self.add.geometry.to_numpy())
+        return {
+            "id": self.id,
+            "finding": self.finding.type,
+            "grids": self.finding.grids,
+            "action": self.action,
+            "note": self.note,
+            "before": self.before,
+            "after": [
+                {**row, "geometry": json_loads(str(g))}
+                for row, g in zip(self.after(), geoms, strict=True)
+            ],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def proposal_id(finding: Finding, nth: int = 0) -> str:
+    """``type-code[-code…][-n]``: the finding's type and grids, and which of several
+    findings of one type at the same grids (largest first) it is."""
+    codes = "-".join(finding.grids) if finding.grids else "none"
+    return f"{finding.type}-{codes}" + (f"-{nth + 1}" if nth else "")
+
+
+def name_proposals(ctx: ReviewContext, findings: list[Finding]) -> None:
+    """Give each fixable finding its proposal id (cheap: nothing is computed yet). A
+    grid over the band made of one building, or under it with no neighbour in its
+    community, has none."""
+    seen: dict[tuple[str, tuple[str, ...]], int] = {}
+    buildings_in = np.bincount(
+        ctx.building_owner[ctx.building_owner >= 0], minlength=len(ctx.grid_m)
+    )
+    index = {c: i for i, c in enumerate(ctx.codes)}
+    for f in sorted(findings, key=lambda f: -_size(f)):
+        if f.type not in FIXABLE:
+            continue
+        key = (f.type, tuple(f.grids))
+        nth = seen.get(key, 0)
+        seen[key] = nth + 1
+        i = index.get(f.grids[0]) if f.grids else None
+        if f.type == "households_over" and (i is None or buildings_in[i] < 2):
+            continue
+        if f.type == "households_under" and (i is None or not _neighbours(ctx, i)):
+            continue
+        f.proposal = proposal_id(f, nth)
+
+
+def _size(f: Finding) -> float:
+    return float(f.value) if isinstance(f.value, int | float) else 0.0
+
+
+def find(ctx: ReviewContext, ident: str) -> Finding:
+    """The finding a proposal id names, found again by its own check."""
+    kind = next((t for t in FIXABLE if ident.startswith(t + "-")), None)
+    if kind is None:
+        raise NotFoundError(f"no proposal {ident!r}: ids begin with one of {', '.join(FIXABLE)}")
+    found = [f for f in FINDER[kind](ctx) if f.type == kind]
+    name_proposals(ctx, found)
+    for f in found:
+        if f.proposal == ident:
+            return f
+    raise NotFoundError(
+        f"no proposal {ident!r} in version {ctx.version.name!r}: the review finds "
+        "nothing there to fix now",
+        code="proposal_not_found",
+    )
+
+
+# --- computing one ----------------------------------------------------------------------------
+def propose(ctx: ReviewContext, ident: str) -> Proposal:
+    started = time.perf_counter()
+    finding = find(ctx, ident)
+    index = {c: i for i, c in enumerate(ctx.codes)}
+    grids = [index[c] for c in finding.grids if c in index]
+    if finding.type == "households_over":
+        proposal = _regroup(ctx, finding, grids, "split")
+    elif finding.type == "households_under":
+        proposal = _join_or_redivide(ctx, finding, grids[0])
+    else:
+        proposal = _repair(ctx, finding, grids)
+    proposal.id = ident
+    proposal.before = [
+        {
+            "code": str(ctx.codes[i]),
+            "name": str(ctx.grids["name"].iloc[i]),
+            "households": int(ctx.households[i]),
+        }
+        for i in proposal.remove
+    ]
+    proposal.seconds = time.perf_counter() - started
+    return proposal
+
+
+def _neighbours(ctx: ReviewContext, i: int) -> list[tuple[int, float]]:
+    """Comprehensive grids of the same community touching grid ``i``, with the length of
+    border they share, longest first."""
+    near = ctx.tree.query(ctx.grid_m[i], predicate="intersects")
+    near = near[(near != i) & ctx.comprehensive[near]]
+    near = near[ctx.community_of[near] == ctx.community_of[i]]
+    if not len(near):
+        return []
+    shared = shapely.length(
+        shapely.intersection(shapely.boundary(ctx.grid_m[i]), shapely.boundary(ctx.grid_m[near]))
+    )
+    order = np.lexsort((ctx.codes[near].astype(str), -shared))
+    return [(int(near[k]), float(shared[k])) for k in order if shared[k] > 0.5]
+
+
+def _join_or_redivide(ctx: ReviewContext, finding: Finding, i: int) -> Proposal:
+    high = ctx.settings.max_households
+    hh = ctx.households
+    for j, _ in _neighbours(ctx, i):
+        if hh[i] + hh[j] <= high:
+            keep = j if hh[j] >= hh[i] else i
+            geom = shapely.union(ctx.grid_m[i], ctx.grid_m[j])
+            rows = _rows(ctx, [geom], [keep], codes=[str(ctx.codes[keep])])
+            return Proposal(
+                "", finding, "join", sorted([i, j]), rows, note=f"与相邻网格{ctx.codes[j]}合并"
+            )
+    members = [i, *[j for j, _ in _neighbours(ctx, i)]]
+    return _regroup(ctx, finding, members, "redivide")
+
+
+def _regroup(ctx: ReviewContext, finding: Finding, members: list[int], action: str) -> Proposal:
+    """The members' area cut into the merge's atoms and grouped into grids of the band."""
+    s = ctx.settings
+    region = shapely.union_all(ctx.grid_m[members])
+    near, inner = ctx.street_network.crossing(region)
+    atoms = community_atoms(
+        region,
+        near,
+        ctx.compounds,
+        ctx.buildings,
+        s.max_households,
+        s.min_households / 3,
+        inner,
+        min_households=s.min_households,
+    )
+    graph = Graph(
+        atoms.households,
+        atoms.edges,
+        atoms.edge_off_street,
+        np.full((len(atoms), 1), -1, dtype=np.int64),
+        atoms.dedicated,
+    )
+    parts = partition(graph, s.min_households, s.max_households, unit_names(atoms))
+    if len(parts) < 2 and action == "split":
+        raise ConflictError(
+            f"grid {finding.grids[0]} cannot be cut into grids of the band: "
+            f"{parts[0].reason or 'no cut along streets or walls'}",
+            code="no_proposal",
+        )
+    if action == "split" and all(p.households > s.max_households for p in parts):
+        raise ConflictError(
+            f"grid {finding.grids[0]} cannot be cut into grids of the band: {parts[0].reason}",
+            code="no_proposal",
+        )
+    if action == "redivide" and sum(
+        s.min_households <= p.households <= s.max_households for p in parts
+    ) <= sum(s.min_households <= int(ctx.households[k]) <= s.max_households for k in members):
+        raise ConflictError(
+            f"grid {finding.grids[0]}: dividing it with its neighbours again gives no more "
+            f"grids in the band ({parts[0].reason or 'the merge drew them so'})",
+            code="no_proposal",
+        )
+    geoms = _fill(region, [shapely.coverage_union_all(atoms.geometry[p.atoms]) for p in parts])
+    kinds = ["专属" if p.reason == "dedicated" else "综合" for p in parts]
+    template = max(members, key=lambda k: int(ctx.households[k]))
+    rows = _rows(ctx, geoms, [template] * len(geoms), kinds=kinds, members=members)
+    word = {"split": "按街巷、围墙拆分为", "redivide": "与相邻网格重新划分为"}[action]
+    return Proposal("", finding, action, sorted(members), rows, note=f"{word}{len(rows)}个网格")
+
+
+def _fill(region: shapely.Geometry, geoms: list[shapely.Geometry]) -> list[shapely.Geometry]:
+    """The parts made to fill ``region`` exactly (its border with the neighbours does not
+    move): each clipped to it, and what none covers — the slivers the atoms' unions
+    leave — given to the part sharing the longest border with it; crumbs cut off a part
+    go the same way."""
+    parts = [shapely.intersection(g, region) for g in clean_coverage(geoms)]
+    rest = shapely.difference(region, shapely.union_all(parts))
+    loose = list(shapely.get_parts(rest))
+    for k, part in enumerate(parts):
+        pieces = _polygons(part)
+        if len(pieces) > 1:
+            keep = int(np.argmax(shapely.area(pieces)))
+            parts[k] = pieces[keep]
+            loose.extend(p for j, p in enumerate(pieces) if j != keep)
+    for piece in sorted(loose, key=lambda g: -g.area):
+        if shapely.area(piece) <= 0:
+            continue
+        shared = [_shared_length(piece, g) for g in parts]
+        k = int(np.argmax(shared))
+        parts[k] = shapely.union(parts[k], piece)
+    return [_polygonal(shapely.make_valid(g)) for g in parts]
+
+
+HAIR_M = 0.01  # hairline gaps and spikes narrower than twice this go
+
+
+def _tidy(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Shapes made of unions and differences, made valid and rid of hairline gaps and
+    spikes (closed, then opened by a centimetre, mitred so straight borders stay put):
+    a hairline would come back from lon/lat as a self-intersection."""
+    geoms = np.array([_polygonal(shapely.make_valid(g)) for g in geoms], dtype=object)
+    for distance in (HAIR_M, -2 * HAIR_M, HAIR_M):
+        geoms = shapely.buffer(geoms, distance, join_style="mitre", mitre_limit=10.0)
+    return np.array([_polygonal(shapely.make_valid(g)) for g in geoms], dtype=object)
+
+
+def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
+    parts = shapely.get_parts(geom)
+    return [p for p in parts if shapely.get_type_id(p) == 3 and p.area > 0]
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    pieces = _polygons(shapely.get_parts(geom)) if geom.geom_type == "GeometryCollection" else None
+    return shapely.union_all(pieces) if pieces is not None else geom
+
+
+def _repair(ctx: ReviewContext, finding: Finding, grids: list[int]) -> Proposal:
+    """Move one piece from grid to grid; the coverage stays whole."""
+    epsg = ctx.settings.metric_epsg
+    where = crs.to_metric(np.array([finding.where], dtype=object), epsg)[0]
+    geoms = {i: ctx.grid_m[i] for i in grids}
+    if finding.type == "outside_community":
+        i = grids[0]
+        home = ctx.community_m[ctx.community_index[i]]
+        geoms[i] = shapely.intersection(ctx.grid_m[i], home)
+        note = "裁去超出社区的部分"
+    elif finding.type in ("gap", "hole"):
+        near = ctx.tree.query(shapely.buffer(where, 0.05), predicate="intersects")
+        target = _most_shared(ctx, where, near)
+        geoms = {target: shapely.union(ctx.grid_m[target], where)}
+        note = f"空隙并入网格{ctx.codes[target]}"
+    elif finding.type == "overlap":
+        # The piece stays with the grid whose border with the other then follows streets
+        # and walls best (the merge's rule), else with the one it is most attached to.
+        a, b = grids
+        rest_a = shapely.difference(ctx.grid_m[a], where)
+        rest_b = shapely.difference(ctx.grid_m[b], where)
+        border_if_a = shapely.intersection(shapely.boundary(where), shapely.boundary(rest_b))
+        border_if_b = shapely.intersection(shapely.boundary(where), shapely.boundary(rest_a))
+        off_a, off_b = ctx.off_street(np.array([border_if_a, border_if_b], dtype=object), 2.0)
+        keep_a = (off_a, -_shared_length(where, rest_a)) <= (off_b, -_shared_length(where, rest_b))
+        loser = b if keep_a else a
+        geoms = {loser: shapely.difference(ctx.grid_m[loser], where)}
+        note = f"重叠部分留给网格{ctx.codes[a if keep_a else b]}"
+    else:  # sliver: a thin part goes to the neighbour it touches most
+        i = grids[0]
+        near = ctx.tree.query(shapely.buffer(where, 0.05), predicate="intersects")
+        near = near[near != i]
+        if not len(near):
+            raise ConflictError(
+                f"the sliver of grid {ctx.codes[i]} touches no other grid", code="no_proposal"
+            )
+        target = _most_shared(ctx, where, near)
+        geoms = {
+            i: shapely.difference(ctx.grid_m[i], where),
+            target: shapely.union(ctx.grid_m[target], where),
+        }
+        note = f"碎片并入网格{ctx.codes[target]}"
+    changed = sorted(geoms)
+    rows = _rows(
+        ctx, [geoms[k] for k in changed], changed, codes=[str(ctx.codes[k]) for k in changed]
+    )
+    return Proposal("", finding, "repair", changed, rows, note=note)
+
+
+def _shared_length(piece: shapely.Geometry, grid: shapely.Geometry) -> float:
+    return float(shapely.length(shapely.intersection(shapely.boundary(piece), grid.boundary)))
+
+
+def _most_shared(ctx: ReviewContext, piece: shapely.Geometry, near: NDArray[np.int64]) -> int:
+    """The grid among ``near`` sharing the longest border with ``piece`` (its community's
+    first, then the lower code)."""
+    if not len(near):
+        raise ConflictError("no grid touches the piece", code="no_proposal")
+    lengths = [_shared_length(piece, ctx.grid_m[k]) for k in near]
+    return int(near[int(np.lexsort((ctx.codes[near].astype(str), -np.array(lengths)))[0])])
+
+
+def _rows(
+    ctx: ReviewContext,
+    geoms: list[shapely.Geometry],
+    templates: list[int],
+    *,
+    codes: list[str] | None = None,
+    kinds: list[str] | None = None,
+    members: list[int] | None = None,
+) -> gpd.GeoDataFrame:
+    """Full grid rows for new shapes: attributes from ``templates`` (officer, party
+    branch …), households measured, codes kept or numbered as the merge numbers them."""
+    metric = _tidy(np.array(geoms, dtype=object))
+    base = ctx.grids.iloc[templates].reset_index(drop=True)
+    community = base["community_code"].astype(str).to_numpy(dtype=object)
+    if codes is None:
+        mine = np.flatnonzero(ctx.community_of == community[0])
+        others = [k for k in mine if k not in set(members or [])]
+        # Parts that keep (nearly) an old grid's shape keep its code; new ones take the
+        # numbers after the community's highest, as the merge's stable codes do.
+        previous = (
+            ctx.codes[np.r_[members or [], others]].astype(object),
+            ctx.community_of[np.r_[members or [], others]].astype(object),
+            ctx.grid_m[np.r_[members or [], others]],
+        )
+        codes = stable_codes(community, metric, CodeScheme(), previous)
+    owner = measures.building_owner(metric, ctx.buildings.points)
+    n = len(metric)
+    names = [
+        (
+            str(base["name"].iloc[k])
+            if codes[k] == str(ctx.codes[templates[k]])
+            else f"{base['community_name'].iloc[k] or ''}第{int(codes[k][-3:])}网格"
+        )
+        for k in range(n)
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": names,
+            "kind": kinds or base["kind"].tolist(),
+            "community_code": community,
+            "households": measures.sum_by_owner(owner, ctx.buildings.households, n),
+            "population": measures.sum_by_owner(owner, ctx.buildings.population, n),
+            "area_m2": np.round(measures.area_m2(metric), 1),
+            "compactness": np.round(measures.compactness(metric), 4),
+            "officer_name": base["officer_name"].to_numpy(dtype=object),
+            "officer_phone": base["officer_phone"].to_numpy(dtype=object),
+            "party_branch": base["party_branch"].to_numpy(dtype=object),
+        },
+        geometry=gpd.GeoSeries(crs.from_metric(metric, ctx.settings.metric_epsg), crs=4490),
+    )
+    return frame
+
+
+# --- applying one -----------------------------------------------------------------------------
+def applied(ctx: ReviewContext, proposal: Proposal) -> gpd.GeoDataFrame:
+    """The version's grids with the proposal applied."""
+    keep = np.ones(len(ctx.grids), dtype=bool)
+    keep[proposal.remove] = False
+    columns = [c for c in proposal.add.columns if c != "geometry"]
+    kept = ctx.grids.loc[keep, [*columns, "geometry"]]
+    out = pd.concat([kept, proposal.add[[*columns, "geometry"]]], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=4490)
+
+
+def apply_proposal(
+    store: Store,
+    version: str,
+    ident: str,
+    settings: Settings,
+    *,
+    actor: str,
+    into: str | None = None,
+    replace: bool = False,
+) -> tuple[VersionInfo, Proposal]:
+    """Compute proposal ``ident`` on ``version`` and save the result as draft ``into``
+    (default ``{version}-{ident}``), audited as a proposal applied."""
+    ctx = ReviewContext.load(store, version, settings)
+    proposal = propose(ctx, ident)
+    grids = applied(ctx, proposal)
+    target = into or f"{version}-{ident}"[:64]
+    info = store.save_version(
+        target,
+        grids,
+        pd.DataFrame(),
+        params={"source": "proposal", "from": version, "proposal": ident},
+        report={"proposal": proposal.to_dict()},
+        actor=actor,
+        note=proposal.note,
+        replace=replace,
+        action="proposal",
+    )
+    return info, proposal
