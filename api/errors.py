@@ -20,8 +20,18 @@ from gridgis.errors import (
     GridgisError,
     InvalidValueError,
     NotFoundError,
+    StaleError,
     TooLargeError,
+    UnconditionalError,
 )
+
+
+class UnsupportedMediaError(GridgisError):
+    """A request body in a media type the route does not take (an edit not sent as a
+    merge patch)."""
+
+    code = "unsupported_media_type"
+
 
 #: The status of each library error class; the first class in an error's MRO that is
 #: listed wins, so subclasses inherit their parent's status unless listed themselves.
@@ -30,6 +40,9 @@ STATUS: dict[type[GridgisError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     TooLargeError: 413,
+    StaleError: 412,
+    UnsupportedMediaError: 415,
+    UnconditionalError: 428,
     GridgisError: 400,
 }
 
@@ -69,7 +82,9 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(GridgisError)
     async def _gridgis(_request: Request, exc: GridgisError) -> JSONResponse:
-        return JSONResponse(gridgis_error_body(exc), status_code=status_of(exc))
+        # A stale edit says what the grid's ETag is now (OGC API Features Part 4).
+        headers = {"ETag": exc.current} if isinstance(exc, StaleError) else None
+        return JSONResponse(gridgis_error_body(exc), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -49,5 +49,22 @@ class ConflictError(GridgisError):
     code = "conflict"
 
 
+class StaleError(GridgisError):
+    """An edit made against a grid that has changed since it was read (its ETag);
+    ``current`` is the grid's ETag now, so the client can read it again."""
+
+    code = "precondition_failed"
+
+    def __init__(self, message: str, *, current: str) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class UnconditionalError(GridgisError):
+    """An edit that does not say which state of the grid it was made against."""
+
+    code = "precondition_required"
+
+
 class TooLargeError(GridgisError):
     code = "too_large"

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from api.conditional import tagged
-from api.deps import ServicesDep
-from gridgis.errors import NotFoundError
+from api.conditional import REVALIDATE, tagged
+from api.deps import ActorDep, ServicesDep
+from api.errors import UnsupportedMediaError
+from api.headers import matches
+from gridgis.edits import edit_grid
+from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection, features
-from gridgis.store.base import GRID_PROPERTIES
+from gridgis.jsonio import json_loads
+from gridgis.store.base import GRID_PROPERTIES, grid_etag
 
 router = APIRouter(prefix="/api", tags=["grids"])
 GEOJSON = "application/geo+json"
@@ -47,13 +52,68 @@ def list_grids(request: Request, services: ServicesDep, version: VersionQuery = 
 def get_grid(
     request: Request, code: str, services: ServicesDep, version: VersionQuery = None
 ) -> Response:
+    """One grid as a GeoJSON feature, with a strong ETag of its own state: the tag an
+    edit (``PATCH``) must send back in ``If-Match``."""
     loaded = services.index.resolve(name=version)
     match = loaded.grids[loaded.grids["code"] == code]
     if match.empty:
         raise NotFoundError(f"no grid {code} in version {loaded.info.name}", code="grid_not_found")
-    return tagged(
-        request,
-        ("grid", loaded.info.content_key, code),
-        lambda: features(match, list(GRID_PROPERTIES))[0].encode(),
-        GEOJSON,
+    row = match.iloc[0]
+    tag = grid_etag(row.to_dict(), row.geometry)
+    headers = {"ETag": tag, "Cache-Control": REVALIDATE}
+    if matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    body = features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@router.patch(
+    "/grids/{code}",
+    response_class=Response,
+    openapi_extra={
+        "requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}, "required": True}
+    },
+    responses={
+        200: {"content": {GEOJSON: {}}},
+        412: {"description": "The grid changed since it was read; ETag says its state now."},
+        428: {"description": "If-Match is missing."},
+    },
+)
+async def patch_grid(
+    request: Request,
+    code: str,
+    services: ServicesDep,
+    actor: ActorDep,
+    version: VersionQuery = None,
+) -> Response:
+    """Change a grid by a JSON merge patch of its feature (``{"properties": {...}}``;
+    ``null`` unsets), made against the ETag it was read with (``If-Match``). On the
+    published version: name, officer, phone and party branch, at once and audited; the
+    shape and kind in a draft, its neighbours adjusted so the community stays covered."""
+    media = request.headers.get("content-type", "").split(";")[0].strip()
+    if media not in (MERGE_PATCH, "application/json"):
+        raise UnsupportedMediaError(f"send the patch as {MERGE_PATCH}")
+    try:
+        patch = json_loads(await request.body())
+    except ValueError as exc:
+        raise InvalidValueError(f"the patch is not JSON: {exc}", code="invalid_patch") from exc
+    name, tag = await run_in_threadpool(
+        edit_grid,
+        services.store,
+        services.settings,
+        code,
+        patch,
+        if_match=request.headers.get("if-match"),
+        version=version,
+        actor=actor,
     )
+    info = services.store.get_version(name)
+    if info.status == "published":
+        await run_in_threadpool(services.index.refresh)  # lookups answer from the edit now
+    loaded = services.index.version(info)
+    match = loaded.grids[loaded.grids["code"] == code]
+    body = features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()
+    return Response(body, media_type=GEOJSON, headers={"ETag": tag, "Cache-Control": REVALIDATE})

@@ -7,14 +7,17 @@ layers). Every write is one transaction: it lands whole or not at all.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from gridgis.tiles.layers import TileLayer
 from gridgis.tiles.tilemath import TileAddress
@@ -87,6 +90,54 @@ class ImportRecord:
     department: str | None = None
     repairs: dict[str, int] = field(default_factory=dict)
     fields: list[str] = field(default_factory=list)  # source field names, in file order
+
+
+#: What a grid's ETag is made of, besides its geometry: every stored column.
+GRID_COLUMNS: tuple[str, ...] = (
+    "code",
+    "name",
+    "kind",
+    "community_code",
+    "households",
+    "population",
+    "area_m2",
+    "compactness",
+    "officer_name",
+    "officer_phone",
+    "party_branch",
+)
+
+
+def _plain(value: Any) -> Any:
+    """A stored value as the same Python value whichever way it was read (numpy or SQL)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def grid_etag(values: Mapping[str, Any], geometry: Any) -> str:
+    """A strong ETag of one grid's stored state (every column and its exact geometry): it
+    changes with any edit of that grid and with nothing else, so editing one grid does
+    not make a neighbour's copy stale (OGC API Features Part 4 optimistic locking)."""
+    state = repr([_plain(values.get(c)) for c in GRID_COLUMNS]).encode()
+    digest = hashlib.sha1(state + shapely.to_wkb(geometry))
+    return '"' + digest.hexdigest()[:24] + '"'
+
+
+@dataclass(frozen=True)
+class GridEdit:
+    """One grid's change: ``values`` (columns of :data:`GRID_COLUMNS`, ``None`` unsets)
+    and, if it moves, its new ``geometry`` (EPSG:4490); ``expect`` is the ETag the change
+    was made against (``None``: a change the server makes, like a neighbour adjusted)."""
+
+    code: str
+    values: dict[str, Any]
+    geometry: Any = None
+    expect: str | None = None
 
 
 def new_content_key() -> str:
@@ -271,6 +322,25 @@ class Store(ABC):
     def rename_version(self, name: str, new_name: str, actor: str) -> VersionInfo:
         """Give a draft another name (checked like any version name), audited as
         ``actor``. Only drafts: links, exports and the audit log name the published ones."""
+
+    @abstractmethod
+    def update_grids(
+        self,
+        version: str,
+        edits: list[GridEdit],
+        *,
+        actor: str,
+        action: str = "edit",
+        reason: str | None = None,
+    ) -> dict[str, str]:
+        """Change grids of ``version`` in one transaction, each checked against the ETag
+        it was made against (:class:`~gridgis.errors.StaleError` if it changed since);
+        the version gets a new content key and the audit log the before and after. Gives
+        each edited grid's new ETag."""
+
+    @abstractmethod
+    def grid_state(self, version: str, code: str) -> tuple[dict[str, Any], Any, str]:
+        """One grid's stored columns, geometry and ETag, read fresh from the store."""
 
     # --- tiles ----------------------------------------------------------------------------
     @abstractmethod

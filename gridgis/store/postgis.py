@@ -55,6 +55,9 @@ class PostGISStore(SqlStore):
     def _geom_out(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.ST_AsBinary(column, type_=sa.LargeBinary)
 
+    def _geom_param(self) -> str:
+        return "ST_GeomFromEWKB(decode(:geom, 'hex'))"
+
     def _decode(self, values: Sequence[Any]) -> NDArray[np.object_]:
         wkb = np.array([None if v is None else bytes(v) for v in values], dtype=object)
         return shapely.from_wkb(wkb)

@@ -24,19 +24,28 @@ from alembic.runtime.migration import MigrationContext
 from numpy.typing import NDArray
 
 from gridgis.crs import CGCS2000
-from gridgis.errors import ConflictError, GridgisError, InvalidValueError, NotFoundError
+from gridgis.errors import (
+    ConflictError,
+    GridgisError,
+    InvalidValueError,
+    NotFoundError,
+    StaleError,
+)
 from gridgis.geometry import force_multi
 from gridgis.store import schema as t
 from gridgis.store.base import (
     BASE_COLUMNS,
+    GRID_COLUMNS,
     GRID_PROPERTIES,
     AuditEntry,
     BaseKind,
+    GridEdit,
     ImportRecord,
     LayerInfo,
     Store,
     VersionInfo,
     base_layer_columns,
+    grid_etag,
     new_content_key,
 )
 from gridgis.versions import check_version_name
@@ -102,6 +111,11 @@ class SqlStore(Store):
 
     def _touched(self, conn: sa.Connection, table: sa.Table) -> None:
         """Called after a table's rows change (the GeoPackage records its extent)."""
+
+    def _geom_param(self) -> str:
+        """SQL that turns the bound parameter ``:geom`` (what :meth:`_encode` gives) into
+        a geometry value."""
+        return ":geom"
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
@@ -743,6 +757,88 @@ class SqlStore(Store):
             )
             self._audit(conn, actor, "rename", f"version/{new_name}", {"from": name})
             return self._get_version(conn, new_name)
+
+    # --- edits ------------------------------------------------------------------------------
+    def _grid_rows(
+        self, conn: sa.Connection, version_id: int, code: str
+    ) -> list[tuple[int, dict[str, Any], Any]]:
+        g = t.grids
+        rows = conn.execute(
+            sa.select(g.c.id, *[g.c[c] for c in GRID_COLUMNS], self._geom_out(g.c.geom))
+            .where(g.c.version_id == version_id, g.c.code == code)
+            .with_for_update()
+        ).all()
+        geoms: Any = self._decode([r[-1] for r in rows]) if rows else []
+        return [
+            (int(r[0]), dict(zip(GRID_COLUMNS, r[1:-1], strict=True)), geom)
+            for r, geom in zip(rows, geoms, strict=True)
+        ]
+
+    def _one_grid(
+        self, conn: sa.Connection, info: VersionInfo, code: str
+    ) -> tuple[int, dict[str, Any], Any]:
+        rows = self._grid_rows(conn, info.id, code)
+        if not rows:
+            raise NotFoundError(f"no grid {code} in version {info.name}", code="grid_not_found")
+        if len(rows) > 1:
+            raise ConflictError(
+                f"grid code {code} is used {len(rows)} times in version {info.name}: give the "
+                "grids their own codes (import the layer again) before editing them",
+                code="code_duplicate",
+            )
+        return rows[0]
+
+    def grid_state(self, version: str, code: str) -> tuple[dict[str, Any], Any, str]:
+        with self.engine.connect() as conn:
+            _, values, geom = self._one_grid(conn, self._get_version(conn, version), code)
+        return values, geom, grid_etag(values, geom)
+
+    def update_grids(
+        self,
+        version: str,
+        edits: list[GridEdit],
+        *,
+        actor: str,
+        action: str = "edit",
+        reason: str | None = None,
+    ) -> dict[str, str]:
+        v, g = t.grid_versions, t.grids
+        with self._write() as conn:
+            conn.execute(sa.select(v.c.id).where(v.c.name == version).with_for_update()).first()
+            info = self._get_version(conn, version)
+            changes = []
+            for edit in edits:
+                row_id, values, geom = self._one_grid(conn, info, edit.code)
+                current = grid_etag(values, geom)
+                if edit.expect is not None and edit.expect != current:
+                    raise StaleError(
+                        f"grid {edit.code} changed since it was read: read it again "
+                        f"(its ETag is now {current})",
+                        current=current,
+                    )
+                if edit.values:
+                    conn.execute(g.update().where(g.c.id == row_id).values(**edit.values))
+                if edit.geometry is not None:
+                    encoded = self._encode(force_multi(np.array([edit.geometry], dtype=object)))
+                    conn.execute(
+                        sa.text(f"UPDATE grids SET geom = {self._geom_param()} WHERE id = :id"),
+                        {"geom": encoded[0], "id": row_id},
+                    )
+                changes.append(
+                    {
+                        "code": edit.code,
+                        "before": {k: values[k] for k in edit.values},
+                        "after": dict(edit.values),
+                        **({"geometry": True} if edit.geometry is not None else {}),
+                    }
+                )
+            conn.execute(v.update().where(v.c.id == info.id).values(content_key=new_content_key()))
+            self._audit(conn, actor, action, f"version/{version}", {"grids": changes}, reason)
+            tags = {}
+            for edit in edits:
+                _, values, geom = self._one_grid(conn, info, edit.code)
+                tags[edit.code] = grid_etag(values, geom)
+            return tags
 
     # --- audit ------------------------------------------------------------------------------
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:

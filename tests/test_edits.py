@@ -1,0 +1,185 @@
+"""Editing grids over HTTP by OGC API Features Part 4's rules: strong ETags, If-Match,
+412 for a stale edit with the current ETag, 428 without one; attributes on the published
+version at once, shapes in a draft with the neighbours adjusted."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import pytest
+import shapely
+
+from gridgis import crs
+from gridgis.review.run import review_version
+from tests.conftest import DEMO, EDIT_EPSG, City, Server
+
+PATCH = {"Content-Type": "application/merge-patch+json"}
+
+
+@pytest.fixture(scope="module")
+def http(city: City) -> Iterator[httpx.Client]:
+    with Server(city.settings) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def _code(city: City, n: int) -> str:
+    return str(city.clean["code"].iloc[n])
+
+
+def test_a_grid_has_a_strong_etag_and_answers_304(http: httpx.Client, city: City) -> None:
+    first = http.get(f"/api/grids/{_code(city, 0)}")
+    tag = first.headers["etag"]
+    assert first.status_code == 200 and not tag.startswith("W/")
+    assert http.get(f"/api/grids/{_code(city, 0)}").headers["etag"] == tag
+    again = http.get(f"/api/grids/{_code(city, 0)}", headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    assert http.get(f"/api/grids/{_code(city, 1)}").headers["etag"] != tag
+
+
+def test_an_edit_without_if_match_is_428_and_a_stale_one_412(
+    http: httpx.Client, city: City
+) -> None:
+    url = f"/api/grids/{_code(city, 2)}"
+    body = {"properties": {"officer_phone": "13900000001"}}
+    assert http.patch(url, json=body, headers=PATCH).status_code == 428
+    stale = http.patch(url, json=body, headers={**PATCH, "If-Match": '"not-the-tag"'})
+    assert stale.status_code == 412
+    assert stale.headers["etag"] == http.get(url).headers["etag"]
+    assert stale.json()["code"] == "precondition_failed"
+    wrong = http.patch(url, content=b"{}", headers={"Content-Type": "text/plain", "If-Match": "x"})
+    assert wrong.status_code == 415
+
+
+def test_the_officer_changes_at_once_is_audited_and_null_unsets(
+    http: httpx.Client, city: City
+) -> None:
+    code = _code(city, 3)
+    url = f"/api/grids/{code}"
+    read = http.get(url)
+    before = read.json()["properties"]
+    changed = http.patch(
+        url,
+        json={"properties": {"officer_name": "李新", "officer_phone": None}},
+        headers={**PATCH, "If-Match": read.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] != read.headers["etag"]
+    now = http.get(url)
+    assert now.headers["etag"] == changed.headers["etag"]
+    assert now.json()["properties"]["officer_name"] == "李新"
+    assert now.json()["properties"]["officer_phone"] is None
+    # Lookups answer from the edit at once.
+    lon, lat = shapely.point_on_surface(shapely.geometry.shape(now.json()["geometry"])).coords[0]
+    answer = http.get("/api/lookup", params={"lon": lon, "lat": lat}).json()
+    assert answer["code"] == code
+    assert answer["officer"] == {"name": "李新", "phone": None}
+    entry = city.store.read_audit(1)[0]
+    assert entry.action == "edit" and entry.detail["grids"][0]["code"] == code
+    assert entry.detail["grids"][0]["before"]["officer_name"] == before["officer_name"]
+    assert entry.detail["grids"][0]["after"] == {"officer_name": "李新", "officer_phone": None}
+
+
+@pytest.mark.parametrize(
+    ("props", "status", "error"),
+    [
+        ({"code": "510603001001999"}, 400, "code_immutable"),
+        ({"households": 1}, 400, "not_editable"),
+        ({"kind": "专属"}, 409, "not_editable_here"),
+        ({"name": None}, 400, "required"),
+    ],
+)
+def test_what_the_published_version_refuses(
+    http: httpx.Client, city: City, props: dict[str, object], status: int, error: str
+) -> None:
+    url = f"/api/grids/{_code(city, 4)}"
+    tag = http.get(url).headers["etag"]
+    refused = http.patch(url, json={"properties": props}, headers={**PATCH, "If-Match": tag})
+    assert (refused.status_code, refused.json()["code"]) == (status, error)
+    assert http.get(url).headers["etag"] == tag  # nothing changed
+
+
+def test_a_stale_edit_never_overwrites_a_newer_one(http: httpx.Client, city: City) -> None:
+    """Clients counting up in one field, each against the state it read: every edit that
+    succeeded is counted once, and none was lost."""
+    url = f"/api/grids/{_code(city, 5)}"
+    read = http.get(url)
+    http.patch(
+        url,
+        json={"properties": {"party_branch": "0"}},
+        headers={**PATCH, "If-Match": read.headers["etag"]},
+    )
+    done: list[int] = []
+
+    def count(n: int) -> None:
+        with httpx.Client(base_url=str(http.base_url), timeout=60) as mine:
+            for _ in range(n):
+                got = mine.get(url)
+                value = int(got.json()["properties"]["party_branch"])
+                edit = mine.patch(
+                    url,
+                    json={"properties": {"party_branch": str(value + 1)}},
+                    headers={**PATCH, "If-Match": got.headers["etag"]},
+                )
+                assert edit.status_code in (200, 412), edit.text
+                if edit.status_code == 200:
+                    done.append(1)
+
+    threads = [threading.Thread(target=count, args=(6,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert done  # some edits went through
+    assert int(http.get(url).json()["properties"]["party_branch"]) == len(done)
+
+
+def test_a_shape_moves_in_a_draft_and_its_neighbour_gives_way(
+    http: httpx.Client, city: City
+) -> None:
+    frame = city.frame()
+    draft = city.imported(frame).version
+    a, b = city.neighbours(frame)
+    m = city.metric(frame)
+    code_a, code_b = frame["code"].iloc[a], frame["code"].iloc[b]
+    url = f"/api/grids/{code_a}?version={quote(draft)}"
+    published = http.get(f"/api/grids/{code_a}")
+    on_published = http.patch(
+        f"/api/grids/{code_a}",
+        json={"geometry": published.json()["geometry"]},
+        headers={**PATCH, "If-Match": published.headers["etag"]},
+    )
+    assert on_published.status_code == 409
+    grown = shapely.intersection(shapely.buffer(m[a], 10.0), shapely.union(m[a], m[b]))
+    shape = crs.from_metric(np.array([grown], dtype=object), EDIT_EPSG)[0]
+    read = http.get(url)
+    moved = http.patch(
+        url,
+        json={"geometry": shapely.geometry.mapping(shape)},
+        headers={**PATCH, "If-Match": read.headers["etag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    review = review_version(city.store, draft, city.settings)
+    assert not [f for f in review.findings if f.type in ("gap", "overlap", "hole")]
+    after = city.store.read_grids(draft).set_index("code")
+    assert after["households"].sum() == frame["households"].sum()
+    b_now = crs.to_metric(np.array([after.geometry[code_b]], dtype=object), EDIT_EPSG)[0]
+    assert b_now.area == pytest.approx(m[b].area - (grown.area - m[a].area), abs=1.0)
+    # Reaching out of the community is refused, and changes nothing.
+    far = crs.from_metric(np.array([shapely.buffer(m[a], 5000.0)], dtype=object), EDIT_EPSG)[0]
+    tag = http.get(url).headers["etag"]
+    refused = http.patch(
+        url,
+        json={"geometry": shapely.geometry.mapping(far)},
+        headers={**PATCH, "If-Match": tag},
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "leaves_community")
+    assert http.get(url).headers["etag"] == tag
+
+
+def test_the_demo_name_is_what_the_module_edits(city: City) -> None:
+    assert city.store.published_version() is not None
+    assert city.store.published_version().name == DEMO  # type: ignore[union-attr]
