@@ -371,3 +371,26 @@ def test_every_finding_type_has_a_rule_in_chinese_and_english() -> None:
 
     for t in TYPES.values():
         assert check(t.rule_zh) and not check(t.rule_en), t.name
+
+
+# --- drift (last: it changes the module's buildings) -------------------------------------------
+def test_buildings_imported_after_the_version_show_what_moved(city: City, tmp_path: Path) -> None:
+    from gridgis.export import layer_frame
+    from gridgis.importer.pipeline import import_layer
+
+    assert not at(review_version(city.store, DEMO, city.settings), "base_changed")
+    buildings, _ = layer_frame(city.store, "buildings")
+    grids = city.clean
+    b_m = crs.to_metric(buildings.geometry.to_numpy(), EDIT_EPSG)
+    inside = shapely.within(
+        shapely.point_on_surface(b_m), crs.to_metric(grids.geometry.to_numpy()[:1], EDIT_EPSG)[0]
+    )
+    first = int(np.flatnonzero(inside)[0])
+    buildings.loc[buildings.index[first], "households"] += 100
+    path = write_frame(buildings, "gpkg", tmp_path / "buildings", "buildings")
+    import_layer(city.store, "buildings", path, settings=city.settings, actor="test")
+    review = review_version(city.store, DEMO, city.settings)
+    (drift,) = [f for f in review.findings if f.type == "base_changed"]
+    assert drift.grids == [grids["code"].iloc[0]]
+    assert drift.detail["households_moved"] == 100
+    assert drift.severity == "info"

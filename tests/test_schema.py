@@ -48,3 +48,27 @@ def test_downgrade_then_upgrade(store: SqlStore) -> None:
     assert remaining == set()
     store.upgrade()
     assert store.schema_revision() == store.head_revision()
+
+
+def test_codes_may_repeat_after_0004_and_its_rebuild_keeps_every_row(store: SqlStore) -> None:
+    """0004 rebuilds the GeoPackage's grids table: the grids, their ids and the crosswalk
+    that points at them come through, both ways."""
+    from tests.conftest import save_crosswalked
+
+    store.downgrade("0003")
+    save_crosswalked(store, "before")
+    grids = store.read_grids("before")
+    crosswalk = store.read_crosswalk("before")
+    assert len(grids) == 2 and len(crosswalk) == 2
+    store.upgrade()
+    assert store.read_grids("before").equals(grids)
+    assert store.read_crosswalk("before").equals(crosswalk)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO grids (version_id, code, name, kind, community_code, households, "
+                "population, area_m2, compactness, geom) SELECT version_id, code, name, kind, "
+                "community_code, households, population, area_m2, compactness, geom FROM grids"
+            )
+        )
+    assert len(store.read_grids("before")) == 4  # each code twice: stored as it is
