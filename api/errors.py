@@ -71,8 +71,11 @@ def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
 
 
 def gridgis_error_body(exc: GridgisError) -> dict[str, Any]:
-    findings = getattr(exc, "findings", None)  # a publish refused for the review's errors
-    return error_body(exc.message, exc.code, param=exc.param, source=exc.source, findings=findings)
+    # What else the error knows (the findings a publish was refused for, where a retired
+    # grid went), as the library attached it.
+    return error_body(
+        exc.message, exc.code, param=exc.param, source=exc.source, **(exc.extra or {})
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:

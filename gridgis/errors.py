@@ -9,11 +9,16 @@ field over HTTP). ``code`` is a stable machine name a page can translate.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GridgisError(Exception):
     """An error caused by input or state the user can fix; shown without a traceback."""
 
     code: str = "invalid_input"
+    #: What else the error knows, for a caller to show (where a retired grid went, the
+    #: findings a publish was refused for).
+    extra: dict[str, Any] | None = None
 
     def __init__(
         self,

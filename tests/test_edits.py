@@ -5,6 +5,7 @@ version at once, shapes in a draft with the neighbours adjusted."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -180,6 +181,26 @@ def test_a_shape_moves_in_a_draft_and_its_neighbour_gives_way(
     assert http.get(url).headers["etag"] == tag
 
 
-def test_the_demo_name_is_what_the_module_edits(city: City) -> None:
-    assert city.store.published_version() is not None
-    assert city.store.published_version().name == DEMO  # type: ignore[union-attr]
+def test_a_retired_code_says_where_its_area_went(http: httpx.Client, city: City) -> None:
+    """Last: it publishes another version of the module's city, then the demo again."""
+    from gridgis.review.publishing import publish_reviewed
+
+    frame = city.frame()
+    a, b = city.neighbours(frame)
+    m = city.metric(frame)
+    joined = frame.drop(index=frame.index[b]).reset_index(drop=True)
+    city.put(joined, a if a < b else a - 1, shapely.union(m[a], m[b]))
+    draft = city.imported(joined).version
+    publish_reviewed(city.store, draft, city.settings, actor="test")
+    try:
+        deadline = time.monotonic() + 10
+        while (got := http.get(f"/api/grids/{frame['code'].iloc[b]}")).status_code == 200:
+            assert time.monotonic() < deadline, "the server never saw the publish"
+            time.sleep(0.2)
+        body = got.json()
+        assert (got.status_code, body["code"]) == (404, "grid_retired")
+        assert body["successors"][0]["code"] == frame["code"].iloc[a]
+        assert body["successors"][0]["share"] == pytest.approx(1.0, abs=0.01)
+        assert body["last_version"] == DEMO
+    finally:
+        publish_reviewed(city.store, DEMO, city.settings, actor="test")

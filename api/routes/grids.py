@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,8 @@ from gridgis.edits import edit_grid
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection, features
 from gridgis.jsonio import json_loads
+from gridgis.lineage import successors
+from gridgis.lookup.published import LoadedVersion
 from gridgis.store.base import GRID_PROPERTIES, grid_etag
 
 router = APIRouter(prefix="/api", tags=["grids"])
@@ -57,7 +59,7 @@ def get_grid(
     loaded = services.index.resolve(name=version)
     match = loaded.grids[loaded.grids["code"] == code]
     if match.empty:
-        raise NotFoundError(f"no grid {code} in version {loaded.info.name}", code="grid_not_found")
+        raise _missing(services, code, loaded)
     row = match.iloc[0]
     tag = grid_etag(row.to_dict(), row.geometry)
     headers = {"ETag": tag, "Cache-Control": REVALIDATE}
@@ -65,6 +67,26 @@ def get_grid(
         return Response(status_code=304, headers=headers)
     body = features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+def _missing(services: Any, code: str, loaded: LoadedVersion) -> NotFoundError:
+    """A grid the version lacks; if an earlier version had it, the error says where its
+    area went (the old → new mapping), so a system holding the old code can follow."""
+    error = NotFoundError(f"no grid {code} in version {loaded.info.name}", code="grid_not_found")
+    went = successors(services.store, code, loaded, metric_epsg=services.settings.metric_epsg)
+    if went is not None:
+        now = "、".join(f"{s.code}（{100 * s.share:.0f}%）" for s in went.successors) or "无"
+        error = NotFoundError(
+            f"grid {code} was retired after version {went.version}; its area is now in {now}",
+            code="grid_retired",
+        )
+        error.extra = {
+            "last_version": went.version,
+            "successors": [
+                {"code": s.code, "name": s.name, "share": s.share} for s in went.successors
+            ],
+        }
+    return error
 
 
 MERGE_PATCH = "application/merge-patch+json"

@@ -22,6 +22,7 @@ class VersionHasErrors(ConflictError):
     def __init__(self, message: str, findings: list[dict[str, object]]) -> None:
         super().__init__(message, param="force")
         self.findings = findings
+        self.extra = {"findings": findings}
 
 
 def publish_reviewed(
