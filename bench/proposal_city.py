@@ -1,0 +1,100 @@
+"""A redraw proposal for one grid at city scale, beside re-merging the grid's community.
+
+    .venv/bin/python bench/proposal_city.py [--data-dir DIR] [--count 20]
+
+Reviews the city-scale published version (built once by ``city_store.py``), then for
+``--count`` grids with a proposal (under and over the band first, as a review lists
+them) computes the proposal alone, and — the way an office without proposals fixes a
+grid — merges the grid's whole community again with the same engine. Prints each
+proposal's seconds (goal: ≤ 1 s), the community merge's, the median ratio, and how many
+proposals found a fix (the rest say why none exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.city_store import DEFAULT_DIR, ensure_published  # noqa: E402
+from gridgis.errors import GridgisError  # noqa: E402
+from gridgis.merge import compute_merge, read_inputs  # noqa: E402
+from gridgis.review.context import ReviewContext  # noqa: E402
+from gridgis.review.proposals import propose  # noqa: E402
+from gridgis.review.run import review_context  # noqa: E402
+from gridgis.store import open_store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--count", type=int, default=20)
+    args = parser.parse_args()
+    settings = ensure_published(args.data_dir)
+    store = open_store(settings)
+    published = store.published_version()
+    assert published is not None
+    ctx = ReviewContext.load(store, published.name, settings)
+    review = review_context(ctx)
+    wanted = [f for f in review.findings if f.proposal][: args.count]
+    inputs = read_inputs(store)
+    print(f"{published.name}: {len(ctx.grids)} grids; {len(wanted)} proposals timed")
+
+    proposal_s, merge_s, fixed = [], [], 0
+    for finding in wanted:
+        assert finding.proposal is not None
+        started = time.perf_counter()
+        try:
+            proposal = propose(ctx, finding.proposal)
+            fixed += 1
+            said = f"{proposal.action}: {proposal.note}"
+        except GridgisError as exc:
+            said = f"none: {exc.message[:70]}"
+        proposal_s.append(time.perf_counter() - started)
+
+        community = str(finding.grids[0])[:12]
+        mine = inputs.communities[inputs.communities["code"] == community]
+        area = mine.geometry.iloc[0]
+
+        def near(frame: gpd.GeoDataFrame, area: object = area) -> gpd.GeoDataFrame:
+            return frame.iloc[np.sort(frame.sindex.query(area, predicate="intersects"))]
+
+        part = replace(
+            inputs,
+            communities=mine,
+            buildings=near(inputs.buildings),
+            compounds=near(inputs.compounds),
+            streets=near(inputs.streets),
+            departments={d: near(f) for d, f in inputs.departments.items()},
+            previous=None,
+        )
+        started = time.perf_counter()
+        compute_merge(part, settings=settings)
+        merge_s.append(time.perf_counter() - started)
+        print(
+            f"  {finding.proposal}: {proposal_s[-1]:.3f} s ({said}); "
+            f"community {community} merged again: {merge_s[-1]:.2f} s"
+        )
+    if not proposal_s:
+        print("no proposals to time")
+        return
+    p50, worst = statistics.median(proposal_s), max(proposal_s)
+    m50 = statistics.median(merge_s)
+    print(
+        f"proposal: median {p50:.3f} s, worst {worst:.3f} s (goal ≤ 1 s); "
+        f"{fixed}/{len(proposal_s)} found a fix"
+    )
+    print(f"community merged again: median {m50:.2f} s; ratio {m50 / p50:.1f}× the proposal")
+
+
+if __name__ == "__main__":
+    main()
