@@ -460,12 +460,19 @@ def review_cmd(
         str | None, typer.Option("--version", help="Version to review (default: the published).")
     ] = None,
     as_json: JsonFlag = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Also write the report (HTML that opens offline and prints on A4)."
+        ),
+    ] = None,
 ) -> None:
     """Check a version: coverage, geometry, households, borders, codes, officers, drift."""
     if ctx.invoked_subcommand is not None:
         return
     from gridgis.errors import NotFoundError
-    from gridgis.review.run import review_version
+    from gridgis.review.context import ReviewContext
+    from gridgis.review.run import review_context
 
     settings = _settings()
     store = _store(settings)
@@ -475,11 +482,21 @@ def review_cmd(
             raise NotFoundError("no version is published: say which to review", param="version")
         version = published.name
     with progress_bar("reviewing") as tick:
-        review = review_version(store, version, settings, progress=tick)
+        # Read once: the report draws the same grids and households the checks judged.
+        loaded = ReviewContext.load(store, version, settings)
+        review = review_context(loaded, progress=tick)
+        if report is not None:
+            from gridgis.review.report import render_report, report_proposals, write_report
+
+            tick("writing the report", 1, 1)
+            proposals = report_proposals(loaded, review)
+            report = write_report(report, render_report(review, loaded, proposals=proposals))
     if as_json:
         _emit_json(review.to_dict())
-        return
-    _print_review(review)
+    else:
+        _print_review(review)
+    if report is not None:
+        (err if as_json else out).print(f"报告 report: {report}")
 
 
 @review_app.command("show")

@@ -131,3 +131,17 @@ def test_proposals_are_deterministic_and_unknown_ids_are_404(city: City) -> None
         propose(ctx, "gap-no-such-grid")
     with pytest.raises(NotFoundError):
         propose(ctx, "nonsense")
+
+
+def test_a_proposal_is_drawn_in_the_report(city: City) -> None:
+    from gridgis.review.report import render_report
+    from gridgis.review.run import review_context
+
+    frame = city.frame()
+    a, _ = city.neighbours(frame)
+    city.put(frame, a, shapely.buffer(city.metric(frame)[a], -5.0))
+    ctx = ReviewContext.load(city.store, city.imported(frame).version, city.settings)
+    review = review_context(ctx)
+    ident = next(f.proposal for f in review.findings if f.proposal and f.type == "gap")
+    html = render_report(review, ctx, proposals=[propose(ctx, ident)])
+    assert "gridgis-proposal" in html and ident in html and "空隙并入网格" in html

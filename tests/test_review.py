@@ -18,7 +18,7 @@ from gridgis import crs
 from gridgis.errors import InputError
 from gridgis.export import write_frame
 from gridgis.importer.grids import import_grids
-from gridgis.review.findings import CODE_TYPES, GEOMETRIC_TYPES, TYPES
+from gridgis.review.findings import CODE_TYPES, GEOMETRIC_TYPES, LABELS_ZH, TYPES
 from gridgis.review.publishing import VersionHasErrors, publish_reviewed
 from gridgis.review.run import Review, review_version
 from tests.conftest import DEMO, EDIT_EPSG, City
@@ -371,6 +371,7 @@ def test_every_finding_type_has_a_rule_in_chinese_and_english() -> None:
 
     for t in TYPES.values():
         assert check(t.rule_zh) and not check(t.rule_en), t.name
+    assert set(LABELS_ZH) == set(TYPES) and all(map(check, LABELS_ZH.values()))
 
 
 # --- drift (last: it changes the module's buildings) -------------------------------------------

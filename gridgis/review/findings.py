@@ -176,6 +176,30 @@ TYPES: dict[str, FindingType] = {
         ),
     )
 }
+#: What each finding type is called in a grid office (the rule says what is wrong).
+LABELS_ZH: dict[str, str] = {
+    "gap": "缝隙",
+    "overlap": "重叠",
+    "hole": "空洞",
+    "outside_community": "超出社区",
+    "invalid_geometry": "图形无效",
+    "sliver": "细长碎片",
+    "multipart": "多块组成",
+    "households_over": "户数超上限",
+    "households_under": "户数低于下限",
+    "population_over": "人口超上限",
+    "compound_split": "小区被拆分",
+    "building_cut": "楼栋被切开",
+    "off_street": "边界不沿街巷",
+    "not_compact": "形状不紧凑",
+    "dedicated_unit_mixed": "专属网格混有住户",
+    "code_invalid": "编码不规范",
+    "code_duplicate": "编码重复",
+    "code_order": "编码顺序",
+    "no_officer": "无网格员",
+    "officer_overloaded": "网格员超负荷",
+    "base_changed": "基础数据已更新",
+}
 GEOMETRIC_TYPES = frozenset(n for n, t in TYPES.items() if t.group in ("coverage", "geometry"))
 CODE_TYPES = frozenset(n for n, t in TYPES.items() if t.group == "codes")
 
