@@ -63,6 +63,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/serve_footprint.py
 	$(BIN)/python bench/address_match.py --scale city
 	$(BIN)/python bench/merge_city.py
+	$(BIN)/python bench/review_city.py
+	$(BIN)/python bench/diff_city.py
+	$(BIN)/python bench/proposal_city.py
 	$(BIN)/python bench/city_import.py
 
 clean:

@@ -107,9 +107,9 @@ def keyed(frame: gpd.GeoDataFrame) -> pd.Index:
 
 
 def _owners(
-    points: NDArray[np.object_], grids_m: NDArray[np.object_], keys: pd.Index
+    points: NDArray[np.object_], grids: NDArray[np.object_], keys: pd.Index
 ) -> NDArray[np.object_]:
-    owner = measures.building_owner(grids_m, points)
+    owner = measures.building_owner(grids, points)
     out = np.full(len(points), None, dtype=object)
     out[owner >= 0] = keys.to_numpy()[owner[owner >= 0]]
     return out
@@ -136,7 +136,13 @@ def diff_frames(
     a_m = crs.to_metric(a.geometry.to_numpy(), metric_epsg)
     b_m = crs.to_metric(b.geometry.to_numpy(), metric_epsg)
     ia, ib = a.index.get_indexer(both), b.index.get_indexer(both)
-    moved = shapely.area(shapely.symmetric_difference(a_m[ia], b_m[ib])) > RESHAPED_M2
+    # Most grids come through a redraw untouched: the same bytes need no overlay.
+    same = shapely.to_wkb(a.geometry.to_numpy()[ia]) == shapely.to_wkb(b.geometry.to_numpy()[ib])
+    moved = np.zeros(len(both), dtype=bool)
+    differ = np.flatnonzero(~same)
+    moved[differ] = (
+        shapely.area(shapely.symmetric_difference(a_m[ia[differ]], b_m[ib[differ]])) > RESHAPED_M2
+    )
     names_differ = a["name"].to_numpy()[ia] != b["name"].to_numpy()[ib]
     others = np.zeros(len(both), dtype=bool)
     for column in UPDATED:
@@ -149,9 +155,11 @@ def diff_frames(
     out.updated = sorted(keys[~moved & ~names_differ & others])
     out.unchanged = sorted(keys[~moved & ~names_differ & ~others])
 
-    b_points = shapely.point_on_surface(crs.to_metric(buildings.geometry.to_numpy(), metric_epsg))
+    # Which grid holds a point needs no projection: owners are found in lon/lat.
+    a_ll, b_ll = a.geometry.to_numpy(), b.geometry.to_numpy()
+    b_points = shapely.point_on_surface(buildings.geometry.to_numpy())
     hh = buildings["households"].fillna(0).to_numpy(dtype=np.int64)
-    old_of, new_of = _owners(b_points, a_m, a.index), _owners(b_points, b_m, b.index)
+    old_of, new_of = _owners(b_points, a_ll, a.index), _owners(b_points, b_ll, b.index)
     changed = old_of != new_of
     out.buildings = pd.DataFrame(
         {
@@ -163,8 +171,8 @@ def diff_frames(
         }
     )
     out.households_moved = int(hh[changed].sum())
-    a_points = crs.to_metric(addresses.geometry.to_numpy(), metric_epsg)
-    old_addr, new_addr = _owners(a_points, a_m, a.index), _owners(a_points, b_m, b.index)
+    a_points = addresses.geometry.to_numpy()
+    old_addr, new_addr = _owners(a_points, a_ll, a.index), _owners(a_points, b_ll, b.index)
     moved_addr = old_addr != new_addr
     out.addresses = pd.DataFrame(
         {
@@ -230,8 +238,8 @@ def diff_versions(store: Store, a: str, b: str, settings: Settings) -> VersionDi
         store.read_grids(b),
         a_name=a,
         b_name=b,
-        buildings=store.read_base_layer("buildings"),
-        addresses=store.read_base_layer("addresses"),
+        buildings=store.read_base_layer("buildings", ["id", "name", "households"]),
+        addresses=store.read_base_layer("addresses", ["id", "address"]),
         metric_epsg=settings.metric_epsg,
     )
 

@@ -197,7 +197,7 @@ def _reshaped(
     order = sorted(changed)
     shapes = np.array([changed[k] for k in order], dtype=object)
     lonlat = crs.from_metric(shapes, epsg)
-    buildings = store.read_base_layer("buildings")
+    buildings = store.read_base_layer("buildings", ["households", "population"])
     points = shapely.point_on_surface(crs.to_metric(buildings.geometry.to_numpy(), epsg))
     owner = measures.building_owner(shapes, points)
     hh = measures.sum_by_owner(

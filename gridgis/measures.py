@@ -159,15 +159,16 @@ def off_street_length(
     lines: NDArray[np.object_],
     guides: list[NDArray[np.object_]],
     step: float = 2.0,
-    walls: NDArray[np.object_] | None = None,
+    buildings: NDArray[np.object_] | None = None,
 ) -> NDArray[np.float64]:
     """How much of each line runs farther than ``ON_STREET_M`` from every guide line
-    (streets, rivers, railways, compound walls) and farther than ``ON_WALL_M`` from every
-    building wall in ``walls`` (a border along a party wall or a façade, not one across
-    the gap between two rows of slabs).
+    (streets, rivers, railways, compound walls) and farther than ``ON_WALL_M`` from the
+    walls of every building in ``buildings`` (a border along a party wall or a façade,
+    not one across the gap between two rows of slabs).
 
     Measured on points every ``step`` metres (buffering the street network is far slower);
-    only the points far from every guide are tried against the walls.
+    only the points far from every guide are tried against the walls, and only against
+    the walls of the buildings near them.
     """
     lines = np.asarray(lines, dtype=object)
     if len(lines) == 0:
@@ -176,17 +177,23 @@ def off_street_length(
     points, which = shapely.get_coordinates(dense, return_index=True)
     points = shapely.points(points)
     near = np.zeros(len(points), dtype=bool)
-    for near_to, distance in (
-        (guides, ON_STREET_M),
-        ([walls] if walls is not None else [], ON_WALL_M),
-    ):
-        pieces = segments(np.concatenate(near_to)) if near_to else np.array([], dtype=object)
-        far = np.flatnonzero(~near)
-        if len(pieces) and len(far):
-            hit, _ = shapely.STRtree(pieces).query(
-                points[far], predicate="dwithin", distance=distance
+    pieces = segments(np.concatenate(guides)) if guides else np.array([], dtype=object)
+    if len(pieces) and len(points):
+        hit, _ = shapely.STRtree(pieces).query(points, predicate="dwithin", distance=ON_STREET_M)
+        near[hit] = True
+    far = np.flatnonzero(~near)
+    if buildings is not None and len(far):
+        present = np.asarray(buildings, dtype=object)
+        present = present[~shapely.is_missing(present)]
+        if len(present):
+            # Buildings within reach of a far point (inside one counts: distance 0), then
+            # each pair measured exactly against that building's walls.
+            p, b = shapely.STRtree(present).query(
+                points[far], predicate="dwithin", distance=ON_WALL_M
             )
-            near[far[hit]] = True
+            if len(p):
+                on_wall = shapely.dwithin(points[far][p], shapely.boundary(present[b]), ON_WALL_M)
+                near[far[p[on_wall]]] = True
     far_share = np.bincount(which, weights=~near, minlength=len(lines)) / np.maximum(
         np.bincount(which, minlength=len(lines)), 1
     )

@@ -178,7 +178,9 @@ def import_grids(
     report.community_from_location = int((pd.isna(given) & pd.isna(from_code)).sum())
     kinds = column("kind").map(lambda k: KINDS.get(str(k).lower(), k) if k else "综合")
     names = column("name").fillna("").to_numpy(dtype=object)
-    buildings = metric_buildings(store.read_base_layer("buildings"), epsg)
+    buildings = metric_buildings(
+        store.read_base_layer("buildings", ["households", "population"]), epsg
+    )
     owner = measures.building_owner(grid_m, buildings.points)
 
     grids = gpd.GeoDataFrame(

@@ -693,7 +693,7 @@ def _adjacency(
     a, b, length = a[keep], b[keep], length[keep]
     shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))
     guides = [lines, shapely.boundary(walls), internal]
-    off = off_street_length(shared, guides, walls=shapely.boundary(buildings))
+    off = off_street_length(shared, guides, buildings=buildings)
     off = np.minimum(off, length)  # ``shared`` may still hold a spike's length
     atoms.edges = np.column_stack([a, b]).astype(np.int64)
     atoms.edge_length = np.asarray(length, dtype=np.float64)

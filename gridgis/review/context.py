@@ -61,7 +61,9 @@ class ReviewContext:
             grid_m=_metric(grids, epsg),
             community_codes=communities["code"].to_numpy(dtype=object),
             community_m=_metric(communities, epsg),
-            buildings=metric_buildings(store.read_base_layer("buildings"), epsg),
+            buildings=metric_buildings(
+                store.read_base_layer("buildings", ["households", "population"]), epsg
+            ),
             compounds=metric_compounds(store.read_base_layer("compounds"), epsg),
             streets_frame=store.read_base_layer("streets"),
             layers=store.list_layers(),
@@ -85,14 +87,11 @@ class ReviewContext:
         """What a border may follow within 5 m: streets, rivers, railways, compound walls."""
         return [self.streets, shapely.boundary(self.compounds.geometry)]
 
-    @cached_property
-    def walls(self) -> NDArray[np.object_]:
-        """What a border may follow within 1 m: building walls (party walls, façades)."""
-        return np.asarray(shapely.boundary(self.buildings.geometry), dtype=object)
-
     def off_street(self, lines: NDArray[np.object_], step: float) -> NDArray[np.float64]:
         """How much of each line follows no street, wall, river or railway."""
-        return measures.off_street_length(lines, self.guides, step=step, walls=self.walls)
+        return measures.off_street_length(
+            lines, self.guides, step=step, buildings=self.buildings.geometry
+        )
 
     @cached_property
     def codes(self) -> NDArray[np.object_]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -240,7 +240,11 @@ class Store(ABC):
     def list_layers(self) -> list[LayerInfo]: ...
 
     @abstractmethod
-    def read_base_layer(self, kind: BaseKind) -> gpd.GeoDataFrame: ...
+    def read_base_layer(
+        self, kind: BaseKind, columns: Sequence[str] | None = None
+    ) -> gpd.GeoDataFrame:
+        """The layer with :func:`base_layer_columns` (only ``columns`` of them, when
+        given, for a caller that needs a few of a big layer's) and geometry."""
 
     @abstractmethod
     def read_department_layer(self, department: str) -> gpd.GeoDataFrame:

@@ -249,9 +249,8 @@ grids = sa.Table(
     sa.Column("officer_phone", sa.Text),
     sa.Column("party_branch", sa.Text),
     sa.Column("geom", geometry("MULTIPOLYGON"), nullable=False),
-    # Not unique: a version imported from a file keeps duplicate codes for the review
-    # to name (migration 0004); publishing refuses them.
-    sa.Index("ix_grids_version_code", "version_id", "code"),
+    # (version_id, code) is indexed, not unique: a version imported from a file keeps
+    # duplicate codes for the review to name (migration 0004); publishing refuses them.
 )
 
 crosswalk = sa.Table(
@@ -270,6 +269,7 @@ crosswalk = sa.Table(
     ),
     sa.Column("area_share", sa.Float, nullable=False),
     sa.Column("household_share", sa.Float),
+    # grid_id is indexed (0005): deleting a draft's grids cascades here.
 )
 
 audit_log = sa.Table(

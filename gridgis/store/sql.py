@@ -195,7 +195,9 @@ class SqlStore(Store):
     ) -> gpd.GeoDataFrame:
         result = conn.execute(query)
         columns = list(result.keys())
-        rows = result.all()
+        # Plain tuples: pandas probes each SQLAlchemy Row for array attributes, and every
+        # probe raises and catches inside SQLAlchemy (a second per 100k rows).
+        rows = [tuple(r) for r in result.all()]
         frame = pd.DataFrame(rows, columns=columns)
         blobs = frame.pop(geom_label).tolist() if rows else []
         geoms = self._decode(blobs) if rows else np.array([], dtype=object)
@@ -378,11 +380,19 @@ class SqlStore(Store):
             rows = conn.execute(self._layer_query().order_by(li.c.kind, t.departments.c.name)).all()
         return [self._layer_info(r) for r in rows]
 
-    def read_base_layer(self, kind: BaseKind) -> gpd.GeoDataFrame:
+    def read_base_layer(
+        self, kind: BaseKind, columns: Sequence[str] | None = None
+    ) -> gpd.GeoDataFrame:
         table = BASE_TABLES[kind]
         joined = {"subdistrict_name": t.subdistricts.c.name.label("subdistrict_name")}
+        wanted = base_layer_columns(kind)
+        if columns is not None:
+            unknown = sorted(set(columns) - set(wanted))
+            if unknown:
+                raise InvalidValueError(f"{kind} have no column {', '.join(unknown)}")
+            wanted = tuple(c for c in wanted if c in columns)
         cols: list[sa.ColumnElement[Any]] = [
-            joined[c] if c in joined else table.c[c] for c in base_layer_columns(kind)
+            joined[c] if c in joined else table.c[c] for c in wanted
         ]
         source: sa.FromClause = table
         order = table.c.id if "id" in table.c else table.c.code
