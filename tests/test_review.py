@@ -169,16 +169,52 @@ def test_a_strip_given_to_another_grid_is_a_sliver_and_a_second_part(city: City)
 
 
 # --- rules of division ---------------------------------------------------------------------------
-def test_two_grids_joined_are_over_the_band_and_split_ones_under(city: City) -> None:
+def test_two_grids_joined_are_over_the_band_and_their_population_too(city: City) -> None:
     frame = city.frame()
     a, b = city.neighbours(frame)
     m = city.metric(frame)
     joined = frame.drop(index=frame.index[b]).reset_index(drop=True)
     city.put(joined, a if a < b else a - 1, shapely.union(m[a], m[b]))
+    code = frame["code"].iloc[a]
     review = city.imported(joined)
-    assert [frame["code"].iloc[a]] in at(review, "households_over")
+    assert [code] in at(review, "households_over")
     hh = int(frame["households"].iloc[a] + frame["households"].iloc[b])
     assert {f.value for f in review.findings if f.type == "households_over"} >= {hh}
+    # Population against its own limit: found just over it, not at it.
+    pop = int(frame["population"].iloc[a] + frame["population"].iloc[b])
+    over = city.settings.model_copy(update={"max_population": pop - 1})
+    at_limit = city.settings.model_copy(update={"max_population": pop})
+    assert [code] in at(city.imported(joined, over), "population_over")
+    assert [code] not in at(city.imported(joined, at_limit), "population_over")
+
+
+def test_a_cut_through_a_compound_splits_it(city: City) -> None:
+    frame = city.frame()
+    m = city.metric(frame)
+    compounds = city.store.read_base_layer("compounds")
+    c_m = crs.to_metric(compounds.geometry.to_numpy(), EDIT_EPSG)
+    comp = np.flatnonzero((frame["kind"] == "综合").to_numpy())
+    g, k = shapely.STRtree(c_m).query(shapely.buffer(m[comp], -1.0), predicate="contains")
+    residential = (compounds["kind"].to_numpy()[k] == "residential") & (shapely.area(c_m[k]) > 2000)
+    pick = np.flatnonzero(residential)[0]
+    grid, compound = int(comp[g[pick]]), int(k[pick])
+    x = shapely.centroid(c_m[compound]).x
+    x0, y0, _, y1 = m[grid].bounds
+    west = shapely.intersection(m[grid], shapely.box(x0 - 1, y0 - 1, x, y1 + 1))
+    split = gpd.GeoDataFrame(
+        gpd.pd.concat([frame, frame.iloc[[grid]]], ignore_index=True),
+        crs=frame.crs,
+        geometry="geometry",
+    )
+    new_code = frame["code"].iloc[grid][:12] + "906"
+    split.loc[len(split) - 1, "code"] = new_code
+    city.put(split, grid, west)
+    city.put(split, len(split) - 1, shapely.difference(m[grid], west))
+    found = [f for f in city.imported(split).findings if f.type == "compound_split"]
+    pair = sorted([frame["code"].iloc[grid], new_code])
+    assert [f.grids for f in found if f.grids == pair], [f.grids for f in found]
+    named = next(f for f in found if f.grids == pair)
+    assert named.detail["households"] <= city.settings.max_households
 
 
 def test_a_split_through_a_compound_cuts_it_and_its_building(city: City) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gridgis.geometry import clean_polygons
 from gridgis.measures import building_owner, off_street_length, sum_by_owner
 
 SAMPLE_M = 8.0  # spacing of wall samples when sharing a block among compounds
@@ -160,8 +161,22 @@ def territories(region: shapely.Geometry, owners: list[shapely.Geometry]) -> lis
     for k, others in zip(keys.tolist(), np.split(j, starts[1:]) if len(keys) else [], strict=True):
         out[k] = shapely.difference(mine[k], shapely.union_all(mine_of[others]))
     # Shared edges made exactly equal, and nothing outside the region.
-    cleaned = shapely.coverage_clean(out, gap_width=0.05)
+    cleaned = shapely.coverage_clean(polygonal(out), gap_width=0.05)
     return list(shapely.intersection(cleaned, region))
+
+
+def polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Only the polygons of each geometry: an intersection or difference along a shared
+    edge can leave a collection of a polygon and a line, which GEOS's coverage functions
+    refuse. Geometries that are polygons already pass as they are; none left, empty."""
+    geoms = np.asarray(geoms, dtype=object)
+    odd = ~np.isin(shapely.get_type_id(geoms), [3, 6])
+    if not odd.any():
+        return geoms
+    out = geoms.copy()
+    fixed, _ = clean_polygons(geoms[odd])
+    out[odd] = [g if g is not None else shapely.Polygon() for g in fixed]
+    return out
 
 
 def _union_cells(cells: NDArray[np.object_]) -> shapely.Geometry:
@@ -394,7 +409,7 @@ def _share_blocks(
     owner: list[int] = []
     for face in faces:
         near = c_idx[shapely.intersects(compounds.geometry[c_idx], face)]
-        shares = shapely.intersection(compounds.geometry[near], face)
+        shares = polygonal(shapely.intersection(compounds.geometry[near], face))
         keep = shapely.area(shares) >= MIN_SHARE_M2
         near, shares = near[keep], shares[keep]
         if len(near) == 0:

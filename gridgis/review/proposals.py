@@ -33,7 +33,7 @@ from gridgis.errors import ConflictError, NotFoundError
 from gridgis.merge.codes import CodeScheme, stable_codes
 from gridgis.merge.engine import clean_coverage, unit_names
 from gridgis.merge.partition import Graph, partition
-from gridgis.merge.units import community_atoms
+from gridgis.merge.units import community_atoms, polygonal
 from gridgis.review import checks
 from gridgis.review.context import ReviewContext
 from gridgis.review.findings import Finding
@@ -210,7 +210,7 @@ def _join_or_redivide(ctx: ReviewContext, finding: Finding, i: int) -> Proposal:
 def _regroup(ctx: ReviewContext, finding: Finding, members: list[int], action: str) -> Proposal:
     """The members' area cut into the merge's atoms and grouped into grids of the band."""
     s = ctx.settings
-    region = shapely.union_all(ctx.grid_m[members])
+    region = _valid(np.array([shapely.union_all(ctx.grid_m[members])], dtype=object))[0]
     near, inner = ctx.street_network.crossing(region)
     atoms = community_atoms(
         region,
@@ -277,7 +277,7 @@ def _fill(region: shapely.Geometry, geoms: list[shapely.Geometry]) -> list[shape
         shared = [_shared_length(piece, g) for g in parts]
         k = int(np.argmax(shared))
         parts[k] = shapely.union(parts[k], piece)
-    return [_polygonal(shapely.make_valid(g)) for g in parts]
+    return list(_valid(np.array(parts, dtype=object)))
 
 
 HAIR_M = 0.01  # hairline gaps and spikes narrower than twice this go
@@ -287,20 +287,20 @@ def _tidy(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     """Shapes made of unions and differences, made valid and rid of hairline gaps and
     spikes (closed, then opened by a centimetre, mitred so straight borders stay put):
     a hairline would come back from lon/lat as a self-intersection."""
-    geoms = np.array([_polygonal(shapely.make_valid(g)) for g in geoms], dtype=object)
+    geoms = _valid(geoms)
     for distance in (HAIR_M, -2 * HAIR_M, HAIR_M):
         geoms = shapely.buffer(geoms, distance, join_style="mitre", mitre_limit=10.0)
-    return np.array([_polygonal(shapely.make_valid(g)) for g in geoms], dtype=object)
+    return _valid(geoms)
+
+
+def _valid(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Valid, and polygons only (what unions and differences leave may hold lines)."""
+    return polygonal(shapely.make_valid(np.asarray(geoms, dtype=object)))
 
 
 def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
     parts = shapely.get_parts(geom)
     return [p for p in parts if shapely.get_type_id(p) == 3 and p.area > 0]
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    pieces = _polygons(shapely.get_parts(geom)) if geom.geom_type == "GeometryCollection" else None
-    return shapely.union_all(pieces) if pieces is not None else geom
 
 
 def _repair(ctx: ReviewContext, finding: Finding, grids: list[int]) -> Proposal:
@@ -377,6 +377,12 @@ def _rows(
     """Full grid rows for new shapes: attributes from ``templates`` (officer, party
     branch …), households measured, codes kept or numbered as the merge numbers them."""
     metric = _tidy(np.array(geoms, dtype=object))
+    # A part the tidying left without area (a crumb) is no grid.
+    kept = np.flatnonzero(~shapely.is_empty(metric) & (shapely.area(metric) > 0))
+    metric = metric[kept]
+    templates = [templates[k] for k in kept]
+    codes = [codes[k] for k in kept] if codes is not None else None
+    kinds = [kinds[k] for k in kept] if kinds is not None else None
     base = ctx.grids.iloc[templates].reset_index(drop=True)
     community = base["community_code"].astype(str).to_numpy(dtype=object)
     if codes is None:
