@@ -490,7 +490,15 @@ def review_cmd(
 
             tick("writing the report", 1, 1)
             proposals = report_proposals(loaded, review)
-            report = write_report(report, render_report(review, loaded, proposals=proposals))
+            made_from = loaded.version.params.get("from") or loaded.version.params.get(
+                "previous_version"
+            )
+            known = {v.name for v in store.list_versions()}
+            before = (
+                ReviewContext.load(store, str(made_from), settings) if made_from in known else None
+            )
+            page = render_report(review, loaded, before=before, proposals=proposals)
+            report = write_report(report, page)
     if as_json:
         _emit_json(review.to_dict())
     else:

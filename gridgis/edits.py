@@ -16,17 +16,18 @@ import numpy as np
 import shapely
 
 from gridgis import crs, measures
-from gridgis.errors import ConflictError, InputError, UnconditionalError
+from gridgis.errors import ConflictError, InputError, StaleError, UnconditionalError
+from gridgis.importer.grids import KINDS as KIND_NAMES
+from gridgis.merge.engine import metric_buildings
 from gridgis.settings import Settings
-from gridgis.store.base import GridEdit, Store
+from gridgis.store.base import GridEdit, Store, grid_etag
 
 #: What may change on the published version (lookups answer by place and code only).
 IN_PLACE = frozenset({"name", "officer_name", "officer_phone", "party_branch"})
 #: What may change in a draft, besides the shape.
 IN_DRAFT = IN_PLACE | {"kind"}
 MEASURED = frozenset({"households", "population", "area_m2", "compactness"})
-KINDS = ("综合", "专属")
-TOLERANCE_M2 = 1.0
+KINDS = tuple(dict.fromkeys(KIND_NAMES.values()))  # 综合, 专属
 
 
 def _checked_values(props: dict[str, Any], current: dict[str, Any], draft: bool) -> dict[str, Any]:
@@ -68,6 +69,18 @@ class ConflictErrorCode(ConflictError):
         super().__init__(message, code=code)
 
 
+def _matched(if_match: str, current: str, code: str) -> str:
+    """The ETag the edit is made against (RFC 9110: a list matches if any of its strong
+    tags does; ``*`` matches whatever is there; a weak tag never does)."""
+    tags = [t.strip() for t in if_match.split(",") if t.strip()]
+    if "*" in tags or current in tags:
+        return current  # still checked when written: a change in between is refused
+    raise StaleError(
+        f"grid {code} changed since it was read: read it again (its ETag is now {current})",
+        current=current,
+    )
+
+
 def edit_grid(
     store: Store,
     settings: Settings,
@@ -101,7 +114,8 @@ def edit_grid(
         )
     if patch.get("id", code) != code:
         raise InputErrorCode("a grid's code cannot change", "code_immutable")
-    current, _, _ = store.grid_state(info.name, code)
+    current, _, now = store.grid_state(info.name, code)
+    if_match = _matched(if_match, now, code)
     props = patch.get("properties") or {}
     if not isinstance(props, dict):
         raise InputErrorCode("properties must be an object", "invalid_patch")
@@ -118,7 +132,9 @@ def edit_grid(
         edits = _reshaped(store, settings, info.name, code, patch["geometry"], values, if_match)
     elif "geometry" in patch:
         raise InputErrorCode("a grid's geometry cannot be unset", "required")
-    tags = store.update_grids(info.name, edits, actor=actor, action="edit")
+    # Written only if the version is still as it was checked here (a draft not published
+    # meanwhile, the version in force not replaced).
+    tags = store.update_grids(info.name, edits, actor=actor, action="edit", statuses=(info.status,))
     return info.name, tags[code]
 
 
@@ -132,7 +148,9 @@ def _reshaped(
     if_match: str,
 ) -> list[GridEdit]:
     """The grid's new shape and its neighbours adjusted: what it takes, they lose; what it
-    leaves goes to the neighbour sharing the longest border with it."""
+    leaves goes to the neighbour sharing the longest border with it. Every neighbour
+    changed is checked against the state read here, so an edit of one of them committed
+    meanwhile is never overwritten (412)."""
     from gridgis.jsonio import json_dumps
 
     try:
@@ -145,17 +163,19 @@ def _reshaped(
         raise InputErrorCode(
             f"geometry is invalid ({shapely.is_valid_reason(shape)})", "invalid_geometry"
         )
+    tol = settings.review_tolerance_m2
     epsg = settings.metric_epsg
     grids = store.read_grids(version)
-    index = {c: i for i, c in enumerate(grids["code"].astype(str))}
-    i = index[code]
+    community = grids["community_code"].astype(str).to_numpy()
+    i = int(np.flatnonzero(grids["code"].astype(str).to_numpy() == code)[0])
+    mine = np.flatnonzero(community == community[i])
+    grids = grids.iloc[mine].reset_index(drop=True)  # only the grid's community moves
+    i = int(np.flatnonzero(mine == i)[0])
     metric = crs.to_metric(grids.geometry.to_numpy(), epsg)
     new = crs.to_metric(np.array([shape], dtype=object), epsg)[0]
-    community = grids["community_code"].astype(str).to_numpy()
-    mine = np.flatnonzero(community == community[i])
-    home = shapely.union_all(metric[mine])
+    home = shapely.union_all(metric)
     outside = shapely.area(shapely.difference(new, home))
-    if outside > TOLERANCE_M2:
+    if outside > tol:
         raise ConflictErrorCode(
             f"the new shape reaches {outside:.0f} m² beyond its community's grids: a grid "
             "stays inside its community",
@@ -163,64 +183,52 @@ def _reshaped(
         )
     new = shapely.intersection(new, home)
     changed: dict[int, Any] = {i: new}
-    for j in map(int, mine):
-        if j != i and shapely.intersects(metric[j], new):
-            rest = shapely.difference(metric[j], new)
-            if shapely.area(rest) <= TOLERANCE_M2:
-                raise ConflictErrorCode(
-                    f"the new shape swallows grid {grids['code'].iloc[j]}: merge grids with "
-                    "a proposal, not an edit",
-                    "swallows_grid",
-                )
-            changed[int(j)] = rest
+    others = [j for j in range(len(grids)) if j != i]
+    taken = shapely.area(shapely.intersection(metric[others], new)) if others else []
+    for j, area in zip(others, taken, strict=True):
+        if area <= 0:
+            continue  # touching is not taking: that neighbour stays as it is
+        rest = shapely.difference(metric[j], new)
+        if shapely.area(rest) <= tol:
+            raise ConflictErrorCode(
+                f"the new shape swallows grid {grids['code'].iloc[j]}: merge grids with "
+                "a proposal, not an edit",
+                "swallows_grid",
+            )
+        changed[j] = rest
     left = shapely.difference(metric[i], new)
     for piece in shapely.get_parts(left):
-        if piece.area <= TOLERANCE_M2:
+        if piece.area <= tol:
             continue
-        near = [
-            int(j)
-            for j in mine
-            if j != i and shapely.intersects(changed.get(int(j), metric[j]), piece)
-        ]
-        shared = [
-            shapely.length(shapely.intersection(piece.boundary, changed.get(j, metric[j]).boundary))
-            for j in near
-        ]
-        if not near or max(shared) <= 0:
+        current = np.array([changed.get(j, metric[j]) for j in others], dtype=object)
+        shared = measures.shared_border_length(np.full(len(others), piece, dtype=object), current)
+        if not len(others) or shared.max() <= 0.5:
             raise ConflictErrorCode(
                 f"the new shape leaves {piece.area:.0f} m² that no neighbour borders: the "
                 "community would have a gap",
                 "leaves_gap",
             )
-        j = near[int(np.argmax(shared))]
+        j = others[int(np.argmax(shared))]
         changed[j] = shapely.union(changed.get(j, metric[j]), piece)
     order = sorted(changed)
     shapes = np.array([changed[k] for k in order], dtype=object)
     lonlat = crs.from_metric(shapes, epsg)
-    buildings = store.read_base_layer("buildings", ["households", "population"])
-    points = shapely.point_on_surface(crs.to_metric(buildings.geometry.to_numpy(), epsg))
-    owner = measures.building_owner(shapes, points)
-    hh = measures.sum_by_owner(
-        owner, buildings["households"].fillna(0).to_numpy(np.int64), len(order)
+    buildings = metric_buildings(
+        store.read_base_layer("buildings", ["households", "population"]), epsg
     )
-    pop = measures.sum_by_owner(
-        owner, buildings["population"].fillna(0).to_numpy(np.int64), len(order)
+    figures = measures.grid_figures(
+        shapes, buildings.points, buildings.households, buildings.population
     )
     edits = []
     for n, k in enumerate(order):
-        measured = {
-            "households": int(hh[n]),
-            "population": int(pop[n]),
-            "area_m2": round(float(shapes[n].area), 1),
-            "compactness": round(float(measures.compactness(shapes[n : n + 1])[0]), 4),
-        }
-        own = values if k == i else {}
+        measured = {name: column[n].item() for name, column in figures.items()}
+        row = grids.iloc[k]
         edits.append(
             GridEdit(
-                str(grids["code"].iloc[k]),
-                {**own, **measured},
+                str(row["code"]),
+                {**(values if k == i else {}), **measured},
                 lonlat[n],
-                if_match if k == i else None,
+                if_match if k == i else grid_etag(row.to_dict(), row.geometry),
             )
         )
     return edits

@@ -8,6 +8,8 @@ input (or indices into it), vectorised over the whole layer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -49,6 +51,50 @@ def anchor_points(metric_polygons: NDArray[np.object_]) -> NDArray[np.object_]:
     (its scan line runs through a vertex), so a stored version would read in another
     order than it was numbered."""
     return np.asarray(shapely.centroid(metric_polygons), dtype=object)
+
+
+def grid_figures(
+    polygons: NDArray[np.object_],
+    building_points: NDArray[np.object_],
+    households: NDArray[np.int64],
+    population: NDArray[np.int64],
+) -> dict[str, NDArray[Any]]:
+    """What the grids table records of each shape, measured: households and population
+    by the buildings it holds, area, compactness (Polsby–Popper), rounded as stored."""
+    owner = building_owner(polygons, building_points)
+    n = len(polygons)
+    return {
+        "households": sum_by_owner(owner, households, n),
+        "population": sum_by_owner(owner, population, n),
+        "area_m2": np.round(area_m2(polygons), 1),
+        "compactness": np.round(polsby_popper(polygons), 4),
+    }
+
+
+HAIR_M = 0.05  # a border is where two shapes come within this of each other
+
+
+def shared_border_length(
+    a: NDArray[np.object_],
+    b: NDArray[np.object_],
+    hair: float = HAIR_M,
+    grown: tuple[NDArray[np.object_], NDArray[np.object_]] | None = None,
+) -> NDArray[np.float64]:
+    """The length of border each pair (a[i], b[i]) shares: how much of each lies within a
+    hair of the other, per metre of hair, the less of the two. Blind to the zero-width
+    spikes an overlay or a lon/lat round trip leaves, and to borders that run side by side
+    without sharing vertices — where intersecting the boundaries counts them wrong."""
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    if len(a) == 0:
+        return np.zeros(0)
+    # ``grown``: a and b already grown by the hair (a caller pairing few shapes many
+    # times grows each once).
+    grown_a, grown_b = (
+        grown if grown is not None else (shapely.buffer(a, hair), shapely.buffer(b, hair))
+    )
+    into_b = shapely.area(shapely.intersection(a, grown_b))
+    into_a = shapely.area(shapely.intersection(b, grown_a))
+    return np.asarray(np.minimum(into_a, into_b) / hair, dtype=np.float64)
 
 
 def area_m2(metric_polygons: NDArray[np.object_]) -> NDArray[np.float64]:

@@ -181,6 +181,67 @@ def test_a_shape_moves_in_a_draft_and_its_neighbour_gives_way(
     assert http.get(url).headers["etag"] == tag
 
 
+def test_a_shape_edit_never_overwrites_a_neighbour_edited_meanwhile(
+    http: httpx.Client, city: City
+) -> None:
+    frame = city.frame()
+    draft = city.imported(frame).version
+    a, b = city.neighbours(frame)
+    m = city.metric(frame)
+    code_a, code_b = frame["code"].iloc[a], frame["code"].iloc[b]
+    url_a = f"/api/grids/{code_a}?version={quote(draft)}"
+    url_b = f"/api/grids/{code_b}?version={quote(draft)}"
+    tag_a = http.get(url_a).headers["etag"]
+    # Someone renames b meanwhile.
+    renamed = http.patch(
+        url_b,
+        json={"properties": {"name": "别人改过的网格"}},
+        headers={**PATCH, "If-Match": http.get(url_b).headers["etag"]},
+    )
+    assert renamed.status_code == 200
+    # a's shape takes ground from b: b gives way and keeps the other's edit.
+    grown = shapely.intersection(shapely.buffer(m[a], 10.0), shapely.union(m[a], m[b]))
+    shape = crs.from_metric(np.array([grown], dtype=object), EDIT_EPSG)[0]
+    moved = http.patch(
+        url_a,
+        json={"geometry": shapely.geometry.mapping(shape)},
+        headers={**PATCH, "If-Match": tag_a},
+    )
+    assert moved.status_code == 200, moved.text
+    assert http.get(url_b).json()["properties"]["name"] == "别人改过的网格"
+    # And when b changes between the edit's reading it and its writing: refused whole.
+    from gridgis.edits import _reshaped
+    from gridgis.errors import StaleError
+    from gridgis.store.base import GridEdit
+
+    tag_a = http.get(url_a).headers["etag"]
+    back = crs.from_metric(np.array([m[a]], dtype=object), EDIT_EPSG)[0]
+    edits = _reshaped(
+        city.store, city.settings, draft, code_a, shapely.geometry.mapping(back), {}, tag_a
+    )
+    city.store.update_grids(draft, [GridEdit(code_b, {"name": "又改了"})], actor="other")
+    with pytest.raises(StaleError):
+        city.store.update_grids(draft, edits, actor="test")
+    assert http.get(url_a).headers["etag"] == tag_a  # nothing of the refused edit landed
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [('"not-it", {tag}', 200), ("*", 200), ("W/{tag}", 412), ('"a", "b"', 412)],
+)
+def test_if_match_lists_stars_and_weak_tags(
+    http: httpx.Client, city: City, header: str, status: int
+) -> None:
+    url = f"/api/grids/{_code(city, 6)}"
+    tag = http.get(url).headers["etag"]
+    edit = http.patch(
+        url,
+        json={"properties": {"officer_phone": f"139{status}{len(header)}"}},
+        headers={**PATCH, "If-Match": header.format(tag=tag)},
+    )
+    assert edit.status_code == status, edit.text
+
+
 def test_a_retired_code_says_where_its_area_went(http: httpx.Client, city: City) -> None:
     """Last: it publishes another version of the module's city, then the demo again."""
     from gridgis.review.publishing import publish_reviewed

@@ -21,7 +21,9 @@ from gridgis.importer.grids import import_grids
 from gridgis.review.findings import CODE_TYPES, GEOMETRIC_TYPES, LABELS_ZH, TYPES
 from gridgis.review.publishing import VersionHasErrors, publish_reviewed
 from gridgis.review.run import Review, review_version
-from tests.conftest import DEMO, EDIT_EPSG, City
+from gridgis.settings import Settings
+from gridgis.store import SqlStore
+from tests.conftest import DEMO, EDIT_EPSG, City, save_boxes
 
 
 def at(review: Review, kind: str) -> list[list[str]]:
@@ -431,3 +433,28 @@ def test_buildings_imported_after_the_version_show_what_moved(city: City, tmp_pa
     assert drift.grids == [grids["code"].iloc[0]]
     assert drift.detail["households_moved"] == 100
     assert drift.severity == "info"
+
+
+def test_a_grid_stored_invalid_is_named_and_trips_no_other_check(city: City) -> None:
+    """A GeoPackage edited in QGIS can hold a bow-tie: the review names it and goes on."""
+    from gridgis.store.base import GridEdit
+
+    review = city.imported(city.frame())
+    a, _ = city.neighbours(city.frame())
+    code = city.clean["code"].iloc[a]
+    x0, y0, x1, y1 = city.clean.geometry.iloc[a].bounds
+    bowtie = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
+    assert not bowtie.is_valid
+    city.store.update_grids(review.version, [GridEdit(code, {}, bowtie)], actor="test")
+    again = review_version(city.store, review.version, city.settings)
+    assert [code] in at(again, "invalid_geometry")
+
+
+def test_checks_without_their_layers_are_skipped_and_said(store: SqlStore) -> None:
+    """A store with grids but no buildings or streets: no flood of 'under the band'."""
+    save_boxes(store, "bare", {"510603001001001": (104.39, 31.12, 104.40, 31.13)})
+    review = review_version(store, "bare", Settings(database_url=None))
+    found = {f.type for f in review.findings}
+    assert not found & {"households_under", "off_street", "building_cut"}
+    assert review.summary["skipped"]["households"] == "no buildings imported"
+    assert "streets" in review.summary["skipped"]["off_street"]

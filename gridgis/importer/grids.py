@@ -24,12 +24,13 @@ import shapely
 from gridgis import crs as crsmod
 from gridgis import measures
 from gridgis.errors import InputError
-from gridgis.geometry import clean_polygons
+from gridgis.geometry import clean_polygons, force_multi
 from gridgis.importer.crs_resolve import check_placement, resolve
 from gridgis.importer.mapping import rows_named, text
 from gridgis.importer.reading import read_source
 from gridgis.importer.sources import open_source
 from gridgis.merge.engine import metric_buildings
+from gridgis.review.checks import shape_hashes
 from gridgis.settings import Settings
 from gridgis.store.base import Store, VersionInfo
 from gridgis.versions import check_version_name
@@ -170,8 +171,10 @@ def import_grids(
     located = _communities_by_location(
         grid_m, comm_codes, crsmod.to_metric(communities.geometry.to_numpy(), epsg)
     )
-    given = column("community_code").to_numpy(dtype=object)
     known = set(map(str, comm_codes))
+    # A community code the city does not have is no community: the grid's code or place
+    # says which it is (the review names the grid if it lies outside that one).
+    given = column("community_code").map(lambda c: c if c in known else None).to_numpy(object)
     # No community given: the one the code begins with, else the one holding the grid.
     from_code = np.array([c[:12] if c[:12] in known else None for c in codes], dtype=object)
     community = np.where(pd.isna(given), np.where(pd.isna(from_code), located, from_code), given)
@@ -181,7 +184,9 @@ def import_grids(
     buildings = metric_buildings(
         store.read_base_layer("buildings", ["households", "population"]), epsg
     )
-    owner = measures.building_owner(grid_m, buildings.points)
+    figures = measures.grid_figures(
+        grid_m, buildings.points, buildings.households, buildings.population
+    )
 
     grids = gpd.GeoDataFrame(
         {
@@ -189,10 +194,7 @@ def import_grids(
             "name": names,
             "kind": kinds.to_numpy(dtype=object),
             "community_code": community.astype(str),
-            "households": measures.sum_by_owner(owner, buildings.households, len(grid_m)),
-            "population": measures.sum_by_owner(owner, buildings.population, len(grid_m)),
-            "area_m2": np.round(measures.area_m2(grid_m), 1),
-            "compactness": np.round(measures.compactness(grid_m), 4),
+            **figures,
             "officer_name": column("officer_name").to_numpy(dtype=object),
             "officer_phone": column("officer_phone").to_numpy(dtype=object),
             "party_branch": column("party_branch").to_numpy(dtype=object),
@@ -201,13 +203,17 @@ def import_grids(
     )
     report.rows = len(grids)
     report.made_valid = sorted(str(c) for c in codes[invalid])
+    # Each with a hash of the shape it was given, so the review stops naming it once it is
+    # redrawn.
+    hashes = shape_hashes(force_multi(geoms[invalid])) if invalid.any() else []
+    made_valid = dict(zip((str(c) for c in codes[invalid]), hashes, strict=True))
     tick("writing", 2, 3)
     info = store.save_version(
         version,
         grids,
         pd.DataFrame(),
         params={"source": "import", "file": name, "sha256": sha, "crs": report.crs},
-        report={"import": {"file": name, "made_valid": report.made_valid}},
+        report={"import": {"file": name, "made_valid": made_valid}},
         actor=actor,
         note=note,
         replace=replace,

@@ -2,13 +2,15 @@
 
 ``6 county + 3 subdistrict + 3 community`` is the community's 12-digit statistical code;
 the last 3 digits number the grids inside it west→east within rows taken north→south.
-Rows are bands of ``row_height_m`` metres by the grid's anchor point
+Rows are bands of ``row_height_m`` metres below the community's northern edge, by the
+grid's anchor point
 (:func:`gridgis.measures.anchor_points`), so that
 grids side by side on the same street get consecutive numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,24 +39,55 @@ class CodeScheme:
         return f"{self.prefix}{community_code}{sequence:0{self.sequence_digits}d}"
 
 
-def reading_order(
-    community_codes: NDArray[np.object_], metric_polygons: NDArray[np.object_], row_height_m: float
-) -> NDArray[np.int64]:
-    """1-based sequence of each polygon inside its community, in reading order."""
+Tops = Mapping[str, float]
+
+
+def community_tops(
+    codes: NDArray[np.object_], community_m: NDArray[np.object_]
+) -> dict[str, float]:
+    """Each community's northern edge (metres): where its rows of grid numbers begin."""
+    bounds = shapely.bounds(community_m)
+    return {str(c): float(b[3]) for c, b in zip(codes, bounds, strict=True)}
+
+
+def reading_keys(
+    community_codes: NDArray[np.object_],
+    metric_polygons: NDArray[np.object_],
+    tops: Tops | None = None,
+) -> pd.DataFrame:
+    """Each polygon's place for reading order: ``depth`` (metres below its community's
+    top) and ``x``. The top is the community's own (``tops``: its northern edge), so it
+    stays put when grids are redrawn; without ``tops``, the highest anchor among them."""
     points = anchor_points(np.asarray(metric_polygons, dtype=object))
     x, y = shapely.get_x(points), shapely.get_y(points)
     frame = pd.DataFrame({"community": community_codes, "x": x, "y": y})
-    top = frame.groupby("community")["y"].transform("max")
-    frame["row"] = np.floor((top - frame["y"]) / row_height_m).astype(int)
+    highest = frame.groupby("community")["y"].transform("max")
+    top = frame["community"].map(dict(tops)) if tops else highest
+    frame["depth"] = top.fillna(highest) - frame["y"]
+    return frame[["community", "depth", "x"]]
+
+
+def reading_order(
+    community_codes: NDArray[np.object_],
+    metric_polygons: NDArray[np.object_],
+    row_height_m: float,
+    tops: Tops | None = None,
+) -> NDArray[np.int64]:
+    """1-based sequence of each polygon inside its community, in reading order."""
+    frame = reading_keys(community_codes, metric_polygons, tops)
+    frame["row"] = np.floor(frame["depth"] / row_height_m).astype(int)
     frame = frame.sort_values(["community", "row", "x"], kind="stable")
     frame["seq"] = frame.groupby("community").cumcount() + 1
     return frame["seq"].sort_index().to_numpy(dtype=np.int64)
 
 
 def assign_codes(
-    community_codes: NDArray[np.object_], metric_polygons: NDArray[np.object_], scheme: CodeScheme
+    community_codes: NDArray[np.object_],
+    metric_polygons: NDArray[np.object_],
+    scheme: CodeScheme,
+    tops: Tops | None = None,
 ) -> list[str]:
-    seq = reading_order(community_codes, metric_polygons, scheme.row_height_m)
+    seq = reading_order(community_codes, metric_polygons, scheme.row_height_m, tops)
     return [scheme.code(str(c), int(s)) for c, s in zip(community_codes, seq, strict=True)]
 
 
@@ -66,6 +99,7 @@ def stable_codes(
     metric_polygons: NDArray[np.object_],
     scheme: CodeScheme,
     previous: tuple[NDArray[np.object_], NDArray[np.object_], NDArray[np.object_]] | None,
+    tops: Tops | None = None,
 ) -> list[str]:
     """Codes that survive a re-merge: a grid (nearly) unchanged since ``previous`` keeps
     its code; new grids take fresh numbers after the community's highest, in reading
@@ -74,9 +108,9 @@ def stable_codes(
     ``previous`` is (codes, community codes, polygons in metres) of the earlier version.
     """
     if previous is None:
-        return assign_codes(community_codes, metric_polygons, scheme)
+        return assign_codes(community_codes, metric_polygons, scheme, tops)
     prev_codes, prev_comm, prev_geoms = previous
-    order = reading_order(community_codes, metric_polygons, scheme.row_height_m)
+    order = reading_order(community_codes, metric_polygons, scheme.row_height_m, tops)
     out: list[str | None] = [None] * len(metric_polygons)
     tree = shapely.STRtree(prev_geoms)
     new_idx, old_idx = tree.query(metric_polygons, predicate="intersects")

@@ -25,7 +25,7 @@ from gridgis.errors import InputError
 from gridgis.geometry import clean_polygons, lowest_hit
 from gridgis.importer.fields import DEDICATED
 from gridgis.measures import area_m2, compactness
-from gridgis.merge.codes import CodeScheme, stable_codes
+from gridgis.merge.codes import CodeScheme, community_tops, stable_codes
 from gridgis.merge.crosswalk import Crosswalk
 from gridgis.merge.partition import Graph, Part, partition
 from gridgis.merge.report import InputProblems, merge_report
@@ -167,7 +167,13 @@ def compute_merge(
 
     grid_m = clean_coverage(grouped.geometry)
     grid_codes = np.array(
-        stable_codes(grouped.community_codes(), grid_m, scheme, _previous(inputs, epsg)),
+        stable_codes(
+            grouped.community_codes(),
+            grid_m,
+            scheme,
+            _previous(inputs, epsg),
+            community_tops(codes, comm_m),
+        ),
         dtype=object,
     )
 

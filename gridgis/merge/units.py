@@ -23,7 +23,13 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis.geometry import clean_polygons
-from gridgis.measures import building_owner, off_street_length, sum_by_owner
+from gridgis.measures import (
+    HAIR_M,
+    building_owner,
+    off_street_length,
+    shared_border_length,
+    sum_by_owner,
+)
 
 SAMPLE_M = 8.0  # spacing of wall samples when sharing a block among compounds
 MIN_SHARE_M2 = 50.0  # a compound needs this much of a block to claim a share of it
@@ -691,19 +697,10 @@ def _adjacency(
     a, b = tree.query(geoms, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    # How much of each lies within a hair of the other, per metre of that hair, the less
-    # of the two: the length of border they share, blind to the thin spikes a coverage
-    # clean can leave (a spike along the border of two other atoms is no border of
-    # theirs: the atom beside it has next to none of its own area near the spike).
-    hair = 0.05
-    grown = shapely.buffer(geoms, hair)
-    length = (
-        np.minimum(
-            shapely.area(shapely.intersection(geoms[a], grown[b])),
-            shapely.area(shapely.intersection(geoms[b], grown[a])),
-        )
-        / hair
-    )
+    # The length of border they share, blind to the thin spikes a coverage clean can
+    # leave (a spike along the border of two other atoms is no border of theirs).
+    grown = shapely.buffer(geoms, HAIR_M)
+    length = shared_border_length(geoms[a], geoms[b], grown=(grown[a], grown[b]))
     keep = length > EDGE_MIN_M
     a, b, length = a[keep], b[keep], length[keep]
     shared = shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b]))

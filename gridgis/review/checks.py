@@ -9,6 +9,7 @@ check runs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,7 +20,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import measures
-from gridgis.merge.codes import CodeScheme
+from gridgis.merge.codes import CodeScheme, community_tops, reading_keys
 from gridgis.review.context import ReviewContext
 from gridgis.review.findings import Finding
 
@@ -56,17 +57,28 @@ def _pieces(geom: shapely.Geometry, tolerance: float) -> list[shapely.Geometry]:
 
 # --- coverage and geometry -------------------------------------------------------------------
 def invalid_geometry(ctx: ReviewContext) -> list[Finding]:
-    """Grids stored invalid, and grids the import had to make valid (it says which)."""
-    made_valid = set(ctx.version.report.get("import", {}).get("made_valid", []))
-    invalid = ~shapely.is_valid(ctx.grid_m)
-    reasons = shapely.is_valid_reason(ctx.grid_m[invalid]) if invalid.any() else []
-    why = dict(zip(np.flatnonzero(invalid), reasons, strict=True))
+    """Grids stored invalid (checked as made valid, so no other check trips on them), and
+    grids the import had to make valid, while they keep the shape it gave them."""
+    made_valid = ctx.version.report.get("import", {}).get("made_valid", {})
+    if isinstance(made_valid, list):  # recorded before shapes were
+        made_valid = dict.fromkeys(made_valid)
+    stored = shape_hashes(ctx.grids.geometry.to_numpy())
     out = []
     for i, code in enumerate(ctx.codes):
-        if i in why or code in made_valid:
-            reason = str(why.get(i, "self-intersection in the file"))
+        reason = ctx.invalid.get(i)
+        if reason is None and code in made_valid:
+            recorded = made_valid[code]
+            if recorded is None or recorded == stored[i]:
+                reason = "self-intersection in the file"
+        if reason is not None:
             out.append(Finding("invalid_geometry", [code], ctx.grid_points[i], reason))
     return out
+
+
+def shape_hashes(geoms: NDArray[np.object_]) -> list[str]:
+    """A short hash of each shape's exact WKB: which grids still have the shape an import
+    recorded."""
+    return [hashlib.sha1(w).hexdigest()[:16] for w in shapely.to_wkb(geoms)]
 
 
 def multipart(ctx: ReviewContext) -> list[Finding]:
@@ -402,7 +414,7 @@ def dedicated_unit_mixed(ctx: ReviewContext) -> list[Finding]:
     in_unit = np.zeros(len(points), dtype=bool)
     units = comps.geometry[comps.dedicated]
     if len(units) and len(points):
-        _, b = shapely.STRtree(units).query(points, predicate="within")
+        b, _ = shapely.STRtree(units).query(points, predicate="within")
         in_unit[b] = True
     owner = ctx.building_owner
     outside = (owner >= 0) & ~in_unit
@@ -437,9 +449,11 @@ def codes(ctx: ReviewContext) -> list[Finding]:
                     "code_invalid", [code], ctx.grid_points[i], code, None, {"problem": problem}
                 )
             )
-    counts = pd.Series(ctx.codes).value_counts()
-    for code, n in counts[counts > 1].items():
-        where = ctx.grid_points[ctx.codes == code]
+    series = pd.Series(ctx.codes)
+    repeated = series[series.duplicated(keep=False)]
+    for code, rows in repeated.groupby(repeated, sort=True).groups.items():
+        n = len(rows)
+        where = ctx.grid_points[np.asarray(rows)]
         out.append(
             Finding(
                 "code_duplicate",
@@ -478,18 +492,14 @@ def _order(ctx: ReviewContext) -> list[Finding]:
         valid &= ~appended
     if not valid.any():
         return []
-    points = measures.anchor_points(ctx.grid_m[valid])
-    frame = pd.DataFrame(
-        {
-            "i": np.flatnonzero(valid),
-            "community": [c[:12] for c in ctx.codes[valid]],
-            "seq": [int(c[12:]) for c in ctx.codes[valid]],
-            "x": shapely.get_x(points),
-            "y": shapely.get_y(points),
-        }
+    frame = reading_keys(
+        np.array([c[:12] for c in ctx.codes[valid]], dtype=object),
+        ctx.grid_m[valid],
+        community_tops(ctx.community_codes, ctx.community_m),
     )
-    top = frame.groupby("community")["y"].transform("max")
-    depth = top - frame["y"]
+    frame["i"] = np.flatnonzero(valid)
+    frame["seq"] = [int(c[12:]) for c in ctx.codes[valid]]
+    depth = frame["depth"]
     h = scheme.row_height_m
     frame["row_lo"] = np.floor((depth - ROW_SLACK_M) / h)
     frame["row_hi"] = np.floor((depth + ROW_SLACK_M) / h)
@@ -525,10 +535,17 @@ def officers(ctx: ReviewContext) -> list[Finding]:
     phones = ctx.grids["officer_phone"].fillna("").astype(str).str.strip().to_numpy()
     frame = pd.DataFrame({"name": names, "phone": phones, "hh": ctx.households})
     frame = frame[frame["name"] != ""]
-    for (name, phone), group in frame.groupby(["name", "phone"], sort=True):
-        n, hh = len(group), int(group["hh"].sum())
-        grids = sorted(ctx.codes[group.index.to_numpy()].tolist())
-        where = shapely.multipoints(ctx.grid_points[group.index.to_numpy()])
+    # Loads counted for every officer at once; only the overloaded are looked at one by one.
+    load = frame.groupby(["name", "phone"], sort=True)["hh"].agg(["size", "sum"])
+    heavy = load[(load["size"] > s.max_officer_grids) | (load["sum"] > s.max_officer_households)]
+    members = frame.reset_index().set_index(["name", "phone"])["index"]
+    for key, n, hh in zip(
+        heavy.index.tolist(), heavy["size"].tolist(), heavy["sum"].tolist(), strict=True
+    ):
+        name, phone = str(key[0]), str(key[1])
+        rows = np.atleast_1d(members.loc[key].to_numpy())
+        grids = sorted(ctx.codes[rows].tolist())
+        where = shapely.multipoints(ctx.grid_points[rows])
         detail = {"officer": name, "phone": phone or None, "grids": n, "households": hh}
         if n > s.max_officer_grids:
             out.append(
@@ -599,6 +616,16 @@ def base_changed(ctx: ReviewContext) -> list[Finding]:
         )
     return out
 
+
+#: The base layers a check judges by: without them it would only say they are missing,
+#: once per grid (every grid "under the band" with no buildings).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "households": ("buildings",),
+    "compound_split": ("compounds", "buildings"),
+    "building_cut": ("buildings",),
+    "off_street": ("streets",),
+    "dedicated_unit_mixed": ("buildings",),
+}
 
 CHECKS: tuple[Check, ...] = (
     invalid_geometry,

@@ -3,7 +3,7 @@ the city's metric CRS, with the measures every check shares computed once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import geopandas as gpd
@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from gridgis import crs, measures
 from gridgis.merge.engine import StreetNetwork, metric_buildings, metric_compounds
-from gridgis.merge.units import Buildings, Compounds
+from gridgis.merge.units import Buildings, Compounds, polygonal
 from gridgis.settings import Settings
 from gridgis.store.base import LayerInfo, Store, VersionInfo
 
@@ -22,6 +22,21 @@ def _metric(frame: gpd.GeoDataFrame, epsg: int) -> NDArray[np.object_]:
     if len(frame) == 0:
         return np.array([], dtype=object)
     return crs.to_metric(frame.geometry.to_numpy(), epsg)
+
+
+def _first_ancestor(store: Store, info: VersionInfo) -> str | None:
+    """The first version of the line ``info`` was made from (by merges with
+    ``previous_version``, proposals applied ``from``), if it is still stored."""
+    known = {v.name: v for v in store.list_versions()}
+    seen = {info.name}
+    root = None
+    name = info.params.get("previous_version") or info.params.get("from")
+    while isinstance(name, str) and name in known and name not in seen:
+        seen.add(name)
+        root = name
+        params = known[name].params
+        name = params.get("previous_version") or params.get("from")
+    return root
 
 
 @dataclass
@@ -38,9 +53,12 @@ class ReviewContext:
     streets_frame: gpd.GeoDataFrame
     layers: list[LayerInfo]
     settings: Settings
-    #: Codes of the version this one was made from (by a merge that kept its codes, or a
-    #: proposal applied): codes appended after them follow the highest, not reading order.
+    #: Codes of the first version of the line this one comes from (merges that kept codes,
+    #: proposals applied): codes appended since follow the highest, not reading order.
     previous_codes: frozenset[str] = frozenset()
+    #: Grids stored invalid, with GEOS's reason; ``grid_m`` holds them made valid, so no
+    #: overlay of the other checks fails on them.
+    invalid: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: Store, version: str, settings: Settings) -> ReviewContext:
@@ -48,17 +66,22 @@ class ReviewContext:
         info = store.get_version(version)
         grids = store.read_grids(version)
         communities = store.read_base_layer("communities")
-        previous = info.params.get("previous_version") or info.params.get("from")
-        known = {v.name for v in store.list_versions()}
+        root = _first_ancestor(store, info)
         previous_codes = (
-            frozenset(store.read_grids(previous)["code"].astype(str))
-            if isinstance(previous, str) and previous in known
-            else frozenset()
+            frozenset(store.read_grids(root)["code"].astype(str)) if root else frozenset()
         )
+        grid_m = _metric(grids, epsg)
+        bad = np.flatnonzero(~shapely.is_valid(grid_m)) if len(grid_m) else np.zeros(0, int)
+        invalid = dict(
+            zip(bad.tolist(), shapely.is_valid_reason(grid_m[bad]).tolist(), strict=True)
+        )
+        if len(bad):
+            grid_m = grid_m.copy()
+            grid_m[bad] = polygonal(shapely.make_valid(grid_m[bad]))
         return cls(
             version=info,
             grids=grids,
-            grid_m=_metric(grids, epsg),
+            grid_m=grid_m,
             community_codes=communities["code"].to_numpy(dtype=object),
             community_m=_metric(communities, epsg),
             buildings=metric_buildings(
@@ -69,6 +92,7 @@ class ReviewContext:
             layers=store.list_layers(),
             settings=settings,
             previous_codes=previous_codes,
+            invalid=invalid,
         )
 
     # --- what every check may need, computed once ------------------------------------------

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from gridgis import crs, measures
 from gridgis.errors import ConflictError, NotFoundError
-from gridgis.merge.codes import CodeScheme, stable_codes
+from gridgis.merge.codes import CodeScheme, community_tops, stable_codes
 from gridgis.merge.engine import clean_coverage, unit_names
 from gridgis.merge.partition import Graph, partition
 from gridgis.merge.units import community_atoms, polygonal
@@ -117,9 +117,12 @@ def name_proposals(ctx: ReviewContext, findings: list[Finding]) -> None:
         ctx.building_owner[ctx.building_owner >= 0], minlength=len(ctx.grid_m)
     )
     index = {c: i for i, c in enumerate(ctx.codes)}
+    repeated = _repeated(ctx)
     for f in sorted(findings, key=lambda f: -_size(f)):
-        if f.type not in FIXABLE:
-            continue
+        if f.type not in FIXABLE or repeated & set(f.grids):
+            continue  # a code used twice names no one grid: its codes come first
+        if f.type == "outside_community" and not f.detail.get("known"):
+            continue  # no community to clip to
         key = (f.type, tuple(f.grids))
         nth = seen.get(key, 0)
         seen[key] = nth + 1
@@ -129,6 +132,11 @@ def name_proposals(ctx: ReviewContext, findings: list[Finding]) -> None:
         if f.type == "households_under" and (i is None or not _neighbours(ctx, i)):
             continue
         f.proposal = proposal_id(f, nth)
+
+
+def _repeated(ctx: ReviewContext) -> set[str]:
+    counts = pd.Series(ctx.codes).value_counts()
+    return set(counts.index[counts > 1].astype(str))
 
 
 def _size(f: Finding) -> float:
@@ -156,6 +164,12 @@ def find(ctx: ReviewContext, ident: str) -> Finding:
 def propose(ctx: ReviewContext, ident: str) -> Proposal:
     started = time.perf_counter()
     finding = find(ctx, ident)
+    if _repeated(ctx) & set(finding.grids):
+        raise ConflictError(
+            f"a code of {', '.join(finding.grids)} is used more than once: give the grids "
+            "their own codes before redrawing them",
+            code="code_duplicate",
+        )
     index = {c: i for i, c in enumerate(ctx.codes)}
     grids = [index[c] for c in finding.grids if c in index]
     if finding.type == "households_over":
@@ -185,26 +199,46 @@ def _neighbours(ctx: ReviewContext, i: int) -> list[tuple[int, float]]:
     near = near[ctx.community_of[near] == ctx.community_of[i]]
     if not len(near):
         return []
-    shared = shapely.length(
-        shapely.intersection(shapely.boundary(ctx.grid_m[i]), shapely.boundary(ctx.grid_m[near]))
+    shared = measures.shared_border_length(
+        np.full(len(near), ctx.grid_m[i], dtype=object), ctx.grid_m[near]
     )
     order = np.lexsort((ctx.codes[near].astype(str), -shared))
     return [(int(near[k]), float(shared[k])) for k in order if shared[k] > 0.5]
 
 
 def _join_or_redivide(ctx: ReviewContext, finding: Finding, i: int) -> Proposal:
-    high = ctx.settings.max_households
+    low, high = ctx.settings.min_households, ctx.settings.max_households
     hh = ctx.households
-    for j, _ in _neighbours(ctx, i):
-        if hh[i] + hh[j] <= high:
-            keep = j if hh[j] >= hh[i] else i
-            geom = shapely.union(ctx.grid_m[i], ctx.grid_m[j])
-            rows = _rows(ctx, [geom], [keep], codes=[str(ctx.codes[keep])])
-            return Proposal(
-                "", finding, "join", sorted([i, j]), rows, note=f"与相邻网格{ctx.codes[j]}合并"
-            )
-    members = [i, *[j for j, _ in _neighbours(ctx, i)]]
-    return _regroup(ctx, finding, members, "redivide")
+    beside = [j for j, _ in _neighbours(ctx, i)]
+    # A join into the band first; else the join that leaves one grid under it, not two,
+    # when dividing them all again does no better.
+    fits = [j for j in beside if low <= hh[i] + hh[j] <= high]
+    for j in fits[:1]:
+        keep = j if hh[j] >= hh[i] else i
+        geom = shapely.union(ctx.grid_m[i], ctx.grid_m[j])
+        rows = _rows(ctx, [geom], [keep], codes=[str(ctx.codes[keep])])
+        return Proposal(
+            "", finding, "join", sorted([i, j]), rows, note=f"与相邻网格{ctx.codes[j]}合并"
+        )
+    members = [i, *beside]
+    try:
+        return _regroup(ctx, finding, members, "redivide")
+    except ConflictError:
+        under = [j for j in beside if hh[j] < low and hh[i] + hh[j] <= high]
+        if not under:
+            raise
+        j = under[0]
+        keep = j if hh[j] >= hh[i] else i
+        geom = shapely.union(ctx.grid_m[i], ctx.grid_m[j])
+        rows = _rows(ctx, [geom], [keep], codes=[str(ctx.codes[keep])])
+        return Proposal(
+            "",
+            finding,
+            "join",
+            sorted([i, j]),
+            rows,
+            note=f"与同样户数不足的相邻网格{ctx.codes[j]}合并",
+        )
 
 
 def _regroup(ctx: ReviewContext, finding: Finding, members: list[int], action: str) -> Proposal:
@@ -274,7 +308,9 @@ def _fill(region: shapely.Geometry, geoms: list[shapely.Geometry]) -> list[shape
     for piece in sorted(loose, key=lambda g: -g.area):
         if shapely.area(piece) <= 0:
             continue
-        shared = [_shared_length(piece, g) for g in parts]
+        shared = measures.shared_border_length(
+            np.full(len(parts), piece, dtype=object), np.array(parts, dtype=object)
+        )
         k = int(np.argmax(shared))
         parts[k] = shapely.union(parts[k], piece)
     return list(_valid(np.array(parts, dtype=object)))
@@ -310,11 +346,23 @@ def _repair(ctx: ReviewContext, finding: Finding, grids: list[int]) -> Proposal:
     geoms = {i: ctx.grid_m[i] for i in grids}
     if finding.type == "outside_community":
         i = grids[0]
-        home = ctx.community_m[ctx.community_index[i]]
-        geoms[i] = shapely.intersection(ctx.grid_m[i], home)
+        c = int(ctx.community_index[i])
+        clipped = shapely.intersection(ctx.grid_m[i], ctx.community_m[c]) if c >= 0 else None
+        if clipped is None or shapely.area(clipped) <= ctx.settings.review_tolerance_m2:
+            raise ConflictError(
+                f"grid {ctx.codes[i]} lies outside the community its record names: say which "
+                "community it belongs to (import it again with its community code)",
+                code="no_proposal",
+            )
+        geoms[i] = clipped
         note = "裁去超出社区的部分"
     elif finding.type in ("gap", "hole"):
         near = ctx.tree.query(shapely.buffer(where, 0.05), predicate="intersects")
+        # A gap is its community's: only that community's grids may take it.
+        community = finding.detail.get("community") or (
+            str(ctx.community_of[grids[0]]) if grids else None
+        )
+        near = near[ctx.community_of[near] == community]
         target = _most_shared(ctx, where, near)
         geoms = {target: shapely.union(ctx.grid_m[target], where)}
         note = f"空隙并入网格{ctx.codes[target]}"
@@ -327,14 +375,17 @@ def _repair(ctx: ReviewContext, finding: Finding, grids: list[int]) -> Proposal:
         border_if_a = shapely.intersection(shapely.boundary(where), shapely.boundary(rest_b))
         border_if_b = shapely.intersection(shapely.boundary(where), shapely.boundary(rest_a))
         off_a, off_b = ctx.off_street(np.array([border_if_a, border_if_b], dtype=object), 2.0)
-        keep_a = (off_a, -_shared_length(where, rest_a)) <= (off_b, -_shared_length(where, rest_b))
+        attached = measures.shared_border_length(
+            np.array([where, where], dtype=object), np.array([rest_a, rest_b], dtype=object)
+        )
+        keep_a = (off_a, -attached[0]) <= (off_b, -attached[1])
         loser = b if keep_a else a
         geoms = {loser: shapely.difference(ctx.grid_m[loser], where)}
         note = f"重叠部分留给网格{ctx.codes[a if keep_a else b]}"
     else:  # sliver: a thin part goes to the neighbour it touches most
         i = grids[0]
         near = ctx.tree.query(shapely.buffer(where, 0.05), predicate="intersects")
-        near = near[near != i]
+        near = near[(near != i) & (ctx.community_of[near] == ctx.community_of[i])]
         if not len(near):
             raise ConflictError(
                 f"the sliver of grid {ctx.codes[i]} touches no other grid", code="no_proposal"
@@ -352,17 +403,17 @@ def _repair(ctx: ReviewContext, finding: Finding, grids: list[int]) -> Proposal:
     return Proposal("", finding, "repair", changed, rows, note=note)
 
 
-def _shared_length(piece: shapely.Geometry, grid: shapely.Geometry) -> float:
-    return float(shapely.length(shapely.intersection(shapely.boundary(piece), grid.boundary)))
-
-
 def _most_shared(ctx: ReviewContext, piece: shapely.Geometry, near: NDArray[np.int64]) -> int:
-    """The grid among ``near`` sharing the longest border with ``piece`` (its community's
-    first, then the lower code)."""
+    """The grid among ``near`` sharing the longest border with ``piece`` (then the lower
+    code)."""
     if not len(near):
-        raise ConflictError("no grid touches the piece", code="no_proposal")
-    lengths = [_shared_length(piece, ctx.grid_m[k]) for k in near]
-    return int(near[int(np.lexsort((ctx.codes[near].astype(str), -np.array(lengths)))[0])])
+        raise ConflictError("no grid of its community touches the piece", code="no_proposal")
+    lengths = measures.shared_border_length(
+        np.full(len(near), piece, dtype=object), ctx.grid_m[near]
+    )
+    if lengths.max() <= 0.5:
+        raise ConflictError("no grid of its community borders the piece", code="no_proposal")
+    return int(near[int(np.lexsort((ctx.codes[near].astype(str), -lengths))[0])])
 
 
 def _rows(
@@ -395,8 +446,11 @@ def _rows(
             ctx.community_of[np.r_[members or [], others]].astype(object),
             ctx.grid_m[np.r_[members or [], others]],
         )
-        codes = stable_codes(community, metric, CodeScheme(), previous)
-    owner = measures.building_owner(metric, ctx.buildings.points)
+        tops = community_tops(ctx.community_codes, ctx.community_m)
+        codes = stable_codes(community, metric, CodeScheme(), previous, tops)
+    figures = measures.grid_figures(
+        metric, ctx.buildings.points, ctx.buildings.households, ctx.buildings.population
+    )
     n = len(metric)
     names = [
         (
@@ -412,10 +466,7 @@ def _rows(
             "name": names,
             "kind": kinds or base["kind"].tolist(),
             "community_code": community,
-            "households": measures.sum_by_owner(owner, ctx.buildings.households, n),
-            "population": measures.sum_by_owner(owner, ctx.buildings.population, n),
-            "area_m2": np.round(measures.area_m2(metric), 1),
-            "compactness": np.round(measures.compactness(metric), 4),
+            **figures,
             "officer_name": base["officer_name"].to_numpy(dtype=object),
             "officer_phone": base["officer_phone"].to_numpy(dtype=object),
             "party_branch": base["party_branch"].to_numpy(dtype=object),
@@ -431,7 +482,10 @@ def applied(ctx: ReviewContext, proposal: Proposal) -> gpd.GeoDataFrame:
     keep = np.ones(len(ctx.grids), dtype=bool)
     keep[proposal.remove] = False
     columns = [c for c in proposal.add.columns if c != "geometry"]
-    kept = ctx.grids.loc[keep, [*columns, "geometry"]]
+    kept = ctx.grids.loc[keep, [*columns, "geometry"]].copy()
+    # Kept grids are measured again too: a draft records today's households.
+    kept["households"] = ctx.households[keep]
+    kept["population"] = ctx.population[keep]
     out = pd.concat([kept, proposal.add[[*columns, "geometry"]]], ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=4490)
 
@@ -452,12 +506,20 @@ def apply_proposal(
     proposal = propose(ctx, ident)
     grids = applied(ctx, proposal)
     target = into or f"{version}-{ident}"[:64]
+    # Departments keep their crosswalk for every grid the proposal leaves as it is; what
+    # the import recorded (grids made valid) stays with the grids it names.
+    removed = set(ctx.codes[proposal.remove].tolist())
+    walk = store.read_crosswalk(version)
+    walk = walk[~walk["grid_code"].isin(removed)] if len(walk) else walk
+    report: dict[str, Any] = {"proposal": proposal.to_dict()}
+    if "import" in ctx.version.report:
+        report["import"] = ctx.version.report["import"]
     info = store.save_version(
         target,
         grids,
-        pd.DataFrame(),
+        walk,
         params={"source": "proposal", "from": version, "proposal": ident},
-        report={"proposal": proposal.to_dict()},
+        report=report,
         actor=actor,
         note=proposal.note,
         replace=replace,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gridgis.errors import ConflictError, InputError
-from gridgis.review.run import review_version
+from gridgis.review.context import ReviewContext
+from gridgis.review.run import review_context
 from gridgis.settings import Settings
 from gridgis.store.base import Store, VersionInfo
 
@@ -39,7 +40,8 @@ def publish_reviewed(
     reason); the publish itself stays one transaction in the store."""
     if store.get_version(name).status == "published":
         return store.get_version(name)
-    review = review_version(store, name, settings)
+    ctx = ReviewContext.load(store, name, settings)
+    review = review_context(ctx)
     errors = [f.to_dict(None) for f in review.errors]
     if errors and not force:
         listed = "; ".join(f"{e['type']} at {', '.join(e['grids'][:3]) or '—'}" for e in errors)
@@ -59,4 +61,12 @@ def publish_reviewed(
         if errors
         else {"review": review.summary["by_type"]}
     )
-    return store.publish(name, actor, reason, valid_from=valid_from, detail=detail)
+    # The content reviewed is the content published, or the publish is refused.
+    return store.publish(
+        name,
+        actor,
+        reason,
+        valid_from=valid_from,
+        detail=detail,
+        content_key=ctx.version.content_key,
+    )

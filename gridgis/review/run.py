@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gridgis.geojson import geometry_texts
-from gridgis.review.checks import CHECKS
+from gridgis.review.checks import CHECKS, NEEDS
 from gridgis.review.context import ReviewContext
 from gridgis.review.findings import TYPES, Finding
 from gridgis.review.proposals import name_proposals
@@ -57,17 +57,23 @@ def review_context(ctx: ReviewContext, *, progress: Progress | None = None) -> R
     started = time.perf_counter()
     tick = progress or (lambda _s, _i, _n: None)
     findings: list[Finding] = []
+    present = {layer.kind for layer in ctx.layers}
+    skipped: dict[str, str] = {}
     for n, check in enumerate(CHECKS):
         tick(check.__name__, n, len(CHECKS))
+        missing = [k for k in NEEDS.get(check.__name__, ()) if k not in present]
+        if missing:
+            skipped[check.__name__] = f"no {' or '.join(missing)} imported"
+            continue
         findings.extend(check(ctx))
     tick("done", len(CHECKS), len(CHECKS))
     name_proposals(ctx, findings)
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.type, f.grids))
     for n, f in enumerate(findings, start=1):
         f.detail.setdefault("id", n)
-    return Review(
-        ctx.version.name, findings, _summary(ctx, findings, time.perf_counter() - started)
-    )
+    summary = _summary(ctx, findings, time.perf_counter() - started)
+    summary["skipped"] = skipped  # checks without the layers they judge by, and why
+    return Review(ctx.version.name, findings, summary)
 
 
 def review_version(

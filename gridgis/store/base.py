@@ -277,13 +277,15 @@ class Store(ABC):
         reason: str | None = None,
         valid_from: datetime | None = None,
         detail: dict[str, Any] | None = None,
+        content_key: str | None = None,
     ) -> VersionInfo:
         """Publish ``name``; the version published before is archived. One transaction.
 
         ``valid_from`` (default: now) back-dates when the version came into force, for a
         layer that was in use before it reached gridgis; it must be after the start of the
         version it replaces, and not in the future. ``detail`` goes into the audit entry
-        (a publish forced past the review's errors lists them there).
+        (a publish forced past the review's errors lists them there). ``content_key``,
+        when given, is the content that was checked: a version changed since is refused.
         """
 
     @abstractmethod
@@ -336,9 +338,11 @@ class Store(ABC):
         actor: str,
         action: str = "edit",
         reason: str | None = None,
+        statuses: tuple[str, ...] = ("draft",),
     ) -> dict[str, str]:
         """Change grids of ``version`` in one transaction, each checked against the ETag
-        it was made against (:class:`~gridgis.errors.StaleError` if it changed since);
+        it was made against (:class:`~gridgis.errors.StaleError` if it changed since),
+        the version checked to be still of one of ``statuses``;
         the version gets a new content key and the audit log the before and after. Gives
         each edited grid's new ETag."""
 

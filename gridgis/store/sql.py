@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -32,6 +33,7 @@ from gridgis.errors import (
     StaleError,
 )
 from gridgis.geometry import force_multi
+from gridgis.jsonio import json_loads
 from gridgis.store import schema as t
 from gridgis.store.base import (
     BASE_COLUMNS,
@@ -554,10 +556,17 @@ class SqlStore(Store):
         reason: str | None = None,
         valid_from: datetime | None = None,
         detail: dict[str, Any] | None = None,
+        content_key: str | None = None,
     ) -> VersionInfo:
         v = t.grid_versions
         with self._write() as conn:
+            conn.execute(sa.select(v.c.id).where(v.c.name == name).with_for_update()).first()
             target = self._get_version(conn, name)
+            if content_key is not None and target.content_key != content_key:
+                raise ConflictError(
+                    f"grid version {name!r} changed after it was reviewed: review it again",
+                    code="version_changed",
+                )
             if target.status == "published":
                 return target
             now = utcnow()
@@ -673,7 +682,7 @@ class SqlStore(Store):
                     s, s.c.code == c.c.subdistrict_code
                 )
             )
-            .order_by(g.c.code)
+            .order_by(g.c.code, g.c.id)  # repeated codes in a stable order too
         )
         with self.engine.connect() as conn:
             info = self._get_version(conn, version)
@@ -811,11 +820,18 @@ class SqlStore(Store):
         actor: str,
         action: str = "edit",
         reason: str | None = None,
+        statuses: tuple[str, ...] = ("draft",),
     ) -> dict[str, str]:
         v, g = t.grid_versions, t.grids
         with self._write() as conn:
             conn.execute(sa.select(v.c.id).where(v.c.name == version).with_for_update()).first()
             info = self._get_version(conn, version)
+            if info.status not in statuses:
+                raise ConflictError(
+                    f"grid version {version!r} is {info.status} now: the edit was made "
+                    f"for a version that was {' or '.join(statuses)}; read it again",
+                    code="version_status_changed",
+                )
             changes = []
             for edit in edits:
                 row_id, values, geom = self._one_grid(conn, info, edit.code)
@@ -834,12 +850,22 @@ class SqlStore(Store):
                         sa.text(f"UPDATE grids SET geom = {self._geom_param()} WHERE id = :id"),
                         {"geom": encoded[0], "id": row_id},
                     )
+                moved = (
+                    {
+                        "geometry": {
+                            "before": json_loads(shapely.to_geojson(geom)),
+                            "after": json_loads(shapely.to_geojson(edit.geometry)),
+                        }
+                    }
+                    if edit.geometry is not None
+                    else {}
+                )
                 changes.append(
                     {
                         "code": edit.code,
                         "before": {k: values[k] for k in edit.values},
                         "after": dict(edit.values),
-                        **({"geometry": True} if edit.geometry is not None else {}),
+                        **moved,
                     }
                 )
             conn.execute(v.update().where(v.c.id == info.id).values(content_key=new_content_key()))

@@ -28,8 +28,9 @@ INDEX = "ix_grids_version_code"
 
 
 def _rebuild_sqlite(create_sql: str) -> None:
-    """The grids table again from ``create_sql``, with its rows, ids and indexes; the
-    crosswalk is kept aside meanwhile, as dropping the old table cascades to it."""
+    """The grids table again from ``create_sql``, with its rows, ids, indexes and
+    triggers; the crosswalk is kept aside meanwhile, as dropping the old table cascades
+    to it."""
     bind = op.get_bind()
     indexes = (
         bind.execute(
@@ -41,7 +42,20 @@ def _rebuild_sqlite(create_sql: str) -> None:
         .scalars()
         .all()
     )
+    triggers = (
+        bind.execute(
+            sa.text(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'grids' "
+                "AND sql IS NOT NULL"
+            )
+        )
+        .scalars()
+        .all()
+    )
     bind.execute(sa.text("CREATE TEMP TABLE crosswalk_kept AS SELECT * FROM crosswalk"))
+    # Emptied first, so dropping the grids cascades to nothing (the crosswalk's grid is
+    # not indexed yet: a cascade would scan it once per grid).
+    bind.execute(sa.text("DELETE FROM crosswalk"))
     # After a rename SQLite keeps the name quoted: CREATE TABLE "grids" (…).
     renamed = re.sub(r'^CREATE TABLE "?grids"?', "CREATE TABLE grids_new", create_sql)
     bind.execute(sa.text(renamed))
@@ -52,7 +66,8 @@ def _rebuild_sqlite(create_sql: str) -> None:
     bind.execute(sa.text("PRAGMA legacy_alter_table = OFF"))
     bind.execute(sa.text("INSERT INTO crosswalk SELECT * FROM crosswalk_kept"))
     bind.execute(sa.text("DROP TABLE crosswalk_kept"))
-    for sql in indexes:
+    # Indexes and triggers (an R-tree a desktop GIS added keeps its rows by id) again.
+    for sql in [*indexes, *triggers]:
         bind.execute(sa.text(sql))
 
 
