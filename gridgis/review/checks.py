@@ -492,38 +492,54 @@ def _order(ctx: ReviewContext) -> list[Finding]:
         valid &= ~appended
     if not valid.any():
         return []
-    frame = reading_keys(
-        np.array([c[:12] for c in ctx.codes[valid]], dtype=object),
-        ctx.grid_m[valid],
-        community_tops(ctx.community_codes, ctx.community_m),
+    communities = np.array([c[:12] for c in ctx.codes[valid]], dtype=object)
+    seq = np.array([int(c[12:]) for c in ctx.codes[valid]], dtype=np.int64)
+    tops = community_tops(ctx.community_codes, ctx.community_m)
+    # Rows begin at the community's northern edge (how the merge numbers now) or at its
+    # highest grid (how it numbered before): an order is broken only if broken for both.
+    (now, expected), (then, _) = (
+        _out_of_order(reading_keys(communities, ctx.grid_m[valid], origin), seq, scheme)
+        for origin in (tops, None)
     )
-    frame["i"] = np.flatnonzero(valid)
-    frame["seq"] = [int(c[12:]) for c in ctx.codes[valid]]
-    depth = frame["depth"]
+    rows = np.flatnonzero(valid)
+    out = []
+    for k in np.flatnonzero(now & then):
+        i = int(rows[k])
+        out.append(
+            Finding(
+                "code_order",
+                [str(ctx.codes[i])],
+                ctx.grid_points[i],
+                int(seq[k]),
+                int(expected[k]),
+            )
+        )
+    return out
+
+
+def _out_of_order(
+    keys: pd.DataFrame, seq: NDArray[np.int64], scheme: CodeScheme
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """For each grid (``keys`` from :func:`reading_keys`, ``seq`` its number): whether it
+    must be read before the grid numbered just before it — surely in a row above, or
+    surely in the same row and west of it — and its place in reading order."""
     h = scheme.row_height_m
+    frame = keys.reset_index(drop=True).assign(seq=seq)
+    depth = frame["depth"]
     frame["row_lo"] = np.floor((depth - ROW_SLACK_M) / h)
     frame["row_hi"] = np.floor((depth + ROW_SLACK_M) / h)
     frame["row"] = np.floor(depth / h)
-    frame = frame.sort_values(["community", "seq"])
-    expected = frame.sort_values(["community", "row", "x"]).groupby("community").cumcount() + 1
-    frame["expected"] = expected
-    prev = frame.groupby("community").shift(1)
-    # b follows a in sequence but must be read before it: its row is surely above a's,
-    # or both are surely in one row and b lies west of a.
-    before = (frame["row_hi"] < prev["row_lo"]) | (
-        (frame["row_lo"] == prev["row_hi"])
-        & (frame["row_hi"] == prev["row_lo"])
-        & (frame["x"] < prev["x"] - ROW_SLACK_M)
+    reading = frame.sort_values(["community", "row", "x"], kind="stable")
+    expected = (reading.groupby("community").cumcount() + 1).sort_index().to_numpy()
+    ordered = frame.sort_values(["community", "seq"], kind="stable")
+    prev = ordered.groupby("community").shift(1)
+    before = (ordered["row_hi"] < prev["row_lo"]) | (
+        (ordered["row_lo"] == prev["row_hi"])
+        & (ordered["row_hi"] == prev["row_lo"])
+        & (ordered["x"] < prev["x"] - ROW_SLACK_M)
     )
-    out = []
-    broken = frame[before.fillna(False).astype(bool)]
-    for i, seq, expected in zip(
-        broken["i"].tolist(), broken["seq"].tolist(), broken["expected"].tolist(), strict=True
-    ):
-        out.append(
-            Finding("code_order", [str(ctx.codes[i])], ctx.grid_points[i], int(seq), int(expected))
-        )
-    return out
+    mask = before.fillna(False).astype(bool).sort_index().to_numpy()
+    return mask, np.asarray(expected, dtype=np.int64)
 
 
 def officers(ctx: ReviewContext) -> list[Finding]:
