@@ -26,22 +26,10 @@ from gridgis.errors import InputError
 from gridgis.jsonio import json_dumps, json_loads
 from gridgis.lineage import code_mapping
 from gridgis.settings import Settings
-from gridgis.store.base import Store
+from gridgis.store.base import GRID_COLUMNS, Store
 
 #: The attributes a version's grids carry (besides geometry), as a diff compares them.
-ATTRIBUTES = (
-    "code",
-    "name",
-    "kind",
-    "community_code",
-    "households",
-    "population",
-    "area_m2",
-    "compactness",
-    "officer_name",
-    "officer_phone",
-    "party_branch",
-)
+ATTRIBUTES = GRID_COLUMNS
 UPDATED = ("kind", "community_code", "officer_name", "officer_phone", "party_branch")
 RESHAPED_M2 = 1.0  # a border moved by less than this, in all, is the same shape
 FORMAT = "gridgis.diff/v1"

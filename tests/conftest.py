@@ -301,6 +301,34 @@ class City:
         import_grids(self.store, path, name, settings=self.settings, actor="test")
         return review_version(self.store, name, settings or self.settings)
 
+    def split(self, frame: gpd.GeoDataFrame, i: int, x: float, code: str) -> gpd.GeoDataFrame:
+        """``frame`` with grid ``i`` cut at easting ``x`` (metres): its west part keeps the
+        row, the east part is a new last row with ``code``."""
+        m = self.metric(frame)[i]
+        x0, y0, _, y1 = m.bounds
+        west = shapely.intersection(m, shapely.box(x0 - 1, y0 - 1, x, y1 + 1))
+        out = gpd.GeoDataFrame(
+            gpd.pd.concat([frame, frame.iloc[[i]]], ignore_index=True),
+            crs=frame.crs,
+            geometry="geometry",
+        )
+        out.loc[len(out) - 1, "code"] = code
+        self.put(out, i, west)
+        self.put(out, len(out) - 1, shapely.difference(m, west))
+        return out
+
+    def give_strip(self, frame: gpd.GeoDataFrame, a: int, b: int) -> None:
+        """A thin strip (80 m × 1 m) from the inside of grid ``b`` given to grid ``a``: a
+        second part of ``a`` that is a sliver, filling the hole it leaves in ``b``."""
+        m = self.metric(frame)
+        centre = shapely.point_on_surface(shapely.buffer(m[b], -40.0))
+        strip = shapely.intersection(
+            shapely.box(centre.x - 40, centre.y - 0.5, centre.x + 40, centre.y + 0.5),
+            shapely.buffer(m[b], -5.0),
+        )
+        self.put(frame, a, shapely.union(m[a], strip))
+        self.put(frame, b, shapely.difference(m[b], strip))
+
     def neighbours(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
         """Two comprehensive grids of one community sharing the longest border."""
         m = self.metric(frame)

@@ -24,18 +24,9 @@ def _edited(city: City) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
     renamed, updated, cut = [i for i in range(len(frame)) if i not in (a, b)][:3]
     frame.loc[frame.index[renamed], "name"] = "新名字网格"
     frame.loc[frame.index[updated], "officer_name"] = "新网格员"
-    x0, y0, x1, y1 = m[cut].bounds
-    west = shapely.intersection(m[cut], shapely.box(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1))
-    east = shapely.difference(m[cut], west)
-    added = gpd.GeoDataFrame(
-        gpd.pd.concat([frame, frame.iloc[[cut]]], ignore_index=True),
-        crs=frame.crs,
-        geometry="geometry",
-    )
+    x0, _, x1, _ = m[cut].bounds
     new_code = codes[cut][:12] + "904"
-    added.loc[len(added) - 1, "code"] = new_code
-    city.put(added, cut, west)
-    city.put(added, len(added) - 1, east)
+    added = city.split(frame, cut, (x0 + x1) / 2, new_code)
     added = added.drop(index=b).reset_index(drop=True)
     return added, {
         "joined": codes[a],

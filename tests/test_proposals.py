@@ -3,7 +3,6 @@ it claims and creates nothing new; the coverage stays whole and nested."""
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
@@ -63,16 +62,8 @@ def test_a_half_grid_under_the_band_joins_its_neighbour(city: City) -> None:
     frame = city.frame()
     m = city.metric(frame)
     i = int(np.flatnonzero((frame["kind"] == "综合").to_numpy())[2])
-    x0, y0, x1, y1 = m[i].bounds
-    west = shapely.intersection(m[i], shapely.box(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1))
-    split = gpd.GeoDataFrame(
-        gpd.pd.concat([frame, frame.iloc[[i]]], ignore_index=True),
-        crs=frame.crs,
-        geometry="geometry",
-    )
-    split.loc[len(split) - 1, "code"] = frame["code"].iloc[i][:12] + "905"
-    city.put(split, i, west)
-    city.put(split, len(split) - 1, shapely.difference(m[i], west))
+    x0, _, x1, _ = m[i].bounds
+    split = city.split(frame, i, (x0 + x1) / 2, frame["code"].iloc[i][:12] + "905")
     before, after, ident = _applied(city, city.imported(split), "households_under")
     grids = next(f.grids for f in before.findings if f.proposal == ident)
     _fixed_and_nothing_new(city, before, after, "households_under", grids)
@@ -104,14 +95,7 @@ def test_an_overlap_is_left_to_one_grid(city: City) -> None:
 def test_a_sliver_goes_to_the_grid_around_it(city: City) -> None:
     frame = city.frame()
     a, b = city.neighbours(frame)
-    m = city.metric(frame)
-    centre = shapely.point_on_surface(shapely.buffer(m[b], -40.0))
-    strip = shapely.intersection(
-        shapely.box(centre.x - 40, centre.y - 0.5, centre.x + 40, centre.y + 0.5),
-        shapely.buffer(m[b], -5.0),
-    )
-    city.put(frame, a, shapely.union(m[a], strip))
-    city.put(frame, b, shapely.difference(m[b], strip))
+    city.give_strip(frame, a, b)
     before, after, _ident = _applied(city, city.imported(frame), "sliver")
     _fixed_and_nothing_new(city, before, after, "sliver", [frame["code"].iloc[a]])
     assert [frame["code"].iloc[a]] not in [f.grids for f in after.findings if f.type == "multipart"]

@@ -155,14 +155,7 @@ def test_a_self_crossing_ring_is_made_valid_at_import_and_named(city: City) -> N
 def test_a_strip_given_to_another_grid_is_a_sliver_and_a_second_part(city: City) -> None:
     frame = city.frame()
     a, b = city.neighbours(frame)
-    m = city.metric(frame)
-    centre = shapely.point_on_surface(shapely.buffer(m[b], -40.0))
-    strip = shapely.intersection(
-        shapely.box(centre.x - 40, centre.y - 0.5, centre.x + 40, centre.y + 0.5),
-        shapely.buffer(m[b], -5.0),
-    )
-    city.put(frame, a, shapely.union(m[a], strip))
-    city.put(frame, b, shapely.difference(m[b], strip))
+    city.give_strip(frame, a, b)
     review = city.imported(frame)
     code = frame["code"].iloc[a]
     assert [code] in at(review, "multipart")
@@ -200,18 +193,8 @@ def test_a_cut_through_a_compound_splits_it(city: City) -> None:
     residential = (compounds["kind"].to_numpy()[k] == "residential") & (shapely.area(c_m[k]) > 2000)
     pick = np.flatnonzero(residential)[0]
     grid, compound = int(comp[g[pick]]), int(k[pick])
-    x = shapely.centroid(c_m[compound]).x
-    x0, y0, _, y1 = m[grid].bounds
-    west = shapely.intersection(m[grid], shapely.box(x0 - 1, y0 - 1, x, y1 + 1))
-    split = gpd.GeoDataFrame(
-        gpd.pd.concat([frame, frame.iloc[[grid]]], ignore_index=True),
-        crs=frame.crs,
-        geometry="geometry",
-    )
     new_code = frame["code"].iloc[grid][:12] + "906"
-    split.loc[len(split) - 1, "code"] = new_code
-    city.put(split, grid, west)
-    city.put(split, len(split) - 1, shapely.difference(m[grid], west))
+    split = city.split(frame, grid, shapely.centroid(c_m[compound]).x, new_code)
     found = [f for f in city.imported(split).findings if f.type == "compound_split"]
     pair = sorted([frame["code"].iloc[grid], new_code])
     assert [f.grids for f in found if f.grids == pair], [f.grids for f in found]
@@ -230,19 +213,8 @@ def test_a_split_through_a_compound_cuts_it_and_its_building(city: City) -> None
     g, k = shapely.STRtree(b_m).query(shapely.buffer(m[comp], -20.0), predicate="contains")
     pick = np.flatnonzero(hh[k] > 0)[0]
     grid, building = int(comp[g[pick]]), int(k[pick])
-    x = shapely.centroid(b_m[building]).x
-    x0, y0, _x1, y1 = m[grid].bounds
-    west = shapely.intersection(m[grid], shapely.box(x0 - 1, y0 - 1, x, y1 + 1))
-    east = shapely.difference(m[grid], west)
-    split = gpd.GeoDataFrame(
-        gpd.pd.concat([frame, frame.iloc[[grid]]], ignore_index=True),
-        crs=frame.crs,
-        geometry="geometry",
-    )
     new_code = frame["code"].iloc[grid][:12] + "902"
-    split.loc[len(split) - 1, "code"] = new_code
-    city.put(split, grid, west)
-    city.put(split, len(split) - 1, east)
+    split = city.split(frame, grid, shapely.centroid(b_m[building]).x, new_code)
     review = city.imported(split)
     pair = sorted([frame["code"].iloc[grid], new_code])
     assert pair in at(review, "building_cut")
