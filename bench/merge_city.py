@@ -60,6 +60,24 @@ def with_towers(inputs: MergeInputs, layouts: dict[str, str]) -> dict[str, str]:
     return {c: "tower" if k == "slab" and c in towers else k for c, k in layouts.items()}
 
 
+def only(inputs: MergeInputs, communities: gpd.GeoDataFrame) -> MergeInputs:
+    """The merge's inputs for ``communities`` alone: the buildings, compounds, streets and
+    department grids that reach them."""
+    area = shapely.union_all(communities.geometry.to_numpy())
+
+    def near(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return frame.iloc[np.sort(frame.sindex.query(area, predicate="intersects"))]
+
+    return replace(
+        inputs,
+        communities=communities,
+        buildings=near(inputs.buildings),
+        compounds=near(inputs.compounds),
+        streets=near(inputs.streets),
+        departments={d: near(f) for d, f in inputs.departments.items()},
+    )
+
+
 def by_layout(
     inputs: MergeInputs, layouts: dict[str, str], settings: Settings
 ) -> list[tuple[str, MergeResult, float]]:
@@ -70,20 +88,7 @@ def by_layout(
     kind = codes.map(layouts).fillna("unknown")
     out = []
     for layout in sorted(set(kind)):
-        communities = inputs.communities[(kind == layout).to_numpy()]
-        area = shapely.union_all(communities.geometry.to_numpy())
-
-        def near(frame: gpd.GeoDataFrame, area: shapely.Geometry = area) -> gpd.GeoDataFrame:
-            return frame.iloc[np.sort(frame.sindex.query(area, predicate="intersects"))]
-
-        part = replace(
-            inputs,
-            communities=communities,
-            buildings=near(inputs.buildings),
-            compounds=near(inputs.compounds),
-            streets=near(inputs.streets),
-            departments={d: near(f) for d, f in inputs.departments.items()},
-        )
+        part = only(inputs, inputs.communities[(kind == layout).to_numpy()])
         started = time.perf_counter()
         result = compute_merge(part, settings=settings)
         out.append((layout, result, time.perf_counter() - started))

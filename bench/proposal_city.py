@@ -22,15 +22,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.city_store import DEFAULT_DIR, ensure_published  # noqa: E402
 from bench.city_store import VERSION as CITY_VERSION  # noqa: E402
 from bench.diff_city import EDITED, make_edited  # noqa: E402
+from bench.merge_city import only  # noqa: E402
 from gridgis.errors import GridgisError  # noqa: E402
 from gridgis.merge import MergeInputs, compute_merge, read_inputs  # noqa: E402
 from gridgis.review.context import ReviewContext  # noqa: E402
@@ -93,20 +91,7 @@ def _time_version(
 
         community = str(finding.grids[0])[:12]
         mine = inputs.communities[inputs.communities["code"] == community]
-        area = mine.geometry.iloc[0]
-
-        def near(frame: gpd.GeoDataFrame, area: object = area) -> gpd.GeoDataFrame:
-            return frame.iloc[np.sort(frame.sindex.query(area, predicate="intersects"))]
-
-        part = replace(
-            inputs,
-            communities=mine,
-            buildings=near(inputs.buildings),
-            compounds=near(inputs.compounds),
-            streets=near(inputs.streets),
-            departments={d: near(f) for d, f in inputs.departments.items()},
-            previous=None,
-        )
+        part = replace(only(inputs, mine), previous=None)
         started = time.perf_counter()
         compute_merge(part, settings=settings)
         merge_s.append(time.perf_counter() - started)
