@@ -129,3 +129,32 @@ def test_a_proposal_is_drawn_in_the_report(city: City) -> None:
     ident = next(f.proposal for f in review.findings if f.proposal and f.type == "gap")
     html = render_report(review, ctx, proposals=[propose(ctx, ident)])
     assert "gridgis-proposal" in html and ident in html and "空隙并入网格" in html
+
+
+def test_a_hole_is_filled_by_the_grid_around_it(city: City) -> None:
+    frame = city.frame()
+    a, _ = city.neighbours(frame)
+    m = city.metric(frame)
+    inner = shapely.buffer(shapely.point_on_surface(shapely.buffer(m[a], -30.0)), 10.0)
+    city.put(frame, a, shapely.difference(m[a], inner))
+    before, after, ident = _applied(city, city.imported(frame), "hole")
+    hole = next(f.value for f in before.findings if f.proposal == ident)
+    _fixed_and_nothing_new(city, before, after, "hole", [frame["code"].iloc[a]], filled=hole)
+
+
+def test_a_grid_reaching_out_of_its_community_is_clipped_back(city: City) -> None:
+    frame = city.frame()
+    m = city.metric(frame)
+    codes = frame["community_code"].to_numpy()
+    community = shapely.union_all(m[codes == codes[0]])
+    edge = next(
+        int(i)
+        for i in np.flatnonzero(codes == codes[0])
+        if m[i].boundary.intersects(community.boundary)
+    )
+    city.put(frame, edge, shapely.buffer(m[edge], 15.0))
+    before, after, ident = _applied(city, city.imported(frame), "outside_community")
+    code = frame["code"].iloc[edge]
+    assert (ident, [code]) == (f"outside_community-{code}", [code])
+    assert ("outside_community", (code,)) not in _keys(after)
+    assert _keys(after) - _keys(before) == set()
