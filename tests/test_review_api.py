@@ -44,3 +44,12 @@ def test_publishing_the_published_version_again_changes_nothing(client: httpx.Cl
     assert response.status_code == 200
     assert response.json()["status"] == "published"
     assert client.post(f"/api/versions/{V}/publish", json={"forced": 1}).status_code == 422
+
+
+def test_the_review_is_kept_and_tagged_until_something_changes(client: httpx.Client) -> None:
+    first = client.get(f"/api/versions/{V}/review")
+    tag = first.headers["etag"]
+    assert client.get(f"/api/versions/{V}/review").content == first.content
+    assert (
+        client.get(f"/api/versions/{V}/review", headers={"If-None-Match": tag}).status_code == 304
+    )

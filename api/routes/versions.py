@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ActorDep, SettingsDep, StoreDep
+from api.conditional import tagged
+from api.deps import ActorDep, ServicesDep, SettingsDep, StoreDep
 from api.headers import content_disposition
 from gridgis.diff import diff_versions, patch_lines
 from gridgis.export import crosswalk_frame
+from gridgis.jsonio import json_bytes
 from gridgis.review.context import ReviewContext
 from gridgis.review.proposals import apply_proposal, propose
 from gridgis.review.publishing import publish_reviewed
@@ -54,11 +56,26 @@ def rename_version(
     return asdict(store.rename_version(name, change.name, actor))
 
 
-@router.get("/versions/{name}/review")
-def get_review(name: str, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+@router.get(
+    "/versions/{name}/review",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, 304: {"description": "Unchanged."}},
+)
+def get_review(name: str, request: Request, services: ServicesDep) -> Response:
     """The look-back review of a version: ``{"version", "summary", "findings"}``, each
-    finding with its type, severity, grids, where (GeoJSON), value, limit and rule."""
-    return review_version(store, name, settings).to_dict()
+    finding with its type, severity, grids, where (GeoJSON), value, limit and rule. Kept
+    (and tagged) until the version or a base layer changes: a city takes seconds."""
+    store, settings = services.store, services.settings
+    info = store.get_version(name)
+    layers = tuple(sorted((la.kind, la.name, la.content_key) for la in store.list_layers()))
+    key = ("review", info.content_key, info.status, layers)
+
+    def body() -> bytes:
+        return services.caches.answers.get_or_build(
+            key, lambda: json_bytes(review_version(store, name, settings).to_dict())
+        )
+
+    return tagged(request, key, body, "application/json")
 
 
 @router.get("/versions/{name}/proposals/{ident}")

@@ -143,11 +143,7 @@ def outside_community(ctx: ReviewContext) -> list[Finding]:
         )
     home = np.full(len(ctx.grid_m), None, dtype=object)
     home[known] = ctx.community_m[idx[known]]
-    # Prepared communities, grown by a hair, answer "inside?" for all grids at once.
-    grown = shapely.buffer(ctx.community_m, 0.01)
-    inside = np.zeros(len(ctx.grid_m), dtype=bool)
-    inside[known] = shapely.covers(grown[idx[known]], ctx.grid_m[known])
-    for i in np.flatnonzero(known & ~inside):
+    for i in np.flatnonzero(known & ~ctx.nested):
         beyond = shapely.difference(ctx.grid_m[i], home[i])
         area = shapely.area(beyond)
         if area > tol:
@@ -215,16 +211,13 @@ def coverage(ctx: ReviewContext) -> list[Finding]:
     filled = None
     out: list[Finding] = []
     suspects: list[int] = []
+    order = np.argsort(idx, kind="stable")
+    starts = np.searchsorted(idx[order], np.arange(len(ctx.community_m) + 1))
     for c, community in enumerate(ctx.community_m):
-        mine = np.flatnonzero(idx == c)
+        mine = order[starts[c] : starts[c + 1]]  # the community's grids, grouped once
         geoms = ctx.grid_m[mine]
         exact = abs(float(area[mine].sum()) - community.area) <= tol
-        if (
-            len(mine)
-            and exact
-            and shapely.coverage_is_valid(geoms)
-            and all(shapely.covers(shapely.buffer(community, 0.01), geoms))
-        ):
+        if len(mine) and exact and ctx.nested[mine].all() and shapely.coverage_is_valid(geoms):
             continue
         suspects.extend(mine.tolist())
         left = shapely.difference(community, shapely.union_all(geoms)) if len(mine) else community

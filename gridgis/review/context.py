@@ -132,6 +132,18 @@ class ReviewContext:
         return np.array([lookup.get(str(c), -1) for c in self.community_of], dtype=np.int64)
 
     @cached_property
+    def nested(self) -> NDArray[np.bool_]:
+        """Whether each grid lies inside its community (grown by a centimetre, for the
+        rounding of a stored border); a grid of no known community is not."""
+        idx = self.community_index
+        known = idx >= 0
+        out = np.zeros(len(self.grid_m), dtype=bool)
+        if known.any():
+            grown = shapely.buffer(self.community_m, 0.01)
+            out[known] = shapely.covers(grown[idx[known]], self.grid_m[known])
+        return out
+
+    @cached_property
     def comprehensive(self) -> NDArray[np.bool_]:
         return np.asarray(self.grids["kind"].to_numpy() != "专属", dtype=bool)
 
