@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from gridgis.csvsafe import spreadsheet_safe
 from gridgis.errors import GridgisError
 from gridgis.jsonio import json_dumps
 from gridgis.samplecity import ScaleName
@@ -352,7 +353,8 @@ def crosswalk_cmd(
 
     frame = crosswalk_frame(_store(_settings()), version, department, grid)
     if out_path is not None:
-        frame.to_csv(out_path, index=False, encoding="utf-8-sig")  # Excel reads the BOM
+        # Excel reads the BOM; text it would run as a formula is guarded.
+        spreadsheet_safe(frame).to_csv(out_path, index=False, encoding="utf-8-sig")
         out.print(f"wrote {len(frame)} rows to {out_path}")
     elif as_json:
         _emit_json(frame.to_dict("records"))
@@ -613,7 +615,7 @@ def diff_cmd(
         _emit_json(diff.to_dict())
         return
     if as_csv:
-        sys.stdout.write(diff.mapping.to_csv(index=False))
+        sys.stdout.write(spreadsheet_safe(diff.mapping).to_csv(index=False))
         return
     s = diff.summary()
     out.print(

@@ -14,6 +14,7 @@ import pyogrio
 import shapely
 
 from gridgis import crs as crsmod
+from gridgis.csvsafe import spreadsheet_safe
 from gridgis.errors import InputError, NotFoundError
 from gridgis.store.base import BASE_KINDS, GRID_PROPERTIES, Store
 
@@ -111,7 +112,7 @@ def write_frame(
     out.unlink(missing_ok=True)
     if fmt == "csv":
         # Spreadsheets and databases take WKT; the BOM makes Excel read the UTF-8 right.
-        table = pd.DataFrame(frame.drop(columns="geometry"))
+        table = spreadsheet_safe(pd.DataFrame(frame.drop(columns="geometry")))
         table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=-1)
         table.to_csv(out, index=False, encoding="utf-8-sig")
         return out

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.conditional import tagged
 from api.deps import ActorDep, ServicesDep, SettingsDep, StoreDep
 from api.headers import content_disposition
+from gridgis.csvsafe import spreadsheet_safe
 from gridgis.diff import diff_versions, patch_lines
 from gridgis.export import crosswalk_frame
 from gridgis.jsonio import json_bytes
@@ -148,7 +149,7 @@ def get_diff(
     diff = diff_versions(store, a, b, settings)
     if format == "csv":
         return Response(
-            diff.mapping.to_csv(index=False).encode("utf-8-sig"),
+            spreadsheet_safe(diff.mapping).to_csv(index=False).encode("utf-8-sig"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": content_disposition(f"mapping-{a}-{b}.csv")},
         )
@@ -167,7 +168,7 @@ def get_crosswalk(
     household shares (and, filtered by ``grid``, the department grids covering a grid)."""
     frame = crosswalk_frame(store, name, department, grid)
     if format == "csv":
-        body = frame.to_csv(index=False).encode("utf-8-sig")
+        body = spreadsheet_safe(frame).to_csv(index=False).encode("utf-8-sig")
         return Response(
             body,
             media_type="text/csv; charset=utf-8",

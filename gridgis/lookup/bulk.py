@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gridgis.crs import CrsSpec
+from gridgis.csvsafe import safe_cells
 from gridgis.errors import InputError, TooLargeError
 from gridgis.jsonio import json_bytes, json_loads, picked_array
 from gridgis.lookup.coords import to_lonlat
@@ -296,13 +297,14 @@ def with_grid_columns(frame: pd.DataFrame, answers: PointAnswers) -> pd.DataFram
 
 
 def csv_chunks(frame: pd.DataFrame, rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
-    """The table as CSV text in pieces, header first, so that big answers stream.
+    """The table as CSV text in pieces, header first, so that big answers stream; cells a
+    spreadsheet would run as formulas are guarded (:mod:`gridgis.csvsafe`).
 
     Every cell of these tables is text, so the csv module writes them itself, quoting as
     ``DataFrame.to_csv`` does (which uses it too) without pandas' per-cell formatting:
     a third of the time."""
     columns = [
-        np.where(pd.isna(values), "", values).tolist()
+        safe_cells(np.where(pd.isna(values), "", values).tolist())
         for values in (frame[c].to_numpy(dtype=object) for c in frame.columns)
     ]
     for start in range(0, max(len(frame), 1), rows):
