@@ -35,6 +35,8 @@ versions_app = typer.Typer(help="List grid versions (no command); delete or rena
 app.add_typer(versions_app, name="versions")
 review_app = typer.Typer(help="Review a version (回头看): what is wrong, grid by grid.")
 app.add_typer(review_app, name="review")
+audit_app = typer.Typer(help="The audit log: who changed what, when; and its chain.")
+app.add_typer(audit_app, name="audit")
 
 out = Console(markup=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
@@ -452,6 +454,47 @@ def publish_cmd(
         _emit_json(asdict(info))
     else:
         out.print(f"published {info.name} ({info.grid_count} grids)")
+
+
+@audit_app.callback(invoke_without_command=True)
+@handled
+def audit_cmd(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """The newest entries of the audit log (``audit verify`` checks its chain)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    _listing(
+        _store(settings).read_audit(limit),
+        as_json,
+        {
+            "at": lambda e: city_time(e.at, settings.timezone),
+            "actor": lambda e: e.actor,
+            "action": lambda e: e.action,
+            "target": lambda e: e.target or "",
+            "reason": lambda e: e.reason or "",
+        },
+        whole=("action", "target"),
+    )
+
+
+@audit_app.command("verify")
+@handled
+def audit_verify_cmd(as_json: JsonFlag = False) -> None:
+    """Walk the audit log's chain: exit 1 naming the first entry changed, removed or
+    slipped in, if there is one."""
+    check = _store(_settings()).verify_audit()
+    if as_json:
+        _emit_json(asdict(check))
+    elif check.ok:
+        out.print(f"audit log intact: {check.entries} entries, each chained to the one before")
+    else:
+        err.print(Text.assemble(("broken:", "red"), f" entry {check.broken_at}: {check.problem}"))
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 @review_app.callback(invoke_without_command=True)

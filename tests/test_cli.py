@@ -45,7 +45,7 @@ def run_json(settings: Settings, *args: str) -> Any:
 def test_the_whole_job_from_the_command_line(
     settings: Settings, sample_dir: Path, tmp_path: Path
 ) -> None:
-    assert run_json(settings, "db", "upgrade")["revision"] == "0005"
+    assert run_json(settings, "db", "upgrade")["revision"] == "0006"
     for entry in read_manifest(sample_dir):
         args = ["import", entry.kind, str(entry.path)]
         for option, value in entry.options().items():

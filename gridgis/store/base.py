@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gridgis.store.audit import ChainCheck
 from gridgis.tiles.layers import TileLayer
 from gridgis.tiles.tilemath import TileAddress
 
@@ -369,6 +370,10 @@ class Store(ABC):
     # --- audit ----------------------------------------------------------------------------
     @abstractmethod
     def read_audit(self, limit: int = 100) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def verify_audit(self) -> ChainCheck:
+        """Walk the audit log's chain from the first entry (:mod:`gridgis.store.audit`)."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -282,6 +282,9 @@ audit_log = sa.Table(
     sa.Column("target", sa.Text),
     sa.Column("detail", JSONType, nullable=False),
     sa.Column("reason", sa.Text),
+    # The chain (0006): the previous entry's hash and this one's (gridgis.store.audit).
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
 )
 
 # Geometry columns and their GeoPackage geometry type, for registration and GiST indexes.

@@ -35,6 +35,7 @@ from gridgis.errors import (
 from gridgis.geometry import force_multi
 from gridgis.jsonio import json_loads
 from gridgis.store import schema as t
+from gridgis.store.audit import GENESIS, ChainCheck, entry_hash
 from gridgis.store.base import (
     BASE_COLUMNS,
     GRID_COLUMNS,
@@ -181,16 +182,70 @@ class SqlStore(Store):
         detail: dict[str, Any],
         reason: str | None = None,
     ) -> None:
+        a = t.audit_log
+        self._lock_audit(conn)  # one writer at a time extends the chain
+        previous = conn.execute(
+            sa.select(a.c.hash).order_by(a.c.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        at = utcnow()
+        own = entry_hash(previous or GENESIS, at, actor, action, target, detail, reason)
         conn.execute(
-            t.audit_log.insert().values(
-                at=utcnow(),
+            a.insert().values(
+                at=at,
                 actor=actor,
                 action=action,
                 target=target,
                 detail=detail,
                 reason=reason,
+                prev_hash=previous or GENESIS,
+                hash=own,
             )
         )
+
+    def _lock_audit(self, conn: sa.Connection) -> None:
+        """Hold the audit log's tail until the transaction ends (the GeoPackage's writes
+        are one at a time already: BEGIN IMMEDIATE)."""
+
+    def verify_audit(self) -> ChainCheck:
+        a = t.audit_log
+        query = sa.select(
+            a.c.id,
+            a.c.at,
+            a.c.actor,
+            a.c.action,
+            a.c.target,
+            a.c.detail,
+            a.c.reason,
+            a.c.prev_hash,
+            a.c.hash,
+        ).order_by(a.c.id)
+        previous, count = GENESIS, 0
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                count += 1
+                at = as_utc(row.at)
+                assert at is not None
+                if row.prev_hash != previous:
+                    return ChainCheck(
+                        count,
+                        False,
+                        row.id,
+                        "the entry before it was changed or removed (its previous hash "
+                        "does not match)",
+                    )
+                own = entry_hash(
+                    previous,
+                    at,
+                    row.actor,
+                    row.action,
+                    row.target,
+                    row.detail or {},
+                    row.reason,
+                )
+                if own != row.hash:
+                    return ChainCheck(count, False, row.id, "the entry was changed")
+                previous = own
+        return ChainCheck(count, True)
 
     def _read_frame(
         self, conn: sa.Connection, query: sa.Select[Any], geom_label: str = "geom"
