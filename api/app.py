@@ -32,6 +32,7 @@ from api.routes import (
     tiles,
     versions,
 )
+from api.security import SecurityHeaders
 from api.state import Services
 from api.tileserve import MVT
 from gridgis.settings import Settings, get_settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     docs.install(app)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(SecurityHeaders)
     # GeoJSON compresses about tenfold (the city's grids: 3.5 MB); small answers go as they
     # are. Tiles go as rendered on both paths (the fast path never meets this middleware).
     app.add_middleware(
