@@ -372,6 +372,10 @@ class Store(ABC):
     def read_audit(self, limit: int = 100) -> list[AuditEntry]: ...
 
     @abstractmethod
+    def ping(self) -> None:
+        """Reach the database now (raises whatever the driver raises when it cannot)."""
+
+    @abstractmethod
     def verify_audit(self) -> ChainCheck:
         """Walk the audit log's chain from the first entry (:mod:`gridgis.store.audit`)."""
 

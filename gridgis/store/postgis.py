@@ -24,6 +24,9 @@ from gridgis.tiles.tilemath import TileAddress
 POOL_SIZE = 32
 
 
+CONNECT_TIMEOUT_S = 3
+
+
 def postgis_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]
@@ -34,6 +37,9 @@ def postgis_engine(url: str) -> sa.Engine:
         pool_pre_ping=True,
         pool_size=POOL_SIZE,
         max_overflow=8,
+        # A database that went away is said so in seconds, not after the OS gives up.
+        pool_timeout=5,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
         json_serializer=json_dumps,
         json_deserializer=json_loads,
     )

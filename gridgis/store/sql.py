@@ -206,6 +206,10 @@ class SqlStore(Store):
         """Hold the audit log's tail until the transaction ends (the GeoPackage's writes
         are one at a time already: BEGIN IMMEDIATE)."""
 
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def verify_audit(self) -> ChainCheck:
         a = t.audit_log
         query = sa.select(
