@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 PATH = "/api/lookup"
 TILES = "/tiles/"
 JSON_HEADER = (b"content-type", b"application/json")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def services_of(scope: Scope) -> Services | None:
@@ -47,6 +48,7 @@ async def _send_all(
 ) -> None:
     if status not in (204, 304):  # those have no body, and say no length (RFC 9110)
         headers.append((b"content-length", b"%d" % len(body)))
+    headers.append(NOSNIFF)  # as api.security adds it to every answer of the routes
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
