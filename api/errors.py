@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import JSONResponse
@@ -45,6 +46,8 @@ STATUS: dict[type[GridgisError], int] = {
     UnconditionalError: 428,
     GridgisError: 400,
 }
+
+STORE_RETRY_AFTER_S = 5
 
 #: Machine codes for the framework's own HTTP errors (unknown route, wrong method, …).
 HTTP_CODES: dict[int, str] = {
@@ -88,6 +91,16 @@ def install(app: FastAPI) -> None:
         # A stale edit says what the grid's ETag is now (OGC API Features Part 4).
         headers = {"ETag": exc.current} if isinstance(exc, StaleError) else None
         return JSONResponse(gridgis_error_body(exc), status_code=status_of(exc), headers=headers)
+
+    @app.exception_handler(OperationalError)
+    async def _store_away(_request: Request, exc: OperationalError) -> JSONResponse:
+        # The database went away (or refuses connections): say so, and when to come back,
+        # rather than a 500; reads the server holds in memory keep answering meanwhile.
+        return JSONResponse(
+            error_body("the database does not answer now; try again shortly", "store_unavailable"),
+            status_code=503,
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

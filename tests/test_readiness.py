@@ -40,3 +40,9 @@ def test_a_database_gone_is_503_with_retry_after_while_healthz_stays_up(
         assert gone.headers["retry-after"] == "5"
         assert gone.json()["status"] == "unavailable"
         assert http.get("/healthz").status_code == 200
+        # What needs the database says so, with when to come back; never a 500.
+        for method, path in (("GET", "/api/versions"), ("DELETE", "/api/versions/some-draft")):
+            away = http.request(method, path)
+            assert away.status_code == 503, (method, path, away.text)
+            assert away.json()["code"] == "store_unavailable"
+            assert away.headers["retry-after"] == "5"
