@@ -516,7 +516,7 @@ def review_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from gridgis.errors import NotFoundError
-    from gridgis.review.context import ReviewContext
+    from gridgis.review.context import ReviewContext, made_from
     from gridgis.review.run import review_context
 
     settings = _settings()
@@ -535,12 +535,12 @@ def review_cmd(
 
             tick("writing the report", 1, 1)
             proposals = report_proposals(loaded, review)
-            made_from = loaded.version.params.get("from") or loaded.version.params.get(
-                "previous_version"
-            )
+            earlier = made_from(loaded.version)
             known = {v.name for v in store.list_versions()}
             before = (
-                ReviewContext.load(store, str(made_from), settings) if made_from in known else None
+                ReviewContext.load(store, earlier, settings)
+                if earlier is not None and earlier in known
+                else None
             )
             page = render_report(review, loaded, before=before, proposals=proposals)
             report = write_report(report, page)

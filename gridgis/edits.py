@@ -36,37 +36,27 @@ def _checked_values(props: dict[str, Any], current: dict[str, Any], draft: bool)
     for key, value in props.items():
         if key == "code":
             if value != current["code"]:
-                raise InputErrorCode(
+                raise InputError(
                     f"a grid's code cannot change ({current['code']} → {value}): codes are "
                     "how departments and residents find it; a new grid gets a new code",
-                    "code_immutable",
+                    code="code_immutable",
                 )
             continue
         if key in MEASURED:
-            raise InputErrorCode(
-                f"{key} is measured from the buildings, not edited", "not_editable"
+            raise InputError(
+                f"{key} is measured from the buildings, not edited", code="not_editable"
             )
         if key not in allowed:
             where = "only in a draft (?version=DRAFT)" if key in IN_DRAFT else "not at all"
-            raise ConflictErrorCode(f"{key} can be changed {where}", "not_editable_here")
+            raise ConflictError(f"{key} can be changed {where}", code="not_editable_here")
         if value is None and key in ("name", "kind"):
-            raise InputErrorCode(f"{key} cannot be unset", "required")
+            raise InputError(f"{key} cannot be unset", code="required")
         if value is not None and not isinstance(value, str):
-            raise InputErrorCode(f"{key} must be text or null", "invalid_value")
+            raise InputError(f"{key} must be text or null", code="invalid_value")
         if key == "kind" and value not in KINDS:
-            raise InputErrorCode(f"kind must be one of {', '.join(KINDS)}", "invalid_value")
+            raise InputError(f"kind must be one of {', '.join(KINDS)}", code="invalid_value")
         values[key] = value.strip() if isinstance(value, str) else None
     return values
-
-
-class InputErrorCode(InputError):
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message, code=code)
-
-
-class ConflictErrorCode(ConflictError):
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message, code=code)
 
 
 def _matched(if_match: str, current: str, code: str) -> str:
@@ -101,37 +91,37 @@ def edit_grid(
         )
     info = store.get_version(version) if version else store.published_version()
     if info is None:
-        raise ConflictErrorCode("no version is published: edit a draft", "no_published_version")
+        raise ConflictError("no version is published: edit a draft", code="no_published_version")
     if info.status == "archived":
-        raise ConflictErrorCode(
+        raise ConflictError(
             f"version {info.name} is archived: it is the record of what was in force",
-            "version_archived",
+            code="version_archived",
         )
     if not isinstance(patch, dict) or set(patch) - {"type", "id", "properties", "geometry"}:
-        raise InputErrorCode(
+        raise InputError(
             "the patch is a GeoJSON feature's members to change: properties and geometry",
-            "invalid_patch",
+            code="invalid_patch",
         )
     if patch.get("id", code) != code:
-        raise InputErrorCode("a grid's code cannot change", "code_immutable")
+        raise InputError("a grid's code cannot change", code="code_immutable")
     current, _, now = store.grid_state(info.name, code)
     if_match = _matched(if_match, now, code)
     props = patch.get("properties") or {}
     if not isinstance(props, dict):
-        raise InputErrorCode("properties must be an object", "invalid_patch")
+        raise InputError("properties must be an object", code="invalid_patch")
     draft = info.status == "draft"
     values = _checked_values(props, current, draft)
     edits = [GridEdit(code, values, None, if_match)]
     if patch.get("geometry") is not None:
         if not draft:
-            raise ConflictErrorCode(
+            raise ConflictError(
                 "a grid's shape changes in a draft (?version=DRAFT), reviewed and then "
                 "published, not in the version in force",
-                "not_editable_here",
+                code="not_editable_here",
             )
         edits = _reshaped(store, settings, info.name, code, patch["geometry"], values, if_match)
     elif "geometry" in patch:
-        raise InputErrorCode("a grid's geometry cannot be unset", "required")
+        raise InputError("a grid's geometry cannot be unset", code="required")
     # Written only if the version is still as it was checked here (a draft not published
     # meanwhile, the version in force not replaced).
     tags = store.update_grids(info.name, edits, actor=actor, action="edit", statuses=(info.status,))
@@ -156,12 +146,12 @@ def _reshaped(
     try:
         shape = shapely.from_geojson(json_dumps(geometry))
     except Exception as exc:  # GEOS says why in its own words
-        raise InputErrorCode(f"geometry is not GeoJSON: {exc}", "invalid_geometry") from exc
+        raise InputError(f"geometry is not GeoJSON: {exc}", code="invalid_geometry") from exc
     if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
-        raise InputErrorCode("geometry must be a Polygon or MultiPolygon", "invalid_geometry")
+        raise InputError("geometry must be a Polygon or MultiPolygon", code="invalid_geometry")
     if not shape.is_valid:
-        raise InputErrorCode(
-            f"geometry is invalid ({shapely.is_valid_reason(shape)})", "invalid_geometry"
+        raise InputError(
+            f"geometry is invalid ({shapely.is_valid_reason(shape)})", code="invalid_geometry"
         )
     tol = settings.review_tolerance_m2
     epsg = settings.metric_epsg
@@ -176,10 +166,10 @@ def _reshaped(
     home = shapely.union_all(metric)
     outside = shapely.area(shapely.difference(new, home))
     if outside > tol:
-        raise ConflictErrorCode(
+        raise ConflictError(
             f"the new shape reaches {outside:.0f} m² beyond its community's grids: a grid "
             "stays inside its community",
-            "leaves_community",
+            code="leaves_community",
         )
     new = shapely.intersection(new, home)
     changed: dict[int, Any] = {i: new}
@@ -190,10 +180,10 @@ def _reshaped(
             continue  # touching is not taking: that neighbour stays as it is
         rest = shapely.difference(metric[j], new)
         if shapely.area(rest) <= tol:
-            raise ConflictErrorCode(
+            raise ConflictError(
                 f"the new shape swallows grid {grids['code'].iloc[j]}: merge grids with "
                 "a proposal, not an edit",
-                "swallows_grid",
+                code="swallows_grid",
             )
         changed[j] = rest
     left = shapely.difference(metric[i], new)
@@ -203,10 +193,10 @@ def _reshaped(
         current = np.array([changed.get(j, metric[j]) for j in others], dtype=object)
         shared = measures.shared_border_length(np.full(len(others), piece, dtype=object), current)
         if not len(others) or shared.max() <= 0.5:
-            raise ConflictErrorCode(
+            raise ConflictError(
                 f"the new shape leaves {piece.area:.0f} m² that no neighbour borders: the "
                 "community would have a gap",
-                "leaves_gap",
+                code="leaves_gap",
             )
         j = others[int(np.argmax(shared))]
         changed[j] = shapely.union(changed.get(j, metric[j]), piece)

@@ -85,9 +85,12 @@ class Atoms:
         return len(self.geometry)
 
 
-def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
-    """Polygonal parts bigger than noise (floating-point crumbs have areas near zero)."""
-    return [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0.01]
+def polygons_of(geom: shapely.Geometry, min_area: float = 0.01) -> list[shapely.Geometry]:
+    """The polygons of ``geom`` (multipart or a collection, nested or not) larger than
+    ``min_area``: by default, bigger than noise (floating-point crumbs have areas near
+    zero)."""
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    return [g for g in parts if shapely.get_type_id(g) == 3 and g.area > min_area]
 
 
 def extend_ends(lines: NDArray[np.object_], distance: float) -> NDArray[np.object_]:
@@ -124,9 +127,9 @@ def blocks(
     out = []
     for face in shapely.get_parts(faces):
         if community.contains(face.representative_point()):
-            out.extend(_polygons(face.intersection(community)))
+            out.extend(polygons_of(face.intersection(community)))
     covered = shapely.union_all(out) if out else shapely.Polygon()
-    out.extend(p for p in _polygons(community.difference(covered)) if p.area > 1.0)
+    out.extend(p for p in polygons_of(community.difference(covered)) if p.area > 1.0)
     # Dangling pieces outside the community are other communities' streets, not ours.
     inside = [shapely.intersection(d, community) for d in shapely.get_parts(dangles)]
     return out, [d for d in inside if d.length > 2 * SNAP_M]
@@ -259,7 +262,7 @@ def _cut_along(
             origin + direction * b - normal * span,
             origin + direction * a - normal * span,
         ]
-        pieces.extend(_polygons(unit.intersection(shapely.Polygon(corners))))
+        pieces.extend(polygons_of(unit.intersection(shapely.Polygon(corners))))
     return pieces
 
 
@@ -378,7 +381,7 @@ def community_atoms(
         else:
             parts = [geom]
         for part in parts:
-            for poly in _polygons(part) if len(parts) > 1 else [part]:
+            for poly in polygons_of(part) if len(parts) > 1 else [part]:
                 units.append(poly)
                 unit_compound.append(comp)
     atoms = _as_atoms(units, unit_compound, local, compounds, dangles)
@@ -423,7 +426,7 @@ def _share_blocks(
             owner.append(-1)
             continue
         for comp, part in zip(near, territories(face, list(shares)), strict=True):
-            for poly in _polygons(part):
+            for poly in polygons_of(part):
                 pieces.append(poly)
                 owner.append(int(comp))
     return np.array(pieces, dtype=object), np.array(owner, dtype=np.int64)
@@ -461,7 +464,7 @@ def _passages_to_one_side(
     geoms = shapely.intersection(geoms, region)
     pieces, owner = [], []
     for g, comp in zip(geoms, owners.tolist(), strict=True):
-        for poly in _polygons(g):
+        for poly in polygons_of(g):
             pieces.append(poly)
             owner.append(comp)
     return np.array(pieces, dtype=object), np.array(owner, dtype=np.int64)
@@ -549,7 +552,7 @@ def cut_by_territories(
     if len(yards):
         cells = np.concatenate([shapely.difference(cells, shapely.union_all(yards)), yards])
         households = np.concatenate([households, np.zeros(len(yards), dtype=np.int64)])
-    cells = np.array([shapely.union_all(_polygons(c)) for c in cells], dtype=object)
+    cells = np.array([shapely.union_all(polygons_of(c)) for c in cells], dtype=object)
     empty = shapely.is_empty(cells)
     if empty.any():  # a building wholly outside the unit: nothing of it to hand out
         cells, households = cells[~empty], households[~empty]
@@ -570,10 +573,10 @@ def cut_by_territories(
     out = [_union_cells(cells[p]) for p in pieces]
     # Crumbs of the unit no territory reached (hairlines are left to the coverage clean
     # of the atoms: joined to a piece they would hang off it as spikes).
-    crumbs = _polygons(shapely.difference(unit, shapely.union_all(cells)))
+    crumbs = polygons_of(shapely.difference(unit, shapely.union_all(cells)))
     if crumbs:
         out[0] = shapely.union_all([out[0], *crumbs])
-    return [g for piece in out for g in _polygons(piece)] or [unit]
+    return [g for piece in out for g in polygons_of(piece)] or [unit]
 
 
 def _overlaps_joined(

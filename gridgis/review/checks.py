@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from gridgis import measures
 from gridgis.merge.codes import CodeScheme, community_tops, reading_keys
+from gridgis.merge.units import polygons_of
 from gridgis.review.context import ReviewContext
 from gridgis.review.findings import Finding
 
@@ -46,13 +47,6 @@ def _grouped(
     ends = [*starts[1:], len(keys)]
     for start, end in zip(starts, ends, strict=True):
         yield int(keys[start]), values[start:end]
-
-
-def _pieces(geom: shapely.Geometry, tolerance: float) -> list[shapely.Geometry]:
-    """The polygons of ``geom`` larger than ``tolerance``."""
-    parts = shapely.get_parts(shapely.get_parts(geom))
-    parts = parts[np.isin(shapely.get_type_id(parts), [3])]
-    return [p for p in parts if p.area > tolerance]
 
 
 # --- coverage and geometry -------------------------------------------------------------------
@@ -189,7 +183,7 @@ def holes(ctx: ReviewContext) -> list[Finding]:
                 if len(others)
                 else hole
             )
-            for piece in _pieces(left, tol):
+            for piece in polygons_of(left, tol):
                 out.append(
                     Finding(
                         "hole",
@@ -221,7 +215,7 @@ def coverage(ctx: ReviewContext) -> list[Finding]:
             continue
         suspects.extend(mine.tolist())
         left = shapely.difference(community, shapely.union_all(geoms)) if len(mine) else community
-        for piece in _pieces(left, tol):
+        for piece in polygons_of(left, tol):
             if filled is None:
                 filled = _filled(ctx.grid_m)
                 shapely.prepare(filled)

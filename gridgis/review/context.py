@@ -24,18 +24,24 @@ def _metric(frame: gpd.GeoDataFrame, epsg: int) -> NDArray[np.object_]:
     return crs.to_metric(frame.geometry.to_numpy(), epsg)
 
 
+def made_from(info: VersionInfo) -> str | None:
+    """The version ``info`` was made from: the one a merge kept codes of
+    (``previous_version``), or the one a proposal was applied to (``from``)."""
+    name = info.params.get("previous_version") or info.params.get("from")
+    return name if isinstance(name, str) else None
+
+
 def _first_ancestor(store: Store, info: VersionInfo) -> str | None:
     """The first version of the line ``info`` was made from (by merges with
     ``previous_version``, proposals applied ``from``), if it is still stored."""
     known = {v.name: v for v in store.list_versions()}
     seen = {info.name}
     root = None
-    name = info.params.get("previous_version") or info.params.get("from")
-    while isinstance(name, str) and name in known and name not in seen:
+    name = made_from(info)
+    while name is not None and name in known and name not in seen:
         seen.add(name)
         root = name
-        params = known[name].params
-        name = params.get("previous_version") or params.get("from")
+        name = made_from(known[name])
     return root
 
 

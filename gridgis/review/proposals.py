@@ -33,7 +33,7 @@ from gridgis.errors import ConflictError, NotFoundError
 from gridgis.merge.codes import CodeScheme, community_tops, stable_codes
 from gridgis.merge.engine import clean_coverage, unit_names
 from gridgis.merge.partition import Graph, partition
-from gridgis.merge.units import community_atoms, polygonal
+from gridgis.merge.units import community_atoms, polygonal, polygons_of
 from gridgis.review import checks
 from gridgis.review.context import ReviewContext
 from gridgis.review.findings import Finding
@@ -300,7 +300,7 @@ def _fill(region: shapely.Geometry, geoms: list[shapely.Geometry]) -> list[shape
     rest = shapely.difference(region, shapely.union_all(parts))
     loose = list(shapely.get_parts(rest))
     for k, part in enumerate(parts):
-        pieces = _polygons(part)
+        pieces = polygons_of(part, 0.0)
         if len(pieces) > 1:
             keep = int(np.argmax(shapely.area(pieces)))
             parts[k] = pieces[keep]
@@ -332,11 +332,6 @@ def _tidy(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
 def _valid(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     """Valid, and polygons only (what unions and differences leave may hold lines)."""
     return polygonal(shapely.make_valid(np.asarray(geoms, dtype=object)))
-
-
-def _polygons(geom: shapely.Geometry) -> list[shapely.Geometry]:
-    parts = shapely.get_parts(geom)
-    return [p for p in parts if shapely.get_type_id(p) == 3 and p.area > 0]
 
 
 def _repair(ctx: ReviewContext, finding: Finding, grids: list[int]) -> Proposal:
