@@ -329,6 +329,17 @@ class City:
         self.put(frame, a, shapely.union(m[a], strip))
         self.put(frame, b, shapely.difference(m[b], strip))
 
+    def edge_grid(self, frame: gpd.GeoDataFrame) -> int:
+        """A grid of the first community that lies on that community's border."""
+        m = self.metric(frame)
+        codes = frame["community_code"].to_numpy()
+        community = shapely.union_all(m[codes == codes[0]])
+        return next(
+            int(i)
+            for i in np.flatnonzero(codes == codes[0])
+            if m[i].boundary.intersects(community.boundary)
+        )
+
     def neighbours(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
         """Two comprehensive grids of one community sharing the longest border."""
         m = self.metric(frame)

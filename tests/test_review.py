@@ -115,14 +115,7 @@ def test_a_punched_hole_is_a_hole_and_an_enclave_is_not(city: City) -> None:
 def test_a_grid_reaching_out_of_its_community_is_named(city: City) -> None:
     frame = city.frame()
     m = city.metric(frame)
-    codes = frame["community_code"].to_numpy()
-    # A grid on its community's edge, grown across it.
-    community = shapely.union_all(m[codes == codes[0]])
-    edge = next(
-        int(i)
-        for i in np.flatnonzero(codes == codes[0])
-        if m[i].boundary.intersects(community.boundary)
-    )
+    edge = city.edge_grid(frame)  # on its community's border, grown across it below
     city.put(frame, edge, shapely.buffer(m[edge], 15.0))
     review = city.imported(frame)
     assert [frame["code"].iloc[edge]] in at(review, "outside_community")
