@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import docs, errors
+from api.access import Access, document_security, requires
 from api.fastpath import FastPathApp
 from api.routes import (
     address,
@@ -29,6 +30,7 @@ from api.routes import (
     lookup,
     ogc,
     pages,
+    session,
     tiles,
     versions,
 )
@@ -37,7 +39,20 @@ from api.state import Services
 from api.tileserve import MVT
 from gridgis.settings import Settings, get_settings
 
-ROUTERS = (health, lookup, address, grids, versions, layers, pages, tiles, ogc, embed, downloads)
+ROUTERS = (
+    health,
+    session,
+    lookup,
+    address,
+    grids,
+    versions,
+    layers,
+    pages,
+    tiles,
+    ogc,
+    embed,
+    downloads,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         services = Services.start(settings)
+        services.policy.bind(_app.routes)  # what each route needs, read off the routes
         try:
             yield {"services": services}
         finally:
@@ -64,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in ROUTERS:
         app.include_router(module.router)
     docs.install(app)
+    document_security(app)
     app.add_middleware(layers.UploadLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(SecurityHeaders)
     # GeoJSON compresses about tenfold (the city's grids: 3.5 MB); small answers go as they
@@ -73,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.mount("/static/leaflet", StaticFiles(directory=xleaflet.BASE_DIR), name="leaflet")
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[requires(Access.open)])
     def root() -> RedirectResponse:
         return RedirectResponse("/map")
 

@@ -19,8 +19,11 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.access import Access, requires
+
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 STATIC = "/static/docs"
+OPEN = [requires(Access.open)]
 #: Nothing but our own server; Swagger UI starts from an inline script, ReDoc in a worker.
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -35,7 +38,7 @@ def install(app: FastAPI) -> None:
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
     headers = {"Content-Security-Policy": CSP}
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=OPEN)
     async def swagger_ui() -> HTMLResponse:
         page = get_swagger_ui_html(
             openapi_url=openapi_url,
@@ -48,11 +51,11 @@ def install(app: FastAPI) -> None:
         )
         return HTMLResponse(page.body, headers=headers)
 
-    @app.get(redirect_url, include_in_schema=False)
+    @app.get(redirect_url, include_in_schema=False, dependencies=OPEN)
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False, dependencies=OPEN)
     async def redoc() -> HTMLResponse:
         page = get_redoc_html(
             openapi_url=openapi_url,

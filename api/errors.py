@@ -18,11 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.responses import JSONResponse
 from gridgis.errors import (
     ConflictError,
+    ForbiddenError,
     GridgisError,
     InvalidValueError,
     NotFoundError,
     StaleError,
     TooLargeError,
+    UnauthorizedError,
     UnconditionalError,
 )
 
@@ -44,6 +46,8 @@ STATUS: dict[type[GridgisError], int] = {
     StaleError: 412,
     UnsupportedMediaError: 415,
     UnconditionalError: 428,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
     GridgisError: 400,
 }
 

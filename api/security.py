@@ -1,13 +1,26 @@
 """Headers every page carries, whichever route made it: ``nosniff`` on every answer, and
 on HTML pages the frame rules — no other site may frame them (clickjacking), except
-``/embed``, which exists to be framed by the systems that embed the map."""
+``/embed``, which exists to be framed by the systems that embed the map: by any site when
+it is public, and opened with an embedding key, only by that key's origins."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.policy import CALLER_KEY
+
 FRAMABLE = ("/embed",)
 NO_FRAMES = "frame-ancestors 'none'"
+
+
+def _with_frame_rule(headers: list[tuple[bytes, bytes]], rule: str) -> list[tuple[bytes, bytes]]:
+    """The page's CSP with ``rule`` added (or a CSP of ``rule`` alone)."""
+    if any(k.lower() == b"content-security-policy" for k, _ in headers):
+        return [
+            (k, v + b"; " + rule.encode()) if k.lower() == b"content-security-policy" else (k, v)
+            for k, v in headers
+        ]
+    return [*headers, (b"content-security-policy", rule.encode())]
 
 
 class SecurityHeaders:
@@ -19,24 +32,19 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         framable = str(scope.get("path", "")).startswith(FRAMABLE)
+        caller = scope.get(CALLER_KEY)
+        origins = caller.principal.origins if caller and caller.principal else ()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
                 headers.append((b"x-content-type-options", b"nosniff"))
                 kind = dict(headers).get(b"content-type", b"")
+                if kind.startswith(b"text/html") and framable and origins:
+                    headers = _with_frame_rule(headers, "frame-ancestors " + " ".join(origins))
                 if kind.startswith(b"text/html") and not framable:
                     headers.append((b"x-frame-options", b"DENY"))
-                    if b"content-security-policy" in names:
-                        headers = [
-                            (k, v + b"; " + NO_FRAMES.encode())
-                            if k.lower() == b"content-security-policy"
-                            else (k, v)
-                            for k, v in headers
-                        ]
-                    else:
-                        headers.append((b"content-security-policy", NO_FRAMES.encode()))
+                    headers = _with_frame_rule(headers, NO_FRAMES)
                 message["headers"] = headers
             await send(message)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from api.credentials import Credentials
 from api.policy import AccessPolicy
 from api.tileserve import TileServer
 from gridgis.address.book import AddressBook
@@ -54,6 +55,7 @@ class Services:
     tiles: TileServer
     ogc: OgcService
     policy: AccessPolicy
+    credentials: Credentials
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -69,6 +71,13 @@ class Services:
         addresses.refresh()
         addresses.start()
         tiles = TileServer(store, index, caches.answers if settings.tile_cache else None)
+        credentials = Credentials(store, settings)
+        credentials.start()
+
+        def published() -> str | None:
+            loaded = index.current()
+            return None if loaded is None else loaded.info.name
+
         return cls(
             settings=settings,
             store=store,
@@ -77,10 +86,12 @@ class Services:
             addresses=addresses,
             tiles=tiles,
             ogc=OgcService(store, index, caches.data, timezone=settings.timezone),
-            policy=AccessPolicy(settings),
+            policy=AccessPolicy(settings, credentials, published),
+            credentials=credentials,
         )
 
     def stop(self) -> None:
+        self.credentials.stop()
         self.index.stop()
         self.addresses.stop()
         self.store.close()

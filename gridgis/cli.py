@@ -944,3 +944,9 @@ def demo_cmd(
 
 def main() -> None:
     app()
+
+
+from gridgis.cli_access import keys_app, users_app  # noqa: E402  (they use the helpers above)
+
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")

@@ -10,13 +10,21 @@ that cannot keep it so is refused with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import shapely
 
 from gridgis import crs, measures
-from gridgis.errors import ConflictError, InputError, StaleError, UnconditionalError
+from gridgis.credentials import in_scope, require_in_scope
+from gridgis.errors import (
+    ConflictError,
+    ForbiddenError,
+    InputError,
+    StaleError,
+    UnconditionalError,
+)
 from gridgis.importer.grids import KINDS as KIND_NAMES
 from gridgis.merge.engine import metric_buildings
 from gridgis.settings import Settings
@@ -80,10 +88,13 @@ def edit_grid(
     if_match: str | None,
     version: str | None,
     actor: str,
+    scopes: Sequence[str] = (),
 ) -> tuple[str, str]:
     """Apply ``patch`` (``{"properties": {...}, "geometry": {...}}``) to grid ``code`` of
     ``version`` (default the published one); gives the version's name and the grid's
-    new ETag."""
+    new ETag. With ``scopes`` (an editor's division codes), every grid the edit changes,
+    and the new shape, stay inside them (403 otherwise)."""
+    require_in_scope([code], scopes, f"editing grid {code}")  # before anything is read
     if if_match is None:
         raise UnconditionalError(
             "an edit must say which state of the grid it was made against: send If-Match "
@@ -119,7 +130,10 @@ def edit_grid(
                 "published, not in the version in force",
                 code="not_editable_here",
             )
-        edits = _reshaped(store, settings, info.name, code, patch["geometry"], values, if_match)
+        edits = _reshaped(
+            store, settings, info.name, code, patch["geometry"], values, if_match, scopes
+        )
+        require_in_scope([e.code for e in edits], scopes, f"reshaping grid {code}")
     elif "geometry" in patch:
         raise InputError("a grid's geometry cannot be unset", code="required")
     # Written only if the version is still as it was checked here (a draft not published
@@ -136,6 +150,7 @@ def _reshaped(
     geometry: Any,
     values: dict[str, Any],
     if_match: str,
+    scopes: Sequence[str] = (),
 ) -> list[GridEdit]:
     """The grid's new shape and its neighbours adjusted: what it takes, they lose; what it
     leaves goes to the neighbour sharing the longest border with it. Every neighbour
@@ -156,6 +171,17 @@ def _reshaped(
     tol = settings.review_tolerance_m2
     epsg = settings.metric_epsg
     grids = store.read_grids(version)
+    if scopes:  # the new shape stays over the grids the editor may change
+        mine = np.array([in_scope(str(c), scopes) for c in grids["code"]], dtype=bool)
+        allowed = shapely.union_all(crs.to_metric(grids.geometry.to_numpy()[mine], epsg))
+        beyond = shapely.area(
+            shapely.difference(crs.to_metric(np.array([shape], dtype=object), epsg)[0], allowed)
+        )
+        if beyond > settings.review_tolerance_m2:
+            raise ForbiddenError(
+                f"the new shape reaches {beyond:.0f} m² beyond your scope ({', '.join(scopes)})",
+                code="outside_scope",
+            )
     community = grids["community_code"].astype(str).to_numpy()
     i = int(np.flatnonzero(grids["code"].astype(str).to_numpy() == code)[0])
     mine = np.flatnonzero(community == community[i])

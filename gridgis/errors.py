@@ -73,3 +73,15 @@ class UnconditionalError(GridgisError):
 
 class TooLargeError(GridgisError):
     code = "too_large"
+
+
+class UnauthorizedError(GridgisError):
+    """No credential, or one that does not check out (unknown, revoked, expired)."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(GridgisError):
+    """A credential that checks out but may not do this (its role, scope or origin)."""
+
+    code = "forbidden"

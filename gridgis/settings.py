@@ -102,6 +102,40 @@ class Settings(BaseSettings):
         description='Origins allowed to call the API from a browser, e.g. ["https://oa.example"]; '
         "none by default.",
     )
+    public_read: bool = Field(
+        default=True,
+        description="Lookups, tiles, the map and the embed page answer without a key "
+        "(0: every read needs a key or an account).",
+    )
+    public_rate: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second one client address may make without a key (public "
+        "reads), per worker; 0 lifts the limit.",
+    )
+    public_burst: int = Field(
+        default=200, ge=1, description="… and how many at once (a map loading its tiles)."
+    )
+    credentials_refresh_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often each worker reads the keys and accounts again: a revoked key "
+        "is refused within this.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies; unset, a random one kept in the store (the same "
+        "for every worker).",
+    )
+    session_hours: float = Field(default=12.0, gt=0, description="How long a sign-in lasts.")
+    cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie over HTTPS only (set it behind TLS).",
+    )
+    login_attempts: int = Field(
+        default=5, ge=1, description="Failed sign-ins per name and address before a pause …"
+    )
+    login_pause_seconds: float = Field(default=300.0, gt=0, description="… of this long.")
     tianditu_key: str | None = Field(default=None, description="Key for Tianditu basemaps.")
     amap_key: str | None = Field(default=None, description="Key for Amap (GCJ-02) basemaps.")
     index_refresh_seconds: float = Field(

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import httpx
@@ -29,6 +30,7 @@ from psycopg2 import sql
 
 from api.app import create_app
 from gridgis import crs
+from gridgis.credentials import issue_key
 from gridgis.demo import run_demo
 from gridgis.export import version_frame, write_frame
 from gridgis.importer.grids import import_grids
@@ -145,6 +147,8 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings
+        self._admin_key: str | None = None
         config = uvicorn.Config(
             create_app(settings),
             host="127.0.0.1",
@@ -168,6 +172,39 @@ class Server:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
+    def key(self, role: str = "admin", **options: Any) -> str:
+        """A fresh API key of the server's store (servers accept it within half a second;
+        wait_for_key makes sure)."""
+        store = open_store(self.settings)
+        try:
+            key, _ = issue_key(store, role, actor="test", **options)
+        finally:
+            store.close()
+        self.wait_for_key(key)
+        return key
+
+    def wait_for_key(self, key: str) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answer = httpx.get(
+                f"{self.url}/api/session", headers={"Authorization": f"Bearer {key}"}
+            )
+            if answer.status_code == 200 and answer.json()["user"] is not None:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the server never took the key")
+
+    @property
+    def admin_key(self) -> str:
+        if self._admin_key is None:
+            self._admin_key = self.key("admin", name="tests")
+        return self._admin_key
+
+    def client(self, timeout: float = 60, **kwargs: Any) -> httpx.Client:
+        """An HTTP client of this server that signs as an administrator."""
+        headers = {"Authorization": f"Bearer {self.admin_key}", **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=self.url, timeout=timeout, headers=headers, **kwargs)
+
 
 @pytest.fixture(scope="session")
 def server(demo_settings: Settings) -> Iterator[Server]:
@@ -177,8 +214,9 @@ def server(demo_settings: Settings) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def client(server: Server) -> Iterator[httpx.Client]:
-    """An HTTP client of the demo server (both stores)."""
-    with httpx.Client(base_url=server.url, timeout=60) as c:
+    """An HTTP client of the demo server (both stores), signing as an administrator; the
+    access tests make their own anonymous and keyed clients."""
+    with server.client() as c:
         yield c
 
 

@@ -104,7 +104,7 @@ def test_a_replaced_draft_is_what_every_route_answers(
     first = [f"{COMMUNITY}{i:03d}" for i in (1, 2)]
     second = [f"{COMMUNITY}{i:03d}" for i in (11, 12, 13)]
     _save(store, first, 400, replace=False)
-    with Server(settings) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+    with Server(settings) as server, server.client(timeout=60) as c:
         before = _answers(c, tmp_path / "before")
         _save(store, second, 250, replace=True)
         after = _answers(c, tmp_path / "after")

@@ -23,7 +23,7 @@ PATCH = {"Content-Type": "application/merge-patch+json"}
 
 @pytest.fixture(scope="module")
 def http(city: City) -> Iterator[httpx.Client]:
-    with Server(city.settings) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+    with Server(city.settings) as server, server.client(timeout=60) as c:
         yield c
 
 
@@ -116,7 +116,7 @@ def test_a_stale_edit_never_overwrites_a_newer_one(http: httpx.Client, city: Cit
     done: list[int] = []
 
     def count(n: int) -> None:
-        with httpx.Client(base_url=str(http.base_url), timeout=60) as mine:
+        with httpx.Client(base_url=http.base_url, timeout=60, headers=http.headers) as mine:
             for _ in range(n):
                 got = mine.get(url)
                 value = int(got.json()["properties"]["party_branch"])

@@ -767,7 +767,7 @@ def redrawn(settings: Settings, store: SqlStore) -> Iterator[Server]:
 
 
 def test_a_retired_grid_code_gets_a_readable_page_with_its_successors(redrawn: Server) -> None:
-    with httpx.Client(base_url=redrawn.url, timeout=60) as http:
+    with redrawn.client(timeout=60) as http:
         kept = "&layers=grids&origin=https://oa.example.gov.cn&basemap=osm"
         response = http.get(f"/embed?grid={RETIRED}{kept}")
         assert response.status_code == 404

@@ -225,7 +225,7 @@ def test_time_travel_and_swap_under_load(settings: Settings, store: SqlStore) ->
     store.publish("v1", "t", valid_from=parse_at("2026-01-01", day_start=True))
     store.publish("v2", "t", valid_from=parse_at("2026-06-01", day_start=True))
     fast = settings.model_copy(update={"index_refresh_seconds": 0.05})
-    with Server(fast) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+    with Server(fast) as srv, srv.client(timeout=30) as http:
         point = {"lon": 104.395, "lat": 31.125}
 
         def code(**extra: str) -> str:
@@ -243,7 +243,7 @@ def test_time_travel_and_swap_under_load(settings: Settings, store: SqlStore) ->
         stop = threading.Event()
 
         def hammer() -> None:
-            with httpx.Client(base_url=srv.url, timeout=30) as own:
+            with srv.client(timeout=30) as own:
                 while not stop.is_set():
                     response = own.get("/api/lookup", params=point)
                     seen.append((response.status_code, response.json().get("code", "")))
@@ -282,7 +282,7 @@ def test_swapped_and_huge_coordinates_are_422_without_warnings(
         ({"lon": "1e308", "lat": "1e308", "crs": "3857"}, "within ±1e9"),
         ({"lon": "1e308", "lat": 31.1, "crs": "bd09"}, "lon 1e+308 is outside"),
     ]
-    with Server(settings) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+    with Server(settings) as srv, srv.client(timeout=30) as http:
         assert http.get("/api/lookup", params={"lon": 104.395, "lat": 31.125}).status_code == 200
         for params, message in cases:
             response = http.get("/api/lookup", params=params)  # type: ignore[arg-type]

@@ -93,3 +93,46 @@ def test_fast_path_and_routes_apply_the_same_policy(
         assert "access-control-allow-origin" not in a.get(lookup, headers={"Origin": OTHER}).headers
         put = {"Origin": ALLOWED, "Access-Control-Request-Method": "PUT"}
         assert a.options("/api/lookup", headers=put).status_code == 403
+
+
+def _keyed(
+    requests: list[tuple[str, str, dict[str, str]]], keys: dict[str, str]
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """The GETs again, with each key: by header, and the embedding key in the URL too."""
+    for method, path, headers in requests:
+        if method != "GET":
+            continue
+        for name, key in keys.items():
+            yield method, path, {**headers, "Authorization": f"Bearer {key}"}
+            if name == "embedding":
+                joiner = "&" if "?" in path else "?"
+                yield method, f"{path}{joiner}key={key}", {**headers, "Referer": EMBEDDER}
+
+
+EMBEDDER = "https://embed.example.gov.cn"
+
+
+@pytest.mark.parametrize("public_read", [True, False])
+def test_both_paths_apply_the_same_keys_and_limits(
+    demo_settings: Settings, demo_store: SqlStore, public_read: bool
+) -> None:
+    base = demo_settings.model_copy(
+        update={"public_read": public_read, "public_rate": 0, "fast_path": True}
+    )
+    with Server(base) as fast, Server(base.model_copy(update={"fast_path": False})) as slow:
+        keys = {
+            "viewer": fast.key("viewer"),
+            "embedding": fast.key("viewer", origins=[EMBEDDER]),
+            "bad": "ggk_" + "0" * 46,
+        }
+        for key in list(keys.values())[:2]:
+            slow.wait_for_key(key)
+        plain = _requests(demo_store)
+        requests = [*plain, *_keyed(plain, keys)]
+        with httpx.Client(base_url=fast.url) as a, httpx.Client(base_url=slow.url) as b:
+            statuses = set()
+            for method, path, headers in requests:
+                seen = _seen(a, method, path, headers)
+                assert seen == _seen(b, method, path, headers), (method, path, headers)
+                statuses.add(seen[0])  # type: ignore[index]
+    assert 401 in statuses and 200 in statuses

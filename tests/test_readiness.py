@@ -27,7 +27,7 @@ def test_a_database_gone_is_503_with_retry_after_while_healthz_stays_up(
     store.upgrade()
     store.close()
     name = url.rsplit("/", 1)[1]
-    with Server(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with Server(settings) as server, server.client(timeout=30) as http:
         assert http.get("/readyz").status_code == 200
         with closing(_admin()) as conn, conn.cursor() as cur:
             cur.execute(

@@ -145,7 +145,7 @@ def test_publishing_invalidates_tiles(settings: Settings, store: SqlStore) -> No
     store.publish("v1", "t")
     fast = settings.model_copy(update={"index_refresh_seconds": 0.05})
     path = f"/tiles/grids/{TileAddress.containing(104.395, 31.125, 15)}.mvt"
-    with Server(fast) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+    with Server(fast) as srv, srv.client(timeout=30) as http:
         before = http.get(path)
         assert [f["properties"]["code"] for f in decode(before.content, "grids")] == [
             "510603001001001"

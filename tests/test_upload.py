@@ -18,7 +18,7 @@ from tests.conftest import Server
 @pytest.fixture
 def client(store: SqlStore, settings: Settings) -> Iterator[httpx.Client]:
     limited = settings.model_copy(update={"max_upload_mb": 1})
-    with Server(limited) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+    with Server(limited) as server, server.client(timeout=60) as c:
         yield c
 
 
@@ -36,8 +36,10 @@ def test_upload_a_zipped_shapefile_then_again(
     report = first.json()
     assert report["status"] == "imported" and report["encoding"] == "GBK"
     assert ("department", "供水", report["rows_imported"]) in layers(client)
-    # Audited as the HTTP caller, not as the server's own GRIDGIS_ACTOR (the settings say "test").
-    assert [(e.action, e.actor) for e in store.read_audit()] == [("import", "http:127.0.0.1")]
+    # Audited as the HTTP caller's key, not as the server's own GRIDGIS_ACTOR ("test").
+    (key,) = store.list_keys()
+    imports = [(e.action, e.actor) for e in store.read_audit() if e.action == "import"]
+    assert imports == [("import", f"key:{key.id}")]
     again = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
     assert again.status_code == 200 and again.json()["status"] == "unchanged"
 

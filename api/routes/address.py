@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from api.access import Access, requires
 from api.deps import ServicesDep
 from api.responses import JSONResponse
 from api.routes.lookup import (
@@ -28,7 +29,7 @@ from gridgis.errors import InputError
 from gridgis.jsonio import json_bytes
 from gridgis.lookup.bulk import check_count, decode_csv, decode_json_body, read_table
 
-router = APIRouter(prefix="/api", tags=["address"])
+router = APIRouter(prefix="/api", tags=["address"], dependencies=[requires(Access.public)])
 
 
 @router.get(
@@ -54,7 +55,7 @@ def address(
     return JSONResponse(body)
 
 
-@router.post("/address")
+@router.post("/address", dependencies=[requires(Access.viewer)])  # in bulk
 async def address_bulk(request: Request, services: ServicesDep, at: AtQuery = None) -> Any:
     """``{"addresses": ["…", …], "at": …}`` as JSON, or a CSV with an ``address`` (地址)
     column as the body (text/csv) or a form file named ``file``: each row comes back with

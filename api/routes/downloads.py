@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api.access import Access, requires
 from api.deps import StoreDep
 from api.headers import content_disposition
 from gridgis.export import FORMATS, export_archive, layer_frame, version_frame
 
-router = APIRouter(prefix="/api", tags=["downloads"])
+# Exports are data in bulk: a viewer key or more.
+router = APIRouter(prefix="/api", tags=["downloads"], dependencies=[requires(Access.viewer)])
 MEDIA_TYPES = {
     "gpkg": "application/geopackage+sqlite3",
     "geojson": "application/geo+json",

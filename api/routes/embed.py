@@ -18,6 +18,7 @@ import shapely
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
+from api.access import Access, requires
 from api.conditional import tagged
 from api.deps import ServicesDep
 from api.embedpage import (
@@ -46,7 +47,7 @@ from gridgis.lookup import LoadedVersion
 from gridgis.search import search
 from gridgis.store.base import GRID_PROPERTIES
 
-router = APIRouter(tags=["embed"])
+router = APIRouter(tags=["embed"], dependencies=[requires(Access.public)])
 GEOJSON = "application/geo+json"
 PRECISION = 6  # about 10 cm: plenty on screen, a seventh less text than the API's 7
 MAX_GRIDS = 500  # codes in one grids.geojson request: a long road's grids, a community's

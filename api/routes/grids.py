@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.access import Access, requires
 from api.conditional import REVALIDATE, tagged
-from api.deps import ActorDep, ServicesDep
+from api.deps import CallerDep, ServicesDep
 from api.errors import UnsupportedMediaError
 from api.headers import matches
 from gridgis.edits import edit_grid
@@ -19,7 +20,7 @@ from gridgis.lineage import successors
 from gridgis.lookup.published import LoadedVersion
 from gridgis.store.base import GRID_PROPERTIES, grid_etag
 
-router = APIRouter(prefix="/api", tags=["grids"])
+router = APIRouter(prefix="/api", tags=["grids"], dependencies=[requires(Access.public)])
 GEOJSON = "application/geo+json"
 VersionQuery = Annotated[
     str | None, Query(description="Version name; the published version when omitted.")
@@ -94,6 +95,7 @@ MERGE_PATCH = "application/merge-patch+json"
 
 @router.patch(
     "/grids/{code}",
+    dependencies=[requires(Access.editor)],
     response_class=Response,
     openapi_extra={
         "requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}, "required": True}
@@ -108,7 +110,7 @@ async def patch_grid(
     request: Request,
     code: str,
     services: ServicesDep,
-    actor: ActorDep,
+    caller: CallerDep,
     version: VersionQuery = None,
 ) -> Response:
     """Change a grid by a JSON merge patch of its feature (``{"properties": {...}}``;
@@ -130,7 +132,8 @@ async def patch_grid(
         patch,
         if_match=request.headers.get("if-match"),
         version=version,
-        actor=actor,
+        actor=caller.actor,
+        scopes=caller.scopes,
     )
     info = services.store.get_version(name)
     if info.status == "published":

@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.access import Access, requires
 from api.deps import IndexDep, StoreDep
 from api.responses import JSONResponse
 
 RETRY_AFTER_S = 5
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[requires(Access.open)])
 
 
 @router.get("/healthz")

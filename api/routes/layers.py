@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.access import Access, requires
 from api.deps import ActorDep, SettingsDep, StoreDep
 from api.responses import JSONResponse
 from gridgis.errors import InputError, TooLargeError
@@ -22,7 +23,7 @@ from gridgis.importer.pipeline import import_layer
 from gridgis.importer.sources import SUFFIX_DRIVER
 from gridgis.jsonio import json_loads
 
-router = APIRouter(prefix="/api", tags=["layers"])
+router = APIRouter(prefix="/api", tags=["layers"], dependencies=[requires(Access.admin)])
 UPLOAD_PATH = "/api/layers"
 _DATASETS = {*SUFFIX_DRIVER, ".zip"}
 

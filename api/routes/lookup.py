@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from api.access import Access, requires
 from api.deps import ServicesDep
 from api.headers import content_disposition, header_text
 from api.state import Services
@@ -28,7 +29,7 @@ from gridgis.lookup.coords import one_to_lonlat
 from gridgis.lookup.published import LoadedVersion
 from gridgis.lookup.when import parse_at
 
-router = APIRouter(prefix="/api", tags=["lookup"])
+router = APIRouter(prefix="/api", tags=["lookup"], dependencies=[requires(Access.public)])
 JSON = "application/json"
 CrsQuery = Annotated[
     str,
@@ -81,6 +82,7 @@ async def lookup(
 
 @router.post(
     "/lookup",
+    dependencies=[requires(Access.viewer)],  # in bulk
     responses={
         200: {
             "content": {JSON: {}, "text/csv": {}},

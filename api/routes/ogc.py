@@ -9,11 +9,13 @@ they are documented through ``openapi_extra`` instead.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 import numpy as np
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.access import Access, requires
 from api.deps import ServicesDep
 from gridgis.errors import NotFoundError
 from gridgis.i18n import parse_lang
@@ -21,8 +23,17 @@ from gridgis.jsonio import json_dumps, json_loads
 from gridgis.ogc import documents, html, media, openapi
 from gridgis.ogc.links import Urls
 from gridgis.ogc.query import COMMON, VERSIONED, check_params
+from gridgis.ogc.sources import DEPARTMENT_PREFIX
 
-router = APIRouter(tags=["ogc"])
+
+def _bulk_collections(params: dict[str, str]) -> Access | None:
+    """The address base and the departments' own layers are data in bulk."""
+    cid = unquote(params.get("collectionId", ""))
+    return Access.viewer if cid == "addresses" or cid.startswith(DEPARTMENT_PREFIX) else None
+
+
+router = APIRouter(tags=["ogc"], dependencies=[requires(Access.public)])
+BULK = [requires(Access.public, _bulk_collections)]
 
 CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id.")]
 FeatureId = Annotated[str, Path(alias="featureId", description="A feature id.")]
@@ -127,6 +138,7 @@ def collection(request: Request, services: ServicesDep, collection_id: Collectio
 
 @router.get(
     "/ogc/collections/{collectionId}/items",
+    dependencies=BULK,
     response_class=Response,
     responses=_GEOJSON,
     openapi_extra={"parameters": openapi.ITEMS_PARAMETERS},
@@ -145,6 +157,7 @@ def items(request: Request, services: ServicesDep, collection_id: CollectionId) 
 
 @router.get(
     "/ogc/collections/{collectionId}/items/{featureId}",
+    dependencies=BULK,
     response_class=Response,
     responses=_GEOJSON,
     openapi_extra=_FV,

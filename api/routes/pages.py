@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from api.access import Access, requires
 from api.deps import ServicesDep
 from api.mappage import render_map
 
-router = APIRouter(tags=["pages"])
+router = APIRouter(tags=["pages"], dependencies=[requires(Access.public)])
 
 
 @router.get("/map", response_class=HTMLResponse)

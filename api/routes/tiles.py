@@ -12,12 +12,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from api.access import Access, requires
 from api.deps import IndexDep, ServicesDep, StoreDep
 from api.tileserve import MVT, tile_layer
 from gridgis.lookup import PublishedIndex
 from gridgis.tiles import TILE_LAYERS, TileLayer
 
-router = APIRouter(prefix="/tiles", tags=["tiles"])
+router = APIRouter(prefix="/tiles", tags=["tiles"], dependencies=[requires(Access.public)])
 VersionQuery = Annotated[
     str | None, Query(description="Grid version name; the published version when omitted.")
 ]

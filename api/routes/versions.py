@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.access import Access, requires
 from api.conditional import tagged
-from api.deps import ActorDep, ServicesDep, SettingsDep, StoreDep
+from api.deps import ActorDep, CallerDep, ServicesDep, SettingsDep, StoreDep
 from api.headers import content_disposition
 from gridgis.csvsafe import spreadsheet_safe
 from gridgis.diff import diff_versions, patch_lines
@@ -21,7 +22,7 @@ from gridgis.review.publishing import publish_reviewed
 from gridgis.review.run import review_version
 from gridgis.versions import check_version_name
 
-router = APIRouter(prefix="/api", tags=["versions"])
+router = APIRouter(prefix="/api", tags=["versions"], dependencies=[requires(Access.viewer)])
 
 
 @router.get("/versions")
@@ -41,14 +42,19 @@ class VersionChange(BaseModel):
     name: str = Field(description="The draft's new name.")
 
 
-@router.delete("/versions/{name}", status_code=204, response_class=Response)
+@router.delete(
+    "/versions/{name}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[requires(Access.admin)],
+)
 def delete_version(name: str, store: StoreDep, actor: ActorDep) -> Response:
     """Delete a draft with its grids; a published or archived version answers 409."""
     store.delete_version(name, actor)
     return Response(status_code=204)
 
 
-@router.patch("/versions/{name}")
+@router.patch("/versions/{name}", dependencies=[requires(Access.admin)])
 def rename_version(
     name: str, change: VersionChange, store: StoreDep, actor: ActorDep
 ) -> dict[str, Any]:
@@ -93,18 +99,30 @@ class Application(BaseModel):
     replace: bool = Field(default=False, description="Overwrite a draft of that name.")
 
 
-@router.post("/versions/{name}/proposals/{ident}/apply", status_code=201)
+@router.post(
+    "/versions/{name}/proposals/{ident}/apply",
+    status_code=201,
+    dependencies=[requires(Access.editor)],
+)
 def apply_one(
     name: str,
     ident: str,
     body: Application,
     store: StoreDep,
     settings: SettingsDep,
-    actor: ActorDep,
+    caller: CallerDep,
 ) -> dict[str, Any]:
-    """Apply one proposal into a new draft; the version itself stays as it is."""
+    """Apply one proposal into a new draft; the version itself stays as it is. An
+    editor with a scope applies only proposals that change grids inside it."""
     info, proposal = apply_proposal(
-        store, name, ident, settings, actor=actor, into=body.into, replace=body.replace
+        store,
+        name,
+        ident,
+        settings,
+        actor=caller.actor,
+        into=body.into,
+        replace=body.replace,
+        scopes=caller.scopes,
     )
     return {"version": asdict(info), "proposal": proposal.to_dict()}
 
@@ -117,7 +135,7 @@ class Publication(BaseModel):
     force: bool = Field(default=False, description="Publish despite the review's errors.")
 
 
-@router.post("/versions/{name}/publish")
+@router.post("/versions/{name}/publish", dependencies=[requires(Access.admin)])
 def publish_version(
     name: str, body: Publication, store: StoreDep, settings: SettingsDep, actor: ActorDep
 ) -> dict[str, Any]:

@@ -19,6 +19,7 @@ grids it touches.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ import shapely
 from numpy.typing import NDArray
 
 from gridgis import crs, measures
+from gridgis.credentials import require_in_scope
 from gridgis.errors import ConflictError, NotFoundError
 from gridgis.merge.codes import CodeScheme, community_tops, stable_codes
 from gridgis.merge.engine import clean_coverage, unit_names
@@ -494,11 +496,14 @@ def apply_proposal(
     actor: str,
     into: str | None = None,
     replace: bool = False,
+    scopes: Sequence[str] = (),
 ) -> tuple[VersionInfo, Proposal]:
     """Compute proposal ``ident`` on ``version`` and save the result as draft ``into``
     (default ``{version}-{ident}``), audited as a proposal applied."""
     ctx = ReviewContext.load(store, version, settings)
     proposal = propose(ctx, ident)
+    changed = [*ctx.codes[proposal.remove].tolist(), *proposal.add["code"].astype(str)]
+    require_in_scope(changed, scopes, f"proposal {ident}")
     grids = applied(ctx, proposal)
     target = into or f"{version}-{ident}"[:64]
     # Departments keep their crosswalk for every grid the proposal leaves as it is; what

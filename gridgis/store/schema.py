@@ -287,6 +287,43 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64)),
 )
 
+# Credentials (0007): API keys by their lookup id and hash (never the key), people's
+# accounts with argon2 hashes, and the server's own secrets (the session cookie's key),
+# kept in the store so every worker signs and checks with the same one.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    sa.Column("origins", JSONType, nullable=False),
+    sa.Column("created", Timestamp, nullable=False),
+    sa.Column("created_by", sa.Text),
+    sa.Column("expires", Timestamp),
+    sa.Column("revoked", Timestamp),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("scopes", JSONType, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("created", Timestamp, nullable=False),
+)
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 # Geometry columns and their GeoPackage geometry type, for registration and GiST indexes.
 GEOMETRY_COLUMNS: dict[str, str] = {
     table.name: col.type.geometry_type  # type: ignore[attr-defined]

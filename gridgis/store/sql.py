@@ -51,6 +51,7 @@ from gridgis.store.base import (
     grid_etag,
     new_content_key,
 )
+from gridgis.store.credentials import CredentialStore
 from gridgis.versions import check_version_name
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -89,7 +90,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-class SqlStore(Store):
+class SqlStore(CredentialStore, Store):
     """Shared implementation; see :class:`gridgis.store.base.Store` for the contract."""
 
     def __init__(self, engine: sa.Engine, location: str) -> None:

@@ -58,8 +58,13 @@
     statusBox.className = text ? (isError ? "visible error" : "visible") : "";
   }
 
+  // An embedding key the page was opened with (?key=) goes with every request it makes:
+  // the server takes it off the address before anything logs or reads it.
+  const pageKey = new URLSearchParams(window.location.search).get("key");
+
   function url(path, params) {
     const u = new URL(path, window.location.href);
+    if (pageKey) u.searchParams.set("key", pageKey);
     Object.keys(params || {}).forEach(function (k) { u.searchParams.set(k, params[k]); });
     return u.toString();
   }
