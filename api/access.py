@@ -92,6 +92,7 @@ class RouteTable:
 
     def __init__(self, routes: Iterable[BaseRoute]) -> None:
         self.exact: dict[str, list[_Entry]] = {}
+        self.known: dict[tuple[str, str], Access] = {}  # (method, path) of plain routes
         self.templated: list[_Entry] = []
         self.prefixes: list[tuple[str, Requires]] = []
         for route in flat_routes(routes):
@@ -109,10 +110,16 @@ class RouteTable:
                 self.templated.append(entry)
             else:
                 self.exact.setdefault(path, []).append(entry)
+                if need.refine is None:
+                    for method in methods or ():
+                        self.known.setdefault((method, path), need.level)
 
     def level(self, method: str, path: str) -> Access:
         """The level a request needs: the route's, or for a method the path does not take
         (405 to come), the strictest of the path's routes; paths no route has, public."""
+        known = self.known.get((method, path))
+        if known is not None:
+            return known
         exact = self.exact.get(path)
         found: list[tuple[_Entry, dict[str, str]]] = [(e, {}) for e in exact or ()]
         if exact is None:

@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI counts the bytes as they arrive (413), declared or not; routes with small
+        # bodies set tighter limits of their own.
+        max_body_size=max(settings.max_body_mb, settings.max_upload_mb) * 2**20,
     )
     errors.install(app)
     for module in ROUTERS:

@@ -76,6 +76,7 @@ class Credentials:
             self.refresh, settings.credentials_refresh_seconds, "gridgis-credentials"
         )
         self._warned = False
+        self._verified: dict[str, tuple[Tables, Principal, float | None]] = {}
         self.attempts = Attempts(settings.login_attempts, settings.login_pause_seconds)
 
     def start(self) -> None:
@@ -104,11 +105,30 @@ class Credentials:
 
     # --- keys -------------------------------------------------------------------------------
     def key(self, key: str) -> Principal | None:
-        """The principal of a key that checks out now; ``None`` for any other string."""
+        """The principal of a key that checks out now; ``None`` for any other string.
+
+        A key that checked out is remembered with the tables it was checked against, so a
+        system sending the same key thousands of times a second pays a dictionary lookup;
+        the next tables read (a revocation) forget it."""
+        tables = self.tables  # one read: a refresh meanwhile must not bless an old answer
+        hit = self._verified.get(key)
+        if hit is not None and hit[0] is tables and (hit[2] is None or time.time() < hit[2]):
+            return hit[1]
+        found = self._check(key, tables)
+        if found is not None:
+            record = tables.keys[found.ident]
+            expires = None if record.expires is None else record.expires.timestamp()
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[key] = (tables, found, expires)
+        return found
+
+    @staticmethod
+    def _check(key: str, tables: Tables) -> Principal | None:
         ident = key_id(key)
         if ident is None:
             return None
-        found = self.tables.keys.get(ident)
+        found = tables.keys.get(ident)
         if found is None or not hmac.compare_digest(found.hash, key_hash(key)):
             return None
         if not found.usable(utcnow()):

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.responses import JSONResponse
 from gridgis.errors import (
@@ -27,6 +28,7 @@ from gridgis.errors import (
     UnauthorizedError,
     UnconditionalError,
 )
+from gridgis.jsonio import json_bytes
 
 
 class UnsupportedMediaError(GridgisError):
@@ -124,3 +126,50 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             error_body(message, code), status_code=exc.status_code, headers=exc.headers
         )
+
+
+class PlainErrorsAsJson:
+    """Errors Starlette answers itself in plain text, outside every middleware of ours (a
+    body over its route's limit, declared in Content-Length), in the one JSON shape and
+    with ``nosniff``, like every other answer. Wrapped around the app at its entry."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: dict[str, Any] = {}
+
+        async def converted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kind = dict(message.get("headers", [])).get(b"content-type", b"")
+                if message["status"] >= 400 and kind.startswith(b"text/plain"):
+                    held["start"] = message
+                    return
+            elif "start" in held:
+                held.setdefault("body", b"")
+                held["body"] += message.get("body", b"")
+                if message.get("more_body"):
+                    return
+                status = held["start"]["status"]
+                text = held["body"].decode("utf-8", "replace").strip() or str(status)
+                body = json_bytes(error_body(text, HTTP_CODES.get(status, f"http_{status}")))
+                others = [
+                    (k, v)
+                    for k, v in held["start"].get("headers", [])
+                    if k not in (b"content-type", b"content-length")
+                ]
+                headers = [
+                    *others,
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                ]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, converted)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
+from api.errors import PlainErrorsAsJson
 from api.policy import CALLER_KEY, Admission, Headers
 from gridgis.crs import parse_crs
 from gridgis.errors import GridgisError
@@ -87,7 +88,7 @@ class FastPathApp(FastAPI):
             return
         if admission.headers:
             send = _with_headers(send, admission.headers)
-        await super().__call__(scope, receive, send)
+        await PlainErrorsAsJson(super().__call__)(scope, receive, send)
 
     async def _fast(
         self, scope: Scope, send: Send, services: Services, admission: Admission

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.city_store import DEFAULT_DIR, VERSION, ensure_published  # noqa: E402
 from bench.lookup_http import free_port, gridgis_argv, serving  # noqa: E402
+from gridgis.credentials import issue_key  # noqa: E402
 from gridgis.lookup import GridIndex  # noqa: E402
 from gridgis.store import open_store  # noqa: E402
 
@@ -109,8 +110,10 @@ def main() -> None:
         over_http(args.data_dir, lon, lat, result["codes"], t_index)
 
 
-def post(url: str, body: bytes, kind: str) -> tuple[float, bytes]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": kind})
+def post(url: str, body: bytes, kind: str, key: str) -> tuple[float, bytes]:
+    """A bulk lookup, with the viewer key bulk requests need."""
+    headers = {"Content-Type": kind, "Authorization": f"Bearer {key}"}
+    request = urllib.request.Request(url, data=body, headers=headers)
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=600) as response:
         answer = response.read()
@@ -126,13 +129,18 @@ def over_http(
     body = json.dumps({"points": np.column_stack([lon, lat]).round(7).tolist()}).encode()
     table = pd.DataFrame({"lon": lon.round(7), "lat": lat.round(7)}).to_csv(index=False).encode()
     env = {"GRIDGIS_DATA_DIR": str(settings.data_dir), "GRIDGIS_DATABASE_URL": ""}
+    store = open_store(settings)
+    try:
+        key, _ = issue_key(store, "viewer", actor="bench", name="lookup_bulk")
+    finally:
+        store.close()
     with (
         tempfile.TemporaryDirectory(prefix="gridgis-bulk-") as tmp,
         serving("gridgis", gridgis_argv(port), env, port, Path(tmp) / "serve.log") as base,
     ):
-        json_s, answer = post(f"{base}/api/lookup", body, "application/json")
+        json_s, answer = post(f"{base}/api/lookup", body, "application/json", key)
         found = [r["code"] for r in json.loads(answer)["results"]]
-        csv_s, csv_answer = post(f"{base}/api/lookup", table, "text/csv")
+        csv_s, csv_answer = post(f"{base}/api/lookup", table, "text/csv", key)
     agree = np.mean(np.asarray(found, dtype=object) == codes)
     print(f"one POST /api/lookup of {len(lon):,} points to `gridgis serve`, end to end:")
     print(f"  JSON ({len(body) / 1e6:.0f} MB in): {json_s:.2f} s, {agree:.4%} the same grids")

@@ -356,7 +356,12 @@ def gridgis_server(url: str, tiles: list[TileAddress], cache: bool) -> Server:
     return Server(
         label=WARM if cache else UNCACHED,
         argv=gridgis_argv(port),
-        env={"GRIDGIS_DATABASE_URL": url, "GRIDGIS_TILE_CACHE": "1" if cache else "0"},
+        # wrk is one client: lift the per-client limit on reads without a key.
+        env={
+            "GRIDGIS_DATABASE_URL": url,
+            "GRIDGIS_TILE_CACHE": "1" if cache else "0",
+            "GRIDGIS_PUBLIC_RATE": "0",
+        },
         port=port,
         paths=[f"/tiles/grids/{t}.mvt" for t in tiles],
     )

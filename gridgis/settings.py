@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: int = Field(default=200, ge=1)
+    max_body_mb: int = Field(
+        default=128,
+        ge=1,
+        description="Largest request body other than an upload (a bulk lookup of a million "
+        "points is about 40 MB); edits and small writes have tighter limits of their own.",
+    )
     timezone: str = Field(
         default="Asia/Shanghai", description="The city's time zone: dates in `at=` are local."
     )

@@ -380,3 +380,28 @@ def test_an_editor_writes_only_inside_its_scope(city: City) -> None:
         citywide = {"Authorization": f"Bearer {server.key('editor')}", **dict(MERGE)}
         outside = http.patch(url, json=body, headers={**citywide, "If-Match": tag})
         assert outside.status_code == 409 and outside.json()["code"] == "leaves_community"
+
+
+def test_oversized_bodies_are_413_in_the_one_error_shape(
+    served: tuple[Server, dict[str, Who]], city: City
+) -> None:
+    """A hostile client's million-vertex edit is refused before it is parsed, whether it
+    declares its length or streams it."""
+    server, who = served
+    code = str(city.store.read_grids(DEMO)["code"].iloc[0])
+    big = b'{"properties": {"name": "' + b"x" * (9 * 2**20) + b'"}}'
+
+    def streamed() -> Iterator[bytes]:
+        for n in range(0, len(big), 2**20):
+            yield big[n : n + 2**20]
+
+    headers = {**who["admin"].headers, **dict(MERGE), "If-Match": "*"}
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        for body in (big, streamed()):
+            answer = http.patch(f"/api/grids/{code}", content=body, headers=headers)
+            assert answer.status_code == 413, answer.text[:200]
+            assert answer.json()["code"] == "too_large"
+            assert answer.headers["x-content-type-options"] == "nosniff"
+        sign_in = http.post("/api/session", json={"name": "x" * 10_000, "password": "y"})
+        assert sign_in.status_code in (413, 422)
+    assert city.store.read_grids(DEMO)["name"].ne("x" * 10).all()

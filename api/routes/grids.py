@@ -91,11 +91,15 @@ def _missing(services: Any, code: str, loaded: LoadedVersion) -> NotFoundError:
 
 
 MERGE_PATCH = "application/merge-patch+json"
+#: A grid's GeoJSON is tens of kB; a hostile client's million-vertex polygon is refused
+#: (413) before it is parsed.
+EDIT_MAX_BYTES = 8 * 2**20
 
 
 @router.patch(
     "/grids/{code}",
     dependencies=[requires(Access.editor)],
+    max_body_size=EDIT_MAX_BYTES,
     response_class=Response,
     openapi_extra={
         "requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}, "required": True}

@@ -39,6 +39,7 @@ class SignIn(BaseModel):
 
 @router.post(
     "/session",
+    max_body_size=4096,
     responses={401: {"description": "Wrong name or password."}, 429: {"description": "Paused."}},
 )
 def sign_in(body: SignIn, services: ServicesDep, caller: CallerDep) -> JSONResponse:

@@ -22,6 +22,7 @@ from gridgis.review.publishing import publish_reviewed
 from gridgis.review.run import review_version
 from gridgis.versions import check_version_name
 
+SMALL_BODY = 64 * 1024  # a name, a reason: what these writes take
 router = APIRouter(prefix="/api", tags=["versions"], dependencies=[requires(Access.viewer)])
 
 
@@ -54,7 +55,7 @@ def delete_version(name: str, store: StoreDep, actor: ActorDep) -> Response:
     return Response(status_code=204)
 
 
-@router.patch("/versions/{name}", dependencies=[requires(Access.admin)])
+@router.patch("/versions/{name}", dependencies=[requires(Access.admin)], max_body_size=SMALL_BODY)
 def rename_version(
     name: str, change: VersionChange, store: StoreDep, actor: ActorDep
 ) -> dict[str, Any]:
@@ -103,6 +104,7 @@ class Application(BaseModel):
     "/versions/{name}/proposals/{ident}/apply",
     status_code=201,
     dependencies=[requires(Access.editor)],
+    max_body_size=SMALL_BODY,
 )
 def apply_one(
     name: str,
@@ -135,7 +137,9 @@ class Publication(BaseModel):
     force: bool = Field(default=False, description="Publish despite the review's errors.")
 
 
-@router.post("/versions/{name}/publish", dependencies=[requires(Access.admin)])
+@router.post(
+    "/versions/{name}/publish", dependencies=[requires(Access.admin)], max_body_size=SMALL_BODY
+)
 def publish_version(
     name: str, body: Publication, store: StoreDep, settings: SettingsDep, actor: ActorDep
 ) -> dict[str, Any]:
