@@ -1,0 +1,126 @@
+"""Nothing lost when the process dies: ``gridgis import`` and ``gridgis merge`` killed
+with SIGKILL at several moments of their work leave the store as it was before or as
+it is after — never half of it — and valid (the audit chain holds, the GeoPackage passes
+its integrity check). A real process, a real signal; both stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import sqlalchemy as sa
+
+from gridgis.demo import run_demo
+from gridgis.samplecity.writer import read_manifest
+from gridgis.settings import Settings
+from gridgis.store import SqlStore
+from tests.conftest import DEMO, SAMPLE_DIR
+
+#: When to kill, as shares of how long the same command takes when left alone (timed
+#: first, on this machine): past the interpreter's start (most of the first share), into
+#: the work and its commit. Each test asserts its kills landed both before and after the
+#: commit, so the window was spanned.
+SHARES = (0.7, 0.8, 0.88, 0.94, 0.98, 1.05)
+
+
+def _timed(settings: Settings, *args: str) -> float:
+    started = time.monotonic()
+    assert _killed(settings, *args, after=600) == 0
+    return time.monotonic() - started
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GRIDGIS_DATA_DIR": str(settings.data_dir),
+        "GRIDGIS_DATABASE_URL": settings.database_url or "",
+        "GRIDGIS_ACTOR": "killed",
+    }
+
+
+def _killed(settings: Settings, *args: str, after: float) -> int | None:
+    """Run ``gridgis ARGS`` and SIGKILL it after ``after`` seconds; its exit code if it
+    finished first."""
+    exe = Path(sys.executable).with_name("gridgis")
+    proc = subprocess.Popen(
+        [str(exe), *args],
+        env=_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        return proc.wait(timeout=after)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return None
+
+
+def _valid(store: SqlStore) -> None:
+    assert store.verify_audit().ok
+    if store.kind == "geopackage":
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_an_import_killed_midway_leaves_the_layer_whole(
+    store: SqlStore, settings: Settings, tmp_path: Path
+) -> None:
+    run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
+    entry = next(e for e in read_manifest(SAMPLE_DIR) if e.kind == "buildings")
+    before = next(la for la in store.list_layers() if la.kind == "buildings")
+    original = gpd.read_file(entry.path, encoding="GBK")  # as the departments send it
+    households = int(original["户数"].sum())
+    outcomes = []
+    alone = 0.0
+    for n, share in enumerate((None, *SHARES)):
+        changed = original.copy()
+        changed["户数"] = changed["户数"] + n + 1  # new content each time
+        path = tmp_path / f"buildings-{n}.gpkg"
+        changed.to_file(path, driver="GPKG")
+        args = ("import", "buildings", str(path))
+        code: int | None
+        if share is None:
+            alone, code = _timed(settings, *args), 0
+        else:
+            code = _killed(settings, *args, after=share * alone)
+        _valid(store)
+        now = next(la for la in store.list_layers() if la.kind == "buildings")
+        rows = store.read_base_layer("buildings", ["households"])
+        assert len(rows) == now.rows == before.rows  # whole: all of one import's rows
+        if now.content_key == before.content_key:
+            outcomes.append("before")
+        else:
+            outcomes.append("after")
+            assert code in (0, None)
+            households = int(changed["户数"].sum())
+            before = now
+        assert int(rows["households"].sum()) == households
+    assert {"before", "after"} <= set(outcomes), outcomes
+
+
+def test_a_merge_killed_midway_leaves_no_half_version(store: SqlStore, settings: Settings) -> None:
+    run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
+    published = store.published_version()
+    outcomes = []
+    alone = _timed(settings, "merge", "--version", "left-alone")
+    for n, share in enumerate(SHARES):
+        name = f"killed-{n}"
+        _killed(settings, "merge", "--version", name, after=share * alone)
+        _valid(store)
+        found = {v.name: v for v in store.list_versions()}
+        assert store.published_version() == published
+        if name in found:
+            outcomes.append("after")
+            info = found[name]
+            assert info.status == "draft"
+            assert len(store.read_grids(name)) == info.grid_count > 0
+            assert len(store.read_crosswalk(name)) > 0
+        else:
+            outcomes.append("before")
+    assert {"before", "after"} <= set(outcomes), outcomes
