@@ -42,6 +42,7 @@ from gridgis.watch import Watcher
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "gridgis_session"
 CSRF_HEADER = b"x-csrf-token"
+ADDRESS_FACTOR = 4  # failed sign-ins one address may make, over those per name
 
 
 @dataclass
@@ -78,6 +79,11 @@ class Credentials:
         self._warned = False
         self._verified: dict[str, tuple[Tables, Principal, float | None]] = {}
         self.attempts = Attempts(settings.login_attempts, settings.login_pause_seconds)
+        # And per address whatever the name, so that trying many names (each an argon2
+        # check, about 50 ms of CPU) pauses too.
+        self.address_attempts = Attempts(
+            settings.login_attempts * ADDRESS_FACTOR, settings.login_pause_seconds
+        )
 
     def start(self) -> None:
         try:

@@ -78,3 +78,6 @@ def test_failed_sign_ins_pause_the_name(server: Server, city: City) -> None:
         paused = _sign_in(http, "网格员丙")  # even the right password, for now
         assert paused.status_code == 429 and int(paused.headers["retry-after"]) > 0
         assert _sign_in(http, "无此人", "wrong password").status_code == 401
+        # Many names from one address: paused too, after four times the per-name limit.
+        statuses = [_sign_in(http, f"name-{n}", "wrong password").status_code for n in range(12)]
+        assert statuses[-1] == 429 and 401 in statuses

@@ -3,7 +3,8 @@
 ``POST /api/session`` with the name and password sets the cookie and answers the CSRF
 token that the page sends back in ``X-CSRF-Token`` with every change it makes; the
 cookie is ``SameSite=Strict``, so another site's page cannot ride on it either.
-Failed attempts per name and address pause that pair (429 with ``Retry-After``).
+Failed attempts per name and address pause that pair (429 with ``Retry-After``), and
+four times as many from one address, whatever the names, pause the address.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class SignIn(BaseModel):
 def sign_in(body: SignIn, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     """Sign in: sets the session cookie; answers who signed in and the CSRF token."""
     credentials, settings = services.credentials, services.settings
-    attempts = credentials.attempts
-    wait = attempts.paused_for(body.name, caller.address)
+    attempts, everyone = credentials.attempts, credentials.address_attempts
+    wait = attempts.paused_for(body.name, caller.address) or everyone.paused_for("", caller.address)
     if wait is not None:
         return JSONResponse(
             {"error": f"too many failed sign-ins; try again in {wait} s", "code": "login_paused"},
@@ -58,6 +59,7 @@ def sign_in(body: SignIn, services: ServicesDep, caller: CallerDep) -> JSONRespo
     ok = password_matches(user.password_hash if user else _dummy(), body.password)
     if user is None or not ok or user.disabled:
         attempts.failed(body.name, caller.address)
+        everyone.failed("", caller.address)
         return JSONResponse(
             {"error": "wrong name or password", "code": "invalid_login"}, status_code=401
         )
