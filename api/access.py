@@ -21,6 +21,8 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, Route
 
+from gridgis.errors import ForbiddenError
+
 #: Where the policy leaves the level it admitted the request at.
 ADMITTED_KEY = "gridgis.admitted"
 
@@ -47,8 +49,6 @@ class Requires:
 
     async def __call__(self, request: Request) -> None:
         if request.scope.get(ADMITTED_KEY) is None:
-            from gridgis.errors import ForbiddenError
-
             raise ForbiddenError("the request did not pass the access policy", code="forbidden")
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
@@ -82,14 +83,6 @@ def _error(message: str, code: str) -> bytes:
 def _origin_of(url: str) -> str | None:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
-
-
-def _cookie(header: str, name: str) -> str | None:
-    for part in header.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
 
 
 class AccessPolicy:
@@ -227,7 +220,7 @@ class AccessPolicy:
                 )
             return found, None, None
         if cookie is not None:
-            value = _cookie(cookie, SESSION_COOKIE)
+            value = cookie_parser(cookie).get(SESSION_COOKIE)
             if value:
                 session = self.credentials.session(value)
                 if session is not None:  # a stale cookie is no one, not an error
@@ -261,9 +254,10 @@ class AccessPolicy:
 
     @staticmethod
     def _key_param(query: bytes) -> tuple[str | None, bytes]:
-        params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        keys = [v for k, v in params if k == "key"]
-        rest = urlencode([(k, v) for k, v in params if k != "key"]).encode("latin-1")
+        """The ``key`` parameter, and the query without it, every other byte as sent."""
+        parts = query.split(b"&")
+        keys = [unquote(p[4:].decode("latin-1")) for p in parts if p.startswith(b"key=")]
+        rest = b"&".join(p for p in parts if not p.startswith(b"key="))
         return (keys[0] if keys else None), rest
 
     @staticmethod

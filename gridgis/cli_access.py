@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gridgis.cli import JsonFlag, _emit_json, _settings, _store, handled, out
+from gridgis.cli import JsonFlag, _emit_json, _settings, _store, err, handled, out
 from gridgis.credentials import hash_password, issue_key, new_user
 from gridgis.errors import InputError
 from gridgis.terminal import city_time, print_table
@@ -68,10 +68,7 @@ def keys_create(
         _emit_json({"key": key, **record.to_dict()})
         return
     out.print(key)
-    print(
-        f"key {record.id} ({record.role.name}) made; it is shown only now: keep it safe",
-        file=sys.stderr,
-    )
+    err.print(f"key {record.id} ({record.role.name}) made; it is shown only now: keep it safe")
 
 
 @keys_app.command("list")

@@ -21,7 +21,7 @@ import re
 import secrets
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -79,11 +79,6 @@ def key_id(key: str) -> str | None:
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def looks_like_key(text: str) -> bool:
-    """Whether a string is shaped as a gridgis key (for scrubbing logs and errors)."""
-    return text.startswith(PREFIX) and len(text) == KEY_LENGTH
 
 
 def check_scopes(codes: Iterable[str]) -> tuple[str, ...]:
@@ -226,7 +221,7 @@ class Principal:
     name: str
     role: Role
     scopes: tuple[str, ...] = ()
-    origins: tuple[str, ...] = field(default=())
+    origins: tuple[str, ...] = ()
 
     @property
     def embedding(self) -> bool:

@@ -178,7 +178,6 @@ class Who:
     name: str
     headers: dict[str, str]
     level: str  # the highest level it may reach
-    embedding: bool = False
     refusal: int = 403  # what it gets above its level
 
 
@@ -195,7 +194,7 @@ def served(city: City) -> Iterator[tuple[Server, dict[str, Who]]]:
         embed = server.key("viewer", origins=[SITE], name="oa")
         who = {
             "anonymous": Who("anonymous", {}, PUBLIC, refusal=401),
-            "embedding": Who("embedding", {**bearer(embed), "Origin": SITE}, PUBLIC, True),
+            "embedding": Who("embedding", {**bearer(embed), "Origin": SITE}, PUBLIC),
             "embedding-elsewhere": Who(
                 "embedding-elsewhere", {**bearer(embed), "Origin": OTHER_SITE}, OPEN
             ),
