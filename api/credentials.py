@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy.exc import OperationalError
 
 from api.ratelimit import Attempts
+from gridgis.clock import utcnow
 from gridgis.credentials import (
     ApiKey,
     Principal,
@@ -33,7 +34,6 @@ from gridgis.credentials import (
     key_id,
     key_principal,
     user_principal,
-    utcnow,
 )
 from gridgis.settings import Settings
 from gridgis.store import SqlStore

@@ -66,7 +66,11 @@ HTTP_CODES: dict[int, str] = {
 
 
 def status_of(exc: GridgisError) -> int:
-    for cls in type(exc).__mro__:
+    return status_for(type(exc))
+
+
+def status_for(kind: type[GridgisError]) -> int:
+    for cls in kind.__mro__:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
     return 400

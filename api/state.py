@@ -2,8 +2,7 @@
 
 One typed object, :class:`Services`, handed to routes by one dependency
 (:data:`api.deps.ServicesDep`) and read by the fast path from the same place (the
-lifespan state in each request's scope); nothing else keeps server state. Issue
-[9/11]'s keys and jobs join it here.
+lifespan state in each request's scope); nothing else keeps server state.
 """
 
 from __future__ import annotations
@@ -12,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.credentials import Credentials
+from api.jobs import Jobs
 from api.policy import AccessPolicy
 from api.tileserve import TileServer
 from gridgis.address.book import AddressBook
 from gridgis.address.matcher import AddressMatcher
+from gridgis.jobs.runner import JobRunner
 from gridgis.lookup import LoadedVersion, PublishedIndex
 from gridgis.lru import LRU
 from gridgis.ogc import OgcService
@@ -56,6 +57,7 @@ class Services:
     ogc: OgcService
     policy: AccessPolicy
     credentials: Credentials
+    jobs: Jobs
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -73,6 +75,9 @@ class Services:
         tiles = TileServer(store, index, caches.answers if settings.tile_cache else None)
         credentials = Credentials(store, settings)
         credentials.start()
+        runner = JobRunner(store, settings) if settings.job_workers else None
+        if runner is not None:
+            runner.start()
 
         def published() -> str | None:
             loaded = index.current()
@@ -88,9 +93,12 @@ class Services:
             ogc=OgcService(store, index, caches.data, timezone=settings.timezone),
             policy=AccessPolicy(settings, credentials, published),
             credentials=credentials,
+            jobs=Jobs(store, runner),
         )
 
     def stop(self) -> None:
+        if self.jobs.runner is not None:
+            self.jobs.runner.stop()  # a running job is handed back to the store
         self.credentials.stop()
         self.index.stop()
         self.addresses.stop()

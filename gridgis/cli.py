@@ -947,6 +947,8 @@ def main() -> None:
 
 
 from gridgis.cli_access import keys_app, users_app  # noqa: E402  (they use the helpers above)
+from gridgis.cli_jobs import jobs_app  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
+app.add_typer(jobs_app, name="jobs")

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
+from gridgis.clock import utcnow
 from gridgis.errors import InputError
 
 PREFIX = "ggk_"
@@ -248,10 +249,6 @@ def key_principal(key: ApiKey) -> Principal:
 
 def user_principal(user: User) -> Principal:
     return Principal("user", user.name, user.name, user.role, user.scopes)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _iso(when: datetime | None) -> str | None:

@@ -24,6 +24,7 @@ from gridgis import crs, measures
 from gridgis.crs import CGCS2000
 from gridgis.errors import InputError
 from gridgis.jsonio import json_dumps, json_loads
+from gridgis.lineage import MAPPING_COLUMNS as AREA_COLUMNS
 from gridgis.lineage import code_mapping
 from gridgis.settings import Settings
 from gridgis.store.base import GRID_COLUMNS, Store
@@ -33,6 +34,8 @@ ATTRIBUTES = GRID_COLUMNS
 UPDATED = ("kind", "community_code", "officer_name", "officer_phone", "party_branch")
 RESHAPED_M2 = 1.0  # a border moved by less than this, in all, is the same shape
 FORMAT = "gridgis.diff/v1"
+#: The old → new mapping's columns: the area shares, then the households that moved.
+MAPPING_COLUMNS = [*AREA_COLUMNS, "households", "household_share"]
 
 
 @dataclass
@@ -188,17 +191,7 @@ def _mapping(
     the share of its households each new grid took."""
     old = a.loc[diff.removed + diff.reshaped]
     if not len(old):
-        return pd.DataFrame(
-            columns=[
-                "old_code",
-                "new_code",
-                "area_m2",
-                "old_share",
-                "new_share",
-                "households",
-                "household_share",
-            ]
-        )
+        return pd.DataFrame(columns=MAPPING_COLUMNS)
     frame = code_mapping(
         gpd.GeoDataFrame({"code": old.index}, geometry=old.geometry.to_numpy(), crs=CGCS2000),
         gpd.GeoDataFrame({"code": b.index}, geometry=b.geometry.to_numpy(), crs=CGCS2000),
@@ -217,7 +210,7 @@ def _mapping(
     frame["household_share"] = np.where(total > 0, frame["households"] / total.clip(lower=1), 0.0)
     frame["household_share"] = frame["household_share"].round(4)
     frame = frame.sort_values(["old_code", "old_share", "new_code"], ascending=[True, False, True])
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True)[MAPPING_COLUMNS]
 
 
 def diff_versions(store: Store, a: str, b: str, settings: Settings) -> VersionDiff:

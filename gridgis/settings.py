@@ -142,6 +142,30 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed sign-ins per name and address before a pause …"
     )
     login_pause_seconds: float = Field(default=300.0, gt=0, description="… of this long.")
+    job_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Jobs (imports, merges, reviews, diffs over HTTP) this server runs at "
+        "once; 0 leaves them to other servers or `gridgis jobs work`.",
+    )
+    job_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, description="How often a running job says it is alive."
+    )
+    job_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A running job silent this long has lost its worker and is taken up "
+        "again (with the poll below: within a minute).",
+    )
+    job_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often a worker looks for jobs it did not queue."
+    )
+    job_attempts: int = Field(
+        default=3, ge=1, description="Workers a job may lose before it is failed."
+    )
+    job_keep_days: float = Field(
+        default=7.0, gt=0, description="How long finished jobs and their results are kept."
+    )
     tianditu_key: str | None = Field(default=None, description="Key for Tianditu basemaps.")
     amap_key: str | None = Field(default=None, description="Key for Amap (GCJ-02) basemaps.")
     index_refresh_seconds: float = Field(

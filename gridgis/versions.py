@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from gridgis.errors import InvalidValueError
+from gridgis.errors import ConflictError, InvalidValueError
 
 MAX_VERSION_NAME = 64
 FORBIDDEN = "/\\?#%"
@@ -52,3 +52,13 @@ def check_version_name(name: str, *, param: str | None = None) -> str:
     if problem is not None:
         raise InvalidValueError(f"{problem}; {ALLOWED}", param=param, code="invalid_version_name")
     return name
+
+
+def name_taken(name: str, status: str) -> ConflictError:
+    """The refusal of a new version under a name in use; a draft may be replaced."""
+    draft = status == "draft"
+    return ConflictError(
+        f"grid version {name!r} exists ({status}); choose another name"
+        + (" or replace the draft" if draft else ""),
+        param="replace" if draft else None,
+    )

@@ -206,6 +206,37 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=timeout, headers=headers, **kwargs)
 
 
+JOB_DONE = ("successful", "failed", "dismissed")
+
+
+def job_status(http: httpx.Client, accepted: httpx.Response, timeout: float = 300) -> Any:
+    """Follow a ``202``'s ``Location`` until its job is done; the job's last status."""
+    assert accepted.status_code == 202, accepted.text
+    location = accepted.headers["location"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = http.get(location).json()
+        if status["status"] in JOB_DONE:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {location} did not finish in {timeout} s")
+
+
+def job_results(http: httpx.Client, accepted: httpx.Response) -> httpx.Response:
+    """A queued job's results (an upload's report, a merge's draft), once it is done."""
+    job_status(http, accepted)
+    return http.get(f"{accepted.headers['location']}/results")
+
+
+def computed(http: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+    """``GET url`` once the job it may start (a review, a diff) is done."""
+    answer = http.get(url, **kwargs)
+    if answer.status_code == 202:
+        job_status(http, answer)
+        answer = http.get(url, **kwargs)
+    return answer
+
+
 @pytest.fixture(scope="session")
 def server(demo_settings: Settings) -> Iterator[Server]:
     with Server(demo_settings) as srv:

@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/grids/{code}"): PUBLIC,
     ("PATCH", "/api/grids/{code}"): EDITOR,
     ("GET", "/api/versions"): VIEWER,
+    ("POST", "/api/versions"): ADMIN,
     ("GET", "/api/versions/{name}"): VIEWER,
     ("DELETE", "/api/versions/{name}"): ADMIN,
     ("PATCH", "/api/versions/{name}"): ADMIN,
@@ -64,6 +65,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/versions/{name}/crosswalk"): VIEWER,
     ("GET", "/api/layers"): VIEWER,
     ("POST", "/api/layers"): ADMIN,
+    ("GET", "/api/jobs"): VIEWER,
+    ("GET", "/api/jobs/{ident}"): VIEWER,
+    ("GET", "/api/jobs/{ident}/results"): VIEWER,
+    ("DELETE", "/api/jobs/{ident}"): VIEWER,  # then only its own jobs, or an admin
     ("GET", "/api/versions/{name}/download"): VIEWER,
     ("GET", "/api/layers/{kind}/download"): VIEWER,
     ("GET", "/api/layers/{kind}/{name}/download"): VIEWER,
@@ -117,6 +122,8 @@ def _calls(city: City) -> list[Call]:
         "/api/versions/{name}/download": "/api/versions/no-such-version/download",
         "/api/layers/{kind}/download": "/api/layers/nothing/download",
         "/api/layers/{kind}/{name}/download": "/api/layers/department/nothing/download",
+        "/api/jobs/{ident}": "/api/jobs/no-such-job",
+        "/api/jobs/{ident}/results": "/api/jobs/no-such-job/results",
         "/api/lookup": f"/api/lookup?{point}",
         "/api/address": "/api/address?q=旌阳",
         "/embed/assets/{name}": "/embed/assets/embed.js",
@@ -135,6 +142,7 @@ def _calls(city: City) -> list[Call]:
         ("POST", "/api/address"): {"addresses": ["旌阳区"]},
         ("PATCH", "/api/grids/{code}"): {"properties": {"name": "x"}},  # no If-Match: 428
         ("PATCH", "/api/versions/{name}"): {"name": "another"},
+        ("POST", "/api/versions"): {"version": "x", "previous": "no-such-version"},  # 404
         ("POST", "/api/versions/{name}/proposals/{ident}/apply"): {},
         ("POST", "/api/versions/{name}/publish"): {},
         ("POST", "/api/session"): {},  # 422: no name (a wrong one would count)

@@ -12,7 +12,7 @@ import pytest
 
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import Server
+from tests.conftest import Server, job_results
 
 
 @pytest.fixture
@@ -31,8 +31,11 @@ def test_upload_a_zipped_shapefile_then_again(
 ) -> None:
     path = sample_dir / "departments" / "供水服务区.zip"
     form = {"kind": "department", "department": "供水"}
-    first = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
-    assert first.status_code == 201, first.text
+    queued = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["processID"] == "import"
+    first = job_results(client, queued)
+    assert first.status_code == 200, first.text
     report = first.json()
     assert report["status"] == "imported" and report["encoding"] == "GBK"
     assert ("department", "供水", report["rows_imported"]) in layers(client)
@@ -41,7 +44,7 @@ def test_upload_a_zipped_shapefile_then_again(
     imports = [(e.action, e.actor) for e in store.read_audit() if e.action == "import"]
     assert imports == [("import", f"key:{key.id}")]
     again = client.post("/api/layers", data=form, files={"files": (path.name, path.read_bytes())})
-    assert again.status_code == 200 and again.json()["status"] == "unchanged"
+    assert job_results(client, again).json()["status"] == "unchanged"
 
 
 def test_upload_a_shapefile_with_its_parts_and_options(
@@ -52,12 +55,13 @@ def test_upload_a_shapefile_with_its_parts_and_options(
         ("files", (f"人社网格.{s}", stem.with_suffix(f".{s}").read_bytes()))
         for s in ("shp", "shx", "dbf", "prj")
     ]
-    response = client.post(
+    queued = client.post(
         "/api/layers",
         files=parts,
         data={"kind": "department", "department": "人社", "crs": "gcj02"},
     )
-    assert response.status_code == 201, response.text
+    response = job_results(client, queued)
+    assert response.status_code == 200, response.text
     assert response.json()["crs"] == "gcj02"
     dry = client.post(
         "/api/layers",

@@ -1,4 +1,4 @@
-"""Upload a layer file: the same import as ``gridgis import``, over HTTP.
+"""Upload a layer file: the same import as ``gridgis import``, over HTTP, as a job.
 
 The body limit is enforced twice: a declared ``Content-Length`` over the limit is refused
 before a byte is read (:class:`UploadLimit`), and the files actually received are
@@ -10,17 +10,20 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path, PurePath
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.access import Access, requires
-from api.deps import ActorDep, SettingsDep, StoreDep
+from api.deps import ActorDep, ServicesDep
+from api.jobs import accepted
 from api.responses import JSONResponse
 from gridgis.errors import InputError, TooLargeError
-from gridgis.importer.pipeline import import_layer
-from gridgis.importer.sources import SUFFIX_DRIVER
+from gridgis.importer.pipeline import check_kind
+from gridgis.importer.reading import probe_source
+from gridgis.importer.sources import SUFFIX_DRIVER, open_source
+from gridgis.jobs.processes import import_spec
 from gridgis.jsonio import json_loads
 
 router = APIRouter(prefix="/api", tags=["layers"], dependencies=[requires(Access.admin)])
@@ -76,10 +79,14 @@ def _save(files: list[UploadFile], folder: Path, max_bytes: int) -> Path:
     return datasets[0]
 
 
-@router.post("/layers", status_code=201, responses={200: {}, 413: {}, 400: {}})
+@router.post(
+    "/layers",
+    status_code=202,
+    responses={202: {"description": "Queued: follow `Location`."}, 413: {}, 400: {}},
+)
 def upload_layer(
-    store: StoreDep,
-    settings: SettingsDep,
+    request: Request,
+    services: ServicesDep,
     actor: ActorDep,
     files: Annotated[list[UploadFile], File(description="The dataset and its parts.")],
     kind: Annotated[str, Form(description="department, communities, streets, …")],
@@ -90,28 +97,30 @@ def upload_layer(
     fields: Annotated[str | None, Form(description='JSON, e.g. {"households": "户数"}')] = None,
     dry_run: Annotated[bool, Form()] = False,
 ) -> JSONResponse:
+    """Queue the import of a layer file (``202``, ``Location`` of the job; its results are
+    the import report). What can be refused without reading the layer — the kind, the
+    parts, the size, an unsafe or corrupt zip — is refused now, with nothing queued."""
     overrides: dict[str, str] = {}
     if fields:
         try:
             overrides = {str(k): str(v) for k, v in json_loads(fields).items()}
         except (ValueError, AttributeError) as exc:
             raise InputError('fields must be a JSON object, e.g. {"households": "户数"}') from exc
-    max_bytes = settings.max_upload_mb * 1024 * 1024
+    check_kind(kind, department)
+    max_bytes = services.settings.max_upload_mb * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:
         path = _save(files, Path(tmp), max_bytes)
-        report = import_layer(
-            store,
-            kind,
-            path,
-            settings=settings,
-            department=department,
-            encoding=encoding,
-            crs=crs,
-            layer=layer,
-            field_overrides=overrides,
-            dry_run=dry_run,
-            display_name=path.name,
-            actor=actor,
-        )
-    body: dict[str, Any] = report.to_dict()
-    return JSONResponse(body, status_code=201 if report.status == "imported" else 200)
+        with open_source(path, max_bytes, path.name) as source:
+            probe_source(source, layer)  # a zip bomb, a path out of the archive, no .shx
+        parts = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
+    inputs = {
+        "kind": kind,
+        "department": department,
+        "crs": crs,
+        "encoding": encoding,
+        "layer": layer,
+        "fields": overrides,
+        "dry_run": dry_run,
+        "dataset": path.name,
+    }
+    return accepted(request, services.jobs.submit(import_spec(actor, inputs, parts)))

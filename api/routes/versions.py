@@ -5,21 +5,27 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Access, requires
 from api.conditional import tagged
 from api.deps import ActorDep, CallerDep, ServicesDep, SettingsDep, StoreDep
-from api.headers import content_disposition
+from api.headers import content_disposition, etag, matches
+from api.jobs import accepted
+from api.responses import JSONResponse
+from api.state import Services
 from gridgis.csvsafe import spreadsheet_safe
-from gridgis.diff import diff_versions, patch_lines
+from gridgis.diff import MAPPING_COLUMNS, patch_lines
 from gridgis.export import crosswalk_frame
+from gridgis.jobs import Job, JobSpec, Status
+from gridgis.jobs.processes import diff_key, review_key
 from gridgis.jsonio import json_bytes
+from gridgis.merge import check_target
 from gridgis.review.context import ReviewContext
 from gridgis.review.proposals import apply_proposal, propose
 from gridgis.review.publishing import publish_reviewed
-from gridgis.review.run import review_version
 from gridgis.versions import check_version_name
 
 SMALL_BODY = 64 * 1024  # a name, a reason: what these writes take
@@ -34,6 +40,40 @@ def list_versions(store: StoreDep) -> list[dict[str, Any]]:
 @router.get("/versions/{name}")
 def get_version(name: str, store: StoreDep) -> dict[str, Any]:
     return asdict(store.get_version(name))
+
+
+class MergeRequest(BaseModel):
+    """A merge of the current layers into a new draft (never published by itself)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(description="The draft to make.")
+    previous: str | None = Field(
+        default=None, description="Whose codes unchanged grids keep (default: the published)."
+    )
+    note: str | None = Field(default=None, description="Kept with the version.")
+    replace: bool = Field(default=False, description="Overwrite a draft of that name.")
+    min_households: int | None = Field(default=None, ge=1, description="Lower household band.")
+    max_households: int | None = Field(default=None, ge=1, description="Upper household band.")
+
+
+@router.post(
+    "/versions",
+    status_code=202,
+    dependencies=[requires(Access.admin)],
+    max_body_size=SMALL_BODY,
+    responses={
+        202: {"description": 'Queued: follow `Location`; its results are `{"version", "report"}`.'}
+    },
+)
+def merge_version(
+    body: MergeRequest, request: Request, services: ServicesDep, actor: ActorDep
+) -> JSONResponse:
+    """Merge the department layers into a draft, as a job (``gridgis merge`` over HTTP)."""
+    check_target(services.store, body.version, body.replace)  # now, not after the merge
+    if body.previous is not None:
+        services.store.get_version(body.previous)
+    spec = JobSpec("merge", body.model_dump(), actor)
+    return accepted(request, services.jobs.submit(spec))
 
 
 class VersionChange(BaseModel):
@@ -67,23 +107,20 @@ def rename_version(
 @router.get(
     "/versions/{name}/review",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}, 304: {"description": "Unchanged."}},
+    responses={
+        200: {"content": {"application/json": {}}},
+        202: {"description": "Being reviewed: follow `Location`, then ask again."},
+        304: {"description": "Unchanged."},
+    },
 )
-def get_review(name: str, request: Request, services: ServicesDep) -> Response:
+def get_review(name: str, request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     """The look-back review of a version: ``{"version", "summary", "findings"}``, each
-    finding with its type, severity, grids, where (GeoJSON), value, limit and rule. Kept
-    (and tagged) until the version or a base layer changes: a city takes seconds."""
-    store, settings = services.store, services.settings
-    info = store.get_version(name)
-    layers = tuple(sorted((la.kind, la.name, la.content_key) for la in store.list_layers()))
-    key = ("review", info.content_key, info.status, layers)
-
-    def body() -> bytes:
-        return services.caches.answers.get_or_build(
-            key, lambda: json_bytes(review_version(store, name, settings).to_dict())
-        )
-
-    return tagged(request, key, body, "application/json")
+    finding with its type, severity, grids, where (GeoJSON), value, limit and rule. A city
+    takes seconds: the first ask queues a job (``202``, ``Location``); once it is done the
+    review is answered (and tagged) until the version or a base layer changes."""
+    key = review_key(services.store, name)
+    spec = JobSpec("review", {"version": name}, caller.actor, key=key)
+    return computed(request, services, key, spec)
 
 
 @router.get("/versions/{name}/proposals/{ident}")
@@ -150,17 +187,25 @@ def publish_version(
     return asdict(info)
 
 
-@router.get("/versions/{a}/diff/{b}", response_model=None)
+@router.get(
+    "/versions/{a}/diff/{b}",
+    response_model=None,
+    responses={202: {"description": "Being compared: follow `Location`, then ask again."}},
+)
 def get_diff(
     a: str,
     b: str,
-    store: StoreDep,
-    settings: SettingsDep,
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
     format: Annotated[Literal["json", "csv", "jsonl"], Query()] = "json",
-) -> Response | dict[str, Any]:
+) -> Response:
     """What changed from ``a`` to ``b``: grids added, removed, reshaped, renamed, updated,
     unchanged; the old → new mapping (``csv``: the mapping alone); the buildings and
-    addresses whose grid changed. ``jsonl`` is the patch that turns ``a`` into ``b``."""
+    addresses whose grid changed. ``jsonl`` is the patch that turns ``a`` into ``b``
+    (answered at once). The comparison with buildings and addresses is a job: the first
+    ask answers ``202`` with its ``Location``."""
+    store = services.store
     if format == "jsonl":
         lines = patch_lines(store.read_grids(a), store.read_grids(b), a, b)
         return Response(
@@ -168,14 +213,41 @@ def get_diff(
             media_type="application/jsonl",
             headers={"Content-Disposition": content_disposition(f"diff-{a}-{b}.jsonl")},
         )
-    diff = diff_versions(store, a, b, settings)
-    if format == "csv":
-        return Response(
-            spreadsheet_safe(diff.mapping).to_csv(index=False).encode("utf-8-sig"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": content_disposition(f"mapping-{a}-{b}.csv")},
-        )
-    return diff.to_dict()
+    key = diff_key(store, a, b)
+    spec = JobSpec("diff", {"a": a, "b": b}, caller.actor, key=key)
+    if format == "json":
+        return computed(request, services, key, spec)
+    result = finished_result(services, key, spec)
+    if isinstance(result, Job):
+        return accepted(request, result)
+    mapping = spreadsheet_safe(
+        pd.DataFrame.from_records(result["mapping"], columns=MAPPING_COLUMNS)
+    )
+    return Response(
+        mapping.to_csv(index=False).encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition(f"mapping-{a}-{b}.csv")},
+    )
+
+
+def finished_result(services: Services, key: str, spec: JobSpec) -> dict[str, Any] | Job:
+    """The result of the work ``key`` names, done before; else the job doing it."""
+    job = services.jobs.submit(spec)
+    return job.result or {} if job.status is Status.successful else job
+
+
+def computed(request: Request, services: Services, key: str, spec: JobSpec) -> Response:
+    """A computed answer, tagged by what it was computed from: from this server's memory,
+    or from the job that computed it (on any server); else ``202`` and the job."""
+    answers = services.caches.answers
+    cached = answers.get(key)
+    if cached is None and not matches(request.headers.get("if-none-match"), etag(key)):
+        result = finished_result(services, key, spec)
+        if isinstance(result, Job):
+            return accepted(request, result)
+        cached = json_bytes(result)
+        answers.put(key, cached)
+    return tagged(request, (key,), lambda: cached or b"", "application/json")
 
 
 @router.get("/versions/{name}/crosswalk", response_model=None)

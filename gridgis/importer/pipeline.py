@@ -132,7 +132,7 @@ def import_layer(
     caller."""
     started = time.perf_counter()
     tick = progress or (lambda _stage, _done, _total: None)
-    department = _check_kind(kind, department)
+    department = check_kind(kind, department)
     overrides = {k: v for k, v in (field_overrides or {}).items() if v}
 
     tick("reading", 0, len(STAGES))
@@ -182,7 +182,7 @@ def import_layer(
     return report
 
 
-def _check_kind(kind: str, department: str | None) -> str | None:
+def check_kind(kind: str, department: str | None) -> str | None:
     """The department the layer is for: only a department layer has one, and it must."""
     if kind not in LAYER_KINDS:
         raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(LAYER_KINDS)}")

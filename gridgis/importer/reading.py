@@ -83,6 +83,17 @@ def read_source(
     return frame, detected
 
 
+def probe_source(source: Source, layer: str | None) -> None:
+    """Open the layer without reading its features (GDAL reads the header): a file that
+    cannot be opened is refused before an import of it is queued, not minutes later."""
+    try:
+        if source.driver == "geopackage" and layer is None:
+            _check_one_layer(source)
+        pyogrio.read_info(source.path, layer=layer)
+    except _GDAL_ERRORS as exc:
+        raise InputError(f"cannot read: {gdal_message(exc, source)}", source=source.name) from exc
+
+
 def _check_one_layer(source: Source) -> None:
     layers = pyogrio.list_layers(source.path)
     if len(layers) > 1:

@@ -7,12 +7,20 @@ version; it never publishes.
 
 from __future__ import annotations
 
+from gridgis.errors import NotFoundError
 from gridgis.merge.engine import MergeInputs, MergeResult, Progress, compute_merge
 from gridgis.settings import Settings
 from gridgis.store.base import Store, VersionInfo
-from gridgis.versions import check_version_name
+from gridgis.versions import check_version_name, name_taken
 
-__all__ = ["MergeInputs", "MergeResult", "compute_merge", "read_inputs", "run_merge"]
+__all__ = [
+    "MergeInputs",
+    "MergeResult",
+    "check_target",
+    "compute_merge",
+    "read_inputs",
+    "run_merge",
+]
 
 
 def read_inputs(store: Store, previous: str | None = None) -> MergeInputs:
@@ -33,6 +41,17 @@ def read_inputs(store: Store, previous: str | None = None) -> MergeInputs:
     )
 
 
+def check_target(store: Store, version: str, replace: bool) -> None:
+    """Refuse a draft name the merge could not save under: before minutes of merging."""
+    check_version_name(version, param="version")
+    try:
+        existing = store.get_version(version)
+    except NotFoundError:
+        return
+    if not replace or existing.status != "draft":
+        raise name_taken(version, existing.status)
+
+
 def run_merge(
     store: Store,
     version: str,
@@ -45,7 +64,7 @@ def run_merge(
     progress: Progress | None = None,
 ) -> tuple[VersionInfo, MergeResult]:
     """Merge the current layers into draft ``version``, recorded as made by ``actor``."""
-    check_version_name(version, param="version")  # before minutes of merging, not after
+    check_target(store, version, replace)
     result = compute_merge(read_inputs(store, previous), settings=settings, progress=progress)
     info = store.save_version(
         version,

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import numpy as np
 from numpy.typing import NDArray
 
+from gridgis.clock import rfc3339
 from gridgis.geojson import feature_collection, features
 from gridgis.i18n import Text
 from gridgis.jsonio import json_loads
@@ -22,7 +23,7 @@ from gridgis.ogc.collection import CollectionData, CollectionShape, CollectionSp
 from gridgis.ogc.links import ROOT, Link, Urls, collection_path, items_path, link
 from gridgis.ogc.media import Format
 from gridgis.ogc.query import ItemQuery
-from gridgis.ogc.temporal import GREGORIAN, rfc3339
+from gridgis.ogc.temporal import GREGORIAN
 
 Params = Sequence[tuple[str, str]]
 TITLE = Text("gridgis 网格数据服务（OGC API – Features）", "gridgis — OGC API Features")

@@ -84,10 +84,3 @@ def _moment(part: str, text: str, timezone: str, *, day_start: bool) -> datetime
 def _error(text: str, why: str) -> InputError:
     hint = "use an instant, start/end, start/.. or ../end"
     return InputError(f"{PARAM}={text!r}: {why}; {hint}", param=PARAM)
-
-
-def rfc3339(moment: datetime) -> str:
-    """A moment in UTC with a ``Z``, as OGC documents write time. Fractions of a second
-    stay (when there are any): a temporal extent's start rounded down would name a
-    moment before the features existed."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import secrets
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from gridgis.credentials import ApiKey, Role, User, check_user_name, utcnow
+from gridgis.clock import as_utc, utcnow
+from gridgis.credentials import ApiKey, Role, User, check_user_name
 from gridgis.errors import ConflictError, NotFoundError
 from gridgis.store import schema as t
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    from gridgis.store.sql import as_utc
-
-    return as_utc(value)
 
 
 def _key(row: Any) -> ApiKey:
@@ -32,10 +26,10 @@ def _key(row: Any) -> ApiKey:
         hash=row.hash,
         scopes=tuple(row.scopes or ()),
         origins=tuple(row.origins or ()),
-        created=_utc(row.created),
+        created=as_utc(row.created),
         created_by=row.created_by,
-        expires=_utc(row.expires),
-        revoked=_utc(row.revoked),
+        expires=as_utc(row.expires),
+        revoked=as_utc(row.revoked),
     )
 
 
@@ -47,7 +41,7 @@ def _user(row: Any) -> User:
         scopes=tuple(row.scopes or ()),
         disabled=bool(row.disabled),
         epoch=int(row.epoch),
-        created=_utc(row.created),
+        created=as_utc(row.created),
     )
 
 

@@ -57,6 +57,9 @@ def _compile_gpkg_json(type_: sa.JSON, compiler: Any, **kw: Any) -> str:
 
 
 JSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+#: JSON kept as written (PostgreSQL's ``json``, not ``jsonb``, which reorders keys): a
+#: job's result is served as the answer it replaces, fields in their order.
+OrderedJSON = sa.JSON(none_as_null=True)
 # GeoPackage DATETIME is ISO 8601 in UTC with a "Z" (GPKG §1.1.1.1.1).
 Timestamp = sa.DateTime(timezone=True).with_variant(
     sqlite.DATETIME(  # type: ignore[no-untyped-call]
@@ -322,6 +325,36 @@ server_secrets = sa.Table(
     metadata,
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+#: Long work run in the background (issue [9/11]): an import, merge, review or diff with
+#: its inputs, the files it reads (an upload), its progress and its result. A worker
+#: holds a job by its lease and proves it alive by ``heartbeat``; a job whose heartbeat
+#: stops is taken up again by another worker. Statuses are OGC API – Processes' own.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("process", sa.Text, nullable=False),
+    sa.Column("inputs", OrderedJSON, nullable=False),
+    sa.Column("key", sa.Text),  # the same work asked again joins this job
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("progress", sa.Float, nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("worker", sa.Text),
+    sa.Column("lease", sa.String(32)),
+    sa.Column("cancel", sa.Boolean, nullable=False),
+    sa.Column("created", Timestamp, nullable=False),
+    sa.Column("started", Timestamp),
+    sa.Column("finished", Timestamp),
+    sa.Column("heartbeat", Timestamp),
+    sa.Column("result", OrderedJSON),
+    sa.Column("error", OrderedJSON),
+    sa.Column("payload", sa.LargeBinary),
+    sa.Index("ix_jobs_status", "status", "created"),
+    sa.Index("ix_jobs_key", "key"),
 )
 
 # Geometry columns and their GeoPackage geometry type, for registration and GiST indexes.

@@ -24,6 +24,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from numpy.typing import NDArray
 
+from gridgis.clock import as_utc, utcnow
 from gridgis.crs import CGCS2000
 from gridgis.errors import (
     ConflictError,
@@ -52,7 +53,8 @@ from gridgis.store.base import (
     new_content_key,
 )
 from gridgis.store.credentials import CredentialStore
-from gridgis.versions import check_version_name
+from gridgis.store.jobs import JobStore
+from gridgis.versions import check_version_name, name_taken
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -63,17 +65,6 @@ BASE_TABLES: dict[str, sa.Table] = {
     "buildings": t.buildings,
     "addresses": t.addresses,
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive timestamps; everything we store is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _bounds(frame: gpd.GeoDataFrame) -> list[float] | None:
@@ -90,7 +81,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-class SqlStore(CredentialStore, Store):
+class SqlStore(CredentialStore, JobStore, Store):
     """Shared implementation; see :class:`gridgis.store.base.Store` for the contract."""
 
     def __init__(self, engine: sa.Engine, location: str) -> None:
@@ -550,12 +541,7 @@ class SqlStore(CredentialStore, Store):
             existing = conn.execute(sa.select(v.c.id, v.c.status).where(v.c.name == name)).first()
             if existing is not None:
                 if not replace or existing.status != "draft":
-                    draft = existing.status == "draft"
-                    raise ConflictError(
-                        f"grid version {name!r} exists ({existing.status}); choose another name"
-                        + (" or replace the draft" if draft else ""),
-                        param="replace" if draft else None,
-                    )
+                    raise name_taken(name, existing.status)
                 conn.execute(t.crosswalk.delete().where(t.crosswalk.c.version_id == existing.id))
                 conn.execute(t.grids.delete().where(t.grids.c.version_id == existing.id))
                 conn.execute(v.delete().where(v.c.id == existing.id))

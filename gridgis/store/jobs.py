@@ -1,0 +1,254 @@
+"""Jobs in the store, for both backends: submitted, claimed by one worker at a time,
+kept alive by heartbeats, finished once.
+
+A worker holds a job by a lease (a random token it got when it claimed the job); every
+heartbeat and the final write name the lease, so a worker that was thought dead and
+whose job was taken up again cannot overwrite the new attempt's outcome.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from gridgis.clock import as_utc, utcnow
+from gridgis.errors import ConflictError, NotFoundError
+from gridgis.jobs.model import FINISHED, Job, JobSpec, Status, new_job_id
+from gridgis.store import schema as t
+
+j = t.jobs
+#: Everything but the upload, which only the worker running the job reads.
+_STATUS_COLUMNS = [c for c in j.c if c.name != "payload"]
+_LIVE = (Status.accepted.value, Status.running.value)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        process=row.process,
+        inputs=dict(row.inputs or {}),
+        status=Status(row.status),
+        progress=float(row.progress),
+        message=row.message,
+        actor=row.actor,
+        attempts=int(row.attempts),
+        created=as_utc(row.created),  # type: ignore[arg-type]
+        started=as_utc(row.started),
+        finished=as_utc(row.finished),
+        heartbeat=as_utc(row.heartbeat),
+        key=row.key,
+        cancel=bool(row.cancel),
+        result=row.result,
+        error=row.error,
+    )
+
+
+class JobStore:
+    """Mixed into :class:`gridgis.store.sql.SqlStore`; uses its connections."""
+
+    engine: sa.Engine
+
+    if TYPE_CHECKING:  # what SqlStore provides
+
+        def _write(self) -> AbstractContextManager[sa.Connection]: ...
+
+    def submit_job(self, spec: JobSpec) -> tuple[Job, bool]:
+        """Queue a job; with a ``key`` that a live or successful job already has, that
+        job instead. Returns the job and whether it is new."""
+        with self._write() as conn:
+            if spec.key is not None:
+                found = conn.execute(
+                    sa.select(*_STATUS_COLUMNS)
+                    .where(
+                        j.c.key == spec.key,
+                        j.c.status.in_((*_LIVE, Status.successful.value)),
+                    )
+                    .order_by(j.c.created.desc())
+                    .limit(1)
+                ).first()
+                if found is not None:
+                    return _job(found), False
+            ident = new_job_id()
+            conn.execute(
+                j.insert().values(
+                    id=ident,
+                    process=spec.process,
+                    inputs=spec.inputs,
+                    key=spec.key,
+                    status=Status.accepted.value,
+                    progress=0.0,
+                    message=None,
+                    actor=spec.actor,
+                    attempts=0,
+                    cancel=False,
+                    created=utcnow(),
+                    payload=spec.payload,
+                )
+            )
+        return self.get_job(ident), True
+
+    def get_job(self, ident: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(*_STATUS_COLUMNS).where(j.c.id == ident)).first()
+        if row is None:
+            raise NotFoundError(f"no job {ident}", code="job_not_found")
+        return _job(row)
+
+    def list_jobs(self, status: Status | None = None, limit: int = 100) -> list[Job]:
+        query = sa.select(*_STATUS_COLUMNS).order_by(j.c.created.desc()).limit(limit)
+        if status is not None:
+            query = query.where(j.c.status == status.value)
+        with self.engine.connect() as conn:
+            return [_job(r) for r in conn.execute(query)]
+
+    def job_payload(self, ident: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(j.c.payload).where(j.c.id == ident)).scalar()
+        return None if value is None else bytes(value)
+
+    def claim_job(
+        self, worker: str, stale_seconds: float, max_attempts: int
+    ) -> tuple[Job, str] | None:
+        """The oldest job waiting, or running with a silent heartbeat (its worker died),
+        now held by ``worker`` under a new lease. A job whose workers died
+        ``max_attempts`` times is failed instead of tried again."""
+        now = utcnow()
+        stale = now - timedelta(seconds=stale_seconds)
+        waiting = sa.or_(
+            j.c.status == Status.accepted.value,
+            sa.and_(j.c.status == Status.running.value, j.c.heartbeat < stale),
+        )
+        while True:
+            with self._write() as conn:
+                row = conn.execute(
+                    sa.select(j.c.id, j.c.attempts, j.c.cancel, j.c.started)
+                    .where(waiting)
+                    .order_by(j.c.created)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    return None
+                mine = j.c.id == row.id
+                if row.cancel or row.attempts >= max_attempts:
+                    error = (
+                        {"error": "stopped on request", "code": "dismissed"}
+                        if row.cancel
+                        else {
+                            "error": f"its worker stopped {row.attempts} times; not tried again",
+                            "code": "worker_lost",
+                            "type": "InternalError",
+                        }
+                    )
+                    status = Status.dismissed if row.cancel else Status.failed
+                    conn.execute(
+                        j.update()
+                        .where(mine)
+                        .values(status=status.value, error=error, finished=now, lease=None)
+                    )
+                    continue
+                lease = new_job_id()
+                taken = conn.execute(
+                    j.update()
+                    .where(mine)
+                    .values(
+                        status=Status.running.value,
+                        worker=worker,
+                        lease=lease,
+                        attempts=j.c.attempts + 1,
+                        started=row.started or now,
+                        heartbeat=now,
+                        message=None,
+                    )
+                ).rowcount
+            if taken:
+                return self.get_job(row.id), lease
+
+    def beat_job(self, ident: str, lease: str, progress: float, message: str | None) -> bool:
+        """Record progress and that the worker lives; ``False`` when the job is no longer
+        this lease's to run or someone asked to stop it."""
+        with self._write() as conn:
+            done = conn.execute(
+                j.update()
+                .where(j.c.id == ident, j.c.lease == lease)
+                .values(heartbeat=utcnow(), progress=progress, message=message)
+            ).rowcount
+            cancel = conn.execute(sa.select(j.c.cancel).where(j.c.id == ident)).scalar()
+        return bool(done) and not cancel
+
+    def finish_job(
+        self,
+        ident: str,
+        lease: str,
+        status: Status,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """The job's outcome, written once, by the lease that ran it."""
+        assert status in FINISHED
+        values: dict[str, Any] = {
+            "status": status.value,
+            "finished": utcnow(),
+            "lease": None,
+            "result": result,
+            "error": error,
+            "payload": None,  # the upload is imported (or refused): no need to keep it
+        }
+        if status is Status.successful:
+            values["progress"] = 1.0
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    j.update().where(j.c.id == ident, j.c.lease == lease).values(**values)
+                ).rowcount
+            )
+
+    def cancel_job(self, ident: str) -> Job:
+        """Dismiss a waiting job now; ask a running one to stop at its next step."""
+        with self._write() as conn:
+            row = conn.execute(sa.select(j.c.status).where(j.c.id == ident)).first()
+            if row is None:
+                raise NotFoundError(f"no job {ident}", code="job_not_found")
+            if Status(row.status) in FINISHED:
+                raise ConflictError(f"job {ident} has finished ({row.status})", code="job_finished")
+            values: dict[str, Any] = {"cancel": True}
+            if row.status == Status.accepted.value:
+                error = {"error": "stopped on request", "code": "dismissed"}
+                values.update(
+                    status=Status.dismissed.value, finished=utcnow(), error=error, payload=None
+                )
+            conn.execute(j.update().where(j.c.id == ident).values(**values))
+        return self.get_job(ident)
+
+    def prune_jobs(self, before: datetime) -> int:
+        """Forget jobs that finished before ``before``; a result asked again is redone."""
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    j.delete().where(
+                        j.c.status.in_([s.value for s in FINISHED]), j.c.finished < before
+                    )
+                ).rowcount
+            )
+
+    def release_job(self, ident: str, lease: str) -> None:
+        """Hand a job back untouched (its worker is stopping): the next worker starts it
+        at once, without waiting for the heartbeat to go stale, and without counting it
+        as a lost worker."""
+        with self._write() as conn:
+            conn.execute(
+                j.update()
+                .where(j.c.id == ident, j.c.lease == lease)
+                .values(
+                    status=Status.accepted.value,
+                    lease=None,
+                    worker=None,
+                    attempts=j.c.attempts - 1,
+                    progress=0.0,
+                    message=None,
+                )
+            )

@@ -1,0 +1,206 @@
+"""Long work over HTTP as jobs (imports, merges, reviews, diffs): ``202`` with
+``Location``, progress, results with the status the same request would have had; jobs
+kept in the store across restarts, stopped on request, and taken up again by another
+server within a minute when the one running it dies (a real process, SIGKILL). Both
+stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from gridgis.credentials import issue_key
+from gridgis.demo import run_demo
+from gridgis.settings import Settings
+from gridgis.store import SqlStore
+from tests.conftest import DEMO, SAMPLE_DIR, Server, free_port, job_status
+
+#: How soon the issue says a dead worker's job must be taken up again.
+TAKEN_UP_WITHIN_S = 60.0
+
+
+@pytest.fixture
+def demo(store: SqlStore, settings: Settings) -> Settings:
+    run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
+    return settings
+
+
+def _poll(http: httpx.Client, location: str) -> list[dict[str, Any]]:
+    """Every status document seen until the job is done."""
+    seen = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        seen.append(http.get(location).json())
+        if seen[-1]["status"] in ("successful", "failed", "dismissed"):
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"{location} did not finish")
+
+
+def test_a_merge_over_http_is_a_job_with_progress_and_results(
+    demo: Settings, store: SqlStore
+) -> None:
+    with Server(demo) as server, server.client() as http:
+        queued = http.post("/api/versions", json={"version": "第二期", "note": "经 HTTP"})
+        assert queued.status_code == 202, queued.text
+        status = queued.json()
+        location = queued.headers["location"]
+        assert location == f"/api/jobs/{status['jobID']}"
+        assert status["processID"] == "merge" and status["status"] in ("accepted", "running")
+        assert queued.headers["retry-after"] == "1"
+        seen = _poll(http, location)
+        assert seen[-1]["status"] == "successful", seen[-1]
+        progress = [s["progress"] for s in seen]
+        assert progress == sorted(progress) and progress[-1] == 100
+        links = {link["rel"]: link["href"] for link in seen[-1]["links"]}
+        results = http.get(links["http://www.opengis.net/def/rel/ogc/1.0/results"])
+        assert results.status_code == 200
+        body = results.json()
+        assert body["version"]["name"] == "第二期" and body["version"]["status"] == "draft"
+        assert body["report"]["grids"] == store.get_version("第二期").grid_count > 0
+        (key,) = store.list_keys()
+        assert store.get_version("第二期").created_by == f"key:{key.id}"
+        # The same name again is refused at once, before any merging.
+        taken = http.post("/api/versions", json={"version": "第二期"})
+        assert taken.status_code == 409 and taken.json()["param"] == "replace"
+        listed = http.get("/api/jobs", params={"status": "successful"}).json()["jobs"]
+        assert [j["jobID"] for j in listed] == [status["jobID"]]
+
+
+def test_a_failed_job_says_why_with_the_status_its_request_would_have_had(
+    demo: Settings, store: SqlStore
+) -> None:
+    path = SAMPLE_DIR / "departments" / "供水服务区.zip"
+    form = {"kind": "streets"}  # polygons: read, then refused
+    with Server(demo) as server, server.client() as http:
+        before = store.list_layers()
+        files = {"files": (path.name, path.read_bytes())}
+        queued = http.post("/api/layers", data=form, files=files)
+        status = job_status(http, queued)
+        assert status["status"] == "failed"
+        assert "lines are needed" in status["error"]["error"]
+        assert status["error"]["source"] == path.name
+        results = http.get(f"{queued.headers['location']}/results")
+        assert results.status_code == 400
+        assert results.json()["code"] == status["error"]["code"]
+        assert "type" not in results.json()
+        assert store.list_layers() == before  # nothing half-imported
+
+
+def test_a_review_is_computed_once_and_kept_in_the_store_across_restarts(demo: Settings) -> None:
+    url = f"/api/versions/{quote(DEMO)}/review"
+    with Server(demo) as server, server.client() as http:
+        first = http.get(url)
+        assert first.status_code == 202
+        joined = http.get(url)  # asked again while it runs: the same job, or the answer
+        assert joined.status_code == 200 or joined.json()["jobID"] == first.json()["jobID"]
+        assert job_status(http, first)["status"] == "successful"
+        answer = http.get(url)
+        assert answer.status_code == 200 and answer.json()["version"] == DEMO
+    with Server(demo) as server, server.client() as http:
+        again = http.get(url)  # a new server: answered from the job the store kept
+        assert again.status_code == 200 and again.content == answer.content
+        assert again.headers["etag"] == answer.headers["etag"]
+        reviews = [j for j in http.get("/api/jobs").json()["jobs"] if j["processID"] == "review"]
+        assert len(reviews) == 1
+
+
+def test_a_queued_job_survives_a_restart_and_can_be_stopped_by_whom_it_is_for(
+    demo: Settings, store: SqlStore
+) -> None:
+    idle = demo.model_copy(update={"job_workers": 0})  # a server that runs no jobs
+    with Server(idle) as server, server.client() as http:
+        kept = http.post("/api/versions", json={"version": "留待下次"})
+        stopped = http.post("/api/versions", json={"version": "不要了"})
+        assert kept.status_code == stopped.status_code == 202
+        other = server.key("viewer", name="someone else")
+        url = stopped.headers["location"]
+        refused = httpx.delete(server.url + url, headers={"Authorization": f"Bearer {other}"})
+        assert refused.status_code == 403
+        dismissed = http.delete(url)
+        assert dismissed.status_code == 200 and dismissed.json()["status"] == "dismissed"
+        assert http.get(f"{url}/results").status_code == 409
+        assert http.delete(url).status_code == 409  # finished: nothing to stop
+        assert http.get(kept.headers["location"]).json()["status"] == "accepted"
+    with Server(demo) as server, server.client() as http:  # after the restart
+        assert job_status(http, kept)["status"] == "successful"
+    assert {v.name for v in store.list_versions()} >= {"留待下次"}
+    assert "不要了" not in {v.name for v in store.list_versions()}
+
+
+# --- a worker dies --------------------------------------------------------------------------
+@contextmanager
+def _served(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``gridgis serve`` in its own process (as deployed), killed when done."""
+    exe = Path(sys.executable).with_name("gridgis")
+    env = {
+        **os.environ,
+        "GRIDGIS_DATA_DIR": str(settings.data_dir),
+        "GRIDGIS_DATABASE_URL": settings.database_url or "",
+    }
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gridgis serve did not start")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_a_job_whose_server_died_is_taken_up_by_another_within_a_minute(
+    demo: Settings, store: SqlStore
+) -> None:
+    """Default settings: the heartbeat, the staleness and the poll as shipped."""
+    key, _ = issue_key(store, "admin", actor="test", name="ops")
+    auth = {"Authorization": f"Bearer {key}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with _served(demo, port) as first, httpx.Client(base_url=base, headers=auth) as http:
+        queued = http.post("/api/versions", json={"version": "死里逃生"})
+        assert queued.status_code == 202, queued.text
+        location = queued.headers["location"]
+        while http.get(location).json()["status"] == "accepted":
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed = time.monotonic()
+    assert store.get_job(location.rsplit("/", 1)[1]).status.value == "running"  # orphaned
+    with _served(demo, port), httpx.Client(base_url=base, headers=auth) as http:
+        taken_up = None
+        while True:
+            status = http.get(location).json()
+            if taken_up is None and status["attempts"] == 2:
+                taken_up = time.monotonic() - killed
+            if status["status"] in ("successful", "failed"):
+                break
+            assert time.monotonic() - killed < 300
+            time.sleep(0.1)
+    assert status["status"] == "successful", status
+    assert taken_up is not None and taken_up <= TAKEN_UP_WITHIN_S, taken_up
+    assert [v.name for v in store.list_versions()].count("死里逃生") == 1
+    assert store.verify_audit().ok
