@@ -1,4 +1,4 @@
-"""Nothing lost when the process dies: ``gridgis import`` and ``gridgis merge`` killed
+"""Nothing lost when the process dies: ``gridgis import``, ``merge`` and ``publish`` killed
 with SIGKILL at several moments of their work leave the store as it was before or as
 it is after — never half of it — and valid (the audit chain holds, the GeoPackage passes
 its integrity check). A real process, a real signal; both stores."""
@@ -123,4 +123,38 @@ def test_a_merge_killed_midway_leaves_no_half_version(store: SqlStore, settings:
             assert len(store.read_crosswalk(name)) > 0
         else:
             outcomes.append("before")
+    assert {"before", "after"} <= set(outcomes), outcomes
+
+
+def test_a_publish_killed_midway_leaves_one_version_in_force(
+    store: SqlStore, settings: Settings
+) -> None:
+    """Publishing swaps the version in force (the old one archived, a publication row
+    opened and the previous closed): killed anywhere, exactly one version is in force,
+    the old or the new, and the publications agree with it."""
+    from gridgis.merge import run_merge
+
+    run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
+    run_merge(store, "第二期", settings=settings, actor="test")
+    alone = _timed(settings, "publish", "第二期", "--reason", "timed")
+    outcomes = []
+    # Most of a publish is its review; the swap is one short transaction at the end, so
+    # the kills spread wider than SHARES, from inside the review to past the exit.
+    for share in (0.4, 0.7, 0.85, 0.92, 0.97, 1.0, 1.5):
+        before = store.published_version()
+        assert before is not None
+        target = DEMO if before.name == "第二期" else "第二期"
+        code = _killed(settings, "publish", target, "--reason", "killed", after=share * alone)
+        assert code in (None, 0), code
+        _valid(store)
+        in_force = [v.name for v in store.list_versions() if v.status == "published"]
+        assert in_force in ([before.name], [target]), in_force
+        now = store.published_version()
+        assert now is not None and now.name == in_force[0]
+        with store.engine.connect() as conn:
+            open_rows = conn.execute(
+                sa.text("SELECT count(*) FROM publications WHERE valid_to IS NULL")
+            ).scalar()
+        assert open_rows == 1  # one publication open: the version in force
+        outcomes.append("after" if now.name == target else "before")
     assert {"before", "after"} <= set(outcomes), outcomes
