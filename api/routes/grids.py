@@ -12,6 +12,7 @@ from api.conditional import REVALIDATE, tagged
 from api.deps import CallerDep, ServicesDep
 from api.errors import UnsupportedMediaError
 from api.headers import matches
+from api.state import Services
 from gridgis.edits import edit_grid
 from gridgis.errors import InvalidValueError, NotFoundError
 from gridgis.geojson import feature_collection, features
@@ -139,10 +140,17 @@ async def patch_grid(
         actor=caller.actor,
         scopes=caller.scopes,
     )
+    body = await run_in_threadpool(_edited, services, name, code)
+    return Response(body, media_type=GEOJSON, headers={"ETag": tag, "Cache-Control": REVALIDATE})
+
+
+def _edited(services: Services, name: str, code: str) -> bytes:
+    """The grid as edited, from the index lookups now answer from. In the threadpool,
+    never on the event loop: reloading the version's index takes seconds at city scale,
+    and lookups and tiles must keep answering meanwhile."""
     info = services.store.get_version(name)
     if info.status == "published":
-        await run_in_threadpool(services.index.refresh)  # lookups answer from the edit now
+        services.index.refresh()  # lookups answer from the edit now
     loaded = services.index.version(info)
     match = loaded.grids[loaded.grids["code"] == code]
-    body = features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()
-    return Response(body, media_type=GEOJSON, headers={"ETag": tag, "Cache-Control": REVALIDATE})
+    return features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()
