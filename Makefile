@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/lookup_bulk.py
 	$(BIN)/python bench/lookup_http.py
 	$(BIN)/python bench/tiles_http.py
+	$(BIN)/python bench/load_http.py
 	$(BIN)/python bench/serve_footprint.py
 	$(BIN)/python bench/address_match.py --scale city
 	$(BIN)/python bench/merge_city.py
