@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from gridgis.lookup import GridIndex, PublishedIndex
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
+from gridgis.store.base import GridEdit
 from tests.conftest import DEMO, save_boxes
 
 
@@ -81,6 +82,31 @@ def test_index_swaps_when_a_new_version_is_published(store: SqlStore) -> None:
     assert published.resolve().info.name == "v2"
     assert len(seen) > 100 and None not in seen  # no window without an index
     assert set(seen) == {"510603001001001", "510603001001009"}
+
+
+def test_an_attribute_edit_keeps_the_index_and_a_new_shape_rebuilds_it(store: SqlStore) -> None:
+    """An officer or name edit of the published version changes no shape: the server
+    swaps in the new answers over the index it has (a city's index takes seconds to
+    build); a new shape, or a grid more or less, builds the index afresh."""
+    a, b = "510603001001001", "510603001001002"
+    save_boxes(store, "v1", {a: (104.39, 31.12, 104.40, 31.13), b: (104.40, 31.12, 104.41, 31.13)})
+    store.publish("v1", "t")
+    published = PublishedIndex(store)
+    first = published.refresh()
+    assert first is not None
+    officer = GridEdit(a, {"officer_name": "王新"})
+    store.update_grids("v1", [officer], actor="t", statuses=("published",))
+    second = published.refresh()
+    assert second is not None and second.info.content_key != first.info.content_key
+    assert second.index is first.index
+    answer = second.grid_at(104.395, 31.125)
+    assert answer is not None and answer["officer"]["name"] == "王新"
+    smaller = GridEdit(b, {}, geometry=shapely.box(104.40, 31.12, 104.405, 31.13))
+    store.update_grids("v1", [smaller], actor="t", statuses=("published",))
+    third = published.refresh()
+    assert third is not None and third.index is not second.index
+    assert third.grid_at(104.407, 31.125) is None  # the shape the new index has
+    assert third.grid_at(104.395, 31.125)["officer"]["name"] == "王新"  # type: ignore[index]
 
 
 def test_points_on_borders_go_to_the_lowest_code_of_the_grids_touching_them(

@@ -61,9 +61,17 @@ class LoadedVersion:
     columns: dict[str, NDArray[np.object_]] = field(repr=False)
 
     @classmethod
-    def load(cls, store: Store, info: VersionInfo) -> LoadedVersion:
+    def load(
+        cls, store: Store, info: VersionInfo, previous: LoadedVersion | None = None
+    ) -> LoadedVersion:
+        """``info``'s grids ready to answer; the index of ``previous`` (the same version
+        before an edit) when the shapes are all as they were."""
         grids = store.read_grids(info.name)
-        index = GridIndex(grids.geometry.to_numpy(), grids["code"].to_numpy())
+        index = GridIndex.keeping(
+            previous.index if previous is not None else None,
+            grids.geometry.to_numpy(),
+            grids["code"].to_numpy(),
+        )
         columns = list(GRID_PROPERTIES)
         records = grids[columns].astype(object).where(grids[columns].notna(), None)
         by_code = records.set_index(records["code"]).reindex(index.codes)
@@ -129,7 +137,7 @@ class PublishedIndex:
             if info is None:
                 self._current = None
             elif current is None or current.info.content_key != info.content_key:
-                self._current = LoadedVersion.load(self.store, info)
+                self._current = LoadedVersion.load(self.store, info, previous=current)
             else:
                 self._current = current.with_info(info)
             self._loaded_once = True
