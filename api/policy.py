@@ -177,6 +177,12 @@ class AccessPolicy:
                 "a change made with a session sends its X-CSRF-Token (from sign-in)",
                 "csrf_failed",
             )
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            # No code, name or value here holds a NUL (and PostgreSQL cannot store one):
+            # said at the door, the same on both stores, rather than deep in a driver.
+            return self._refuse(
+                caller, cors, 400, "the URL holds a NUL character (%00)", "invalid_value"
+            )
         if level is Access.public and (principal is None or principal.embedding):
             wait = self.limit.retry_after(address)
             if wait is not None:

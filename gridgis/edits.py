@@ -29,6 +29,7 @@ from gridgis.importer.grids import KINDS as KIND_NAMES
 from gridgis.merge.engine import metric_buildings
 from gridgis.settings import Settings
 from gridgis.store.base import GridEdit, Store, grid_etag
+from gridgis.validate import check_text
 
 #: What may change on the published version (lookups answer by place and code only).
 IN_PLACE = frozenset({"name", "officer_name", "officer_phone", "party_branch"})
@@ -61,6 +62,8 @@ def _checked_values(props: dict[str, Any], current: dict[str, Any], draft: bool)
             raise InputError(f"{key} cannot be unset", code="required")
         if value is not None and not isinstance(value, str):
             raise InputError(f"{key} must be text or null", code="invalid_value")
+        if value is not None:
+            check_text(value, key)
         if key == "kind" and value not in KINDS:
             raise InputError(f"kind must be one of {', '.join(KINDS)}", code="invalid_value")
         values[key] = value.strip() if isinstance(value, str) else None

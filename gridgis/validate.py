@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Any, overload
 
 import numpy as np
@@ -15,6 +16,17 @@ from gridgis.errors import InvalidValueError
 CHINA_LAT = (3.0, 54.0)
 CHINA_LON = (73.0, 136.0)
 SWAPPED = "the axes look swapped (lat, lon)"
+
+
+def check_text(value: str, param: str) -> str:
+    """``value`` if it is one line of text as people type it; a control character (a NUL,
+    which PostgreSQL cannot store, a newline, an escape) is refused, naming the field."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise InvalidValueError(
+            f"{param} contains the control character U+{ord(bad):04X}", param=param
+        )
+    return value
 
 
 @overload

@@ -55,7 +55,28 @@ def address(
     return JSONResponse(body)
 
 
-@router.post("/address", dependencies=[requires(Access.viewer)])  # in bulk
+@router.post(
+    "/address",
+    dependencies=[requires(Access.viewer)],  # in bulk
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["addresses"],
+                        "properties": {
+                            "addresses": {"type": "array", "items": {"type": "string"}},
+                            "at": {"type": "string"},
+                        },
+                    }
+                },
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def address_bulk(request: Request, services: ServicesDep, at: AtQuery = None) -> Any:
     """``{"addresses": ["…", …], "at": …}`` as JSON, or a CSV with an ``address`` (地址)
     column as the body (text/csv) or a form file named ``file``: each row comes back with

@@ -25,6 +25,7 @@ from gridgis.importer.reading import probe_source
 from gridgis.importer.sources import SUFFIX_DRIVER, open_source
 from gridgis.jobs.processes import import_spec
 from gridgis.jsonio import json_loads
+from gridgis.validate import check_text
 
 router = APIRouter(prefix="/api", tags=["layers"], dependencies=[requires(Access.admin)])
 UPLOAD_PATH = "/api/layers"
@@ -106,6 +107,9 @@ def upload_layer(
             overrides = {str(k): str(v) for k, v in json_loads(fields).items()}
         except (ValueError, AttributeError) as exc:
             raise InputError('fields must be a JSON object, e.g. {"households": "户数"}') from exc
+    for param, text in (("crs", crs), ("encoding", encoding), ("layer", layer)):
+        if text is not None:
+            check_text(text, param)
     check_kind(kind, department)
     max_bytes = services.settings.max_upload_mb * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="gridgis-upload-") as tmp:

@@ -83,6 +83,33 @@ async def lookup(
 @router.post(
     "/lookup",
     dependencies=[requires(Access.viewer)],  # in bulk
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["points"],
+                        "properties": {
+                            "points": {
+                                "type": "array",
+                                "items": {
+                                    "type": "array",
+                                    "items": {"type": "number"},
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                },
+                            },
+                            "crs": {"type": "string"},
+                            "at": {"type": "string"},
+                        },
+                    }
+                },
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
     responses={
         200: {
             "content": {JSON: {}, "text/csv": {}},

@@ -90,7 +90,8 @@ def conformance(request: Request) -> Response:
 @router.get(
     "/ogc/api",
     response_class=Response,
-    responses=_responses(media.OPENAPI),
+    # f=html is a redirect to the interactive docs, not this document in HTML.
+    responses={**_responses(media.OPENAPI), 307: {"description": "f=html: to /docs"}},
     openapi_extra=_F,
 )
 def api_definition(request: Request, services: ServicesDep) -> Response:

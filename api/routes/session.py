@@ -14,9 +14,10 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.access import Access, requires
+from api.bodies import Body
 from api.credentials import SESSION_COOKIE
 from api.deps import CallerDep, ServicesDep
 from api.responses import JSONResponse
@@ -32,8 +33,7 @@ def _dummy() -> str:
     return hash_password(secrets.token_urlsafe(24))
 
 
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SignIn(Body):
     name: str = Field(max_length=64)
     password: str = Field(max_length=1024)
 

@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.access import Access, requires
+from api.bodies import Body
 from api.conditional import tagged
 from api.deps import ActorDep, CallerDep, ServicesDep, SettingsDep, StoreDep
 from api.headers import content_disposition, etag, matches
@@ -42,10 +43,9 @@ def get_version(name: str, store: StoreDep) -> dict[str, Any]:
     return asdict(store.get_version(name))
 
 
-class MergeRequest(BaseModel):
+class MergeRequest(Body):
     """A merge of the current layers into a new draft (never published by itself)."""
 
-    model_config = ConfigDict(extra="forbid")
     version: str = Field(description="The draft to make.")
     previous: str | None = Field(
         default=None, description="Whose codes unchanged grids keep (default: the published)."
@@ -76,10 +76,9 @@ def merge_version(
     return accepted(request, services.jobs.submit(spec))
 
 
-class VersionChange(BaseModel):
+class VersionChange(Body):
     """What a draft may change over HTTP: its name (unknown fields are refused, not ignored)."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field(description="The draft's new name.")
 
 
@@ -129,10 +128,9 @@ def get_proposal(name: str, ident: str, store: StoreDep, settings: SettingsDep) 
     return propose(ReviewContext.load(store, name, settings), ident).to_dict()
 
 
-class Application(BaseModel):
+class Application(Body):
     """Where a proposal applied goes: a new draft (default ``{version}-{id}``)."""
 
-    model_config = ConfigDict(extra="forbid")
     into: str | None = Field(default=None, description="The draft to create.")
     replace: bool = Field(default=False, description="Overwrite a draft of that name.")
 
@@ -166,10 +164,9 @@ def apply_one(
     return {"version": asdict(info), "proposal": proposal.to_dict()}
 
 
-class Publication(BaseModel):
+class Publication(Body):
     """How to publish: a version with errors needs ``force`` and a ``reason``."""
 
-    model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, description="Why (kept in the audit log).")
     force: bool = Field(default=False, description="Publish despite the review's errors.")
 
@@ -190,7 +187,10 @@ def publish_version(
 @router.get(
     "/versions/{a}/diff/{b}",
     response_model=None,
-    responses={202: {"description": "Being compared: follow `Location`, then ask again."}},
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}, "application/jsonl": {}}},
+        202: {"description": "Being compared: follow `Location`, then ask again."},
+    },
 )
 def get_diff(
     a: str,
@@ -250,7 +250,11 @@ def computed(request: Request, services: Services, key: str, spec: JobSpec) -> R
     return tagged(request, (key,), lambda: cached or b"", "application/json")
 
 
-@router.get("/versions/{name}/crosswalk", response_model=None)
+@router.get(
+    "/versions/{name}/crosswalk",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
 def get_crosswalk(
     name: str,
     store: StoreDep,

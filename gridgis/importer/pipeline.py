@@ -28,6 +28,7 @@ from gridgis.importer.reading import read_source
 from gridgis.importer.sources import open_source
 from gridgis.settings import Settings
 from gridgis.store.base import LAYER_KINDS, ImportRecord, LayerInfo, Store
+from gridgis.validate import check_text
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 STAGES = ("reading", "repairing", "checking", "writing")
@@ -188,6 +189,8 @@ def check_kind(kind: str, department: str | None) -> str | None:
         raise InputError(f"unknown kind {kind!r}: choose one of {', '.join(LAYER_KINDS)}")
     if kind == "department" and not department:
         raise InputError("a department layer needs the department's name", param="department")
+    if department is not None:
+        check_text(department, "department")
     return department if kind == "department" else None
 
 
