@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -107,6 +108,28 @@ def test_an_attribute_edit_keeps_the_index_and_a_new_shape_rebuilds_it(store: Sq
     assert third is not None and third.index is not second.index
     assert third.grid_at(104.407, 31.125) is None  # the shape the new index has
     assert third.grid_at(104.395, 31.125)["officer"]["name"] == "王新"  # type: ignore[index]
+
+
+def test_one_refresh_serves_every_edit_committed_before_it_began(store: SqlStore) -> None:
+    a = "510603001001001"
+    save_boxes(store, "v1", {a: (104.39, 31.12, 104.40, 31.13)})
+    store.publish("v1", "t")
+    published = PublishedIndex(store)
+    published.refresh()
+
+    def officer(name: str) -> None:
+        store.update_grids(
+            "v1", [GridEdit(a, {"officer_name": name})], actor="t", statuses=("published",)
+        )
+
+    officer("甲")
+    first_edit = time.monotonic()
+    seen = published.refreshed_after(first_edit)
+    assert seen is not None and seen.answer(a)["officer"]["name"] == "甲"  # type: ignore[index]
+    officer("乙")  # after that refresh began: not in it
+    assert published.refreshed_after(first_edit) is seen  # as fresh as asked: no read
+    fresher = published.refreshed_after(time.monotonic())
+    assert fresher is not None and fresher.answer(a)["officer"]["name"] == "乙"  # type: ignore[index]
 
 
 def test_points_on_borders_go_to_the_lowest_code_of_the_grids_touching_them(

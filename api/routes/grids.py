@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -148,9 +149,10 @@ def _edited(services: Services, name: str, code: str) -> bytes:
     """The grid as edited, from the index lookups now answer from. In the threadpool,
     never on the event loop: reloading the version's index takes seconds at city scale,
     and lookups and tiles must keep answering meanwhile."""
+    committed = time.monotonic()
     info = services.store.get_version(name)
     if info.status == "published":
-        services.index.refresh()  # lookups answer from the edit now
+        services.index.refreshed_after(committed)  # lookups answer from the edit now
     loaded = services.index.version(info)
     match = loaded.grids[loaded.grids["code"] == code]
     return features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -124,6 +125,7 @@ class PublishedIndex:
         self.refresh_seconds = refresh_seconds
         self._current: LoadedVersion | None = None
         self._loaded_once = False
+        self._fresh_since = float("-inf")
         self._lock = threading.Lock()
         self._cache: LRU[Any] = cache if cache is not None else LRU(VERSIONS_BYTES)
         self._watcher = Watcher(self.refresh, refresh_seconds, "gridgis-grid-index")
@@ -132,16 +134,31 @@ class PublishedIndex:
     def refresh(self) -> LoadedVersion | None:
         """Check the store now and rebuild if the published version's content changed."""
         with self._lock:
-            info = self.store.published_version()
-            current = self._current
-            if info is None:
-                self._current = None
-            elif current is None or current.info.content_key != info.content_key:
-                self._current = LoadedVersion.load(self.store, info, previous=current)
-            else:
-                self._current = current.with_info(info)
-            self._loaded_once = True
-            return self._current
+            return self._refresh()
+
+    def refreshed_after(self, moment: float) -> LoadedVersion | None:
+        """The published version as the store held it at ``moment`` (``time.monotonic``)
+        or later: a refresh that began after a write committed holds that write, so one
+        refresh serves every edit committed before it began, instead of each edit
+        queueing for its own."""
+        with self._lock:
+            if self._fresh_since >= moment:
+                return self._current
+            return self._refresh()
+
+    def _refresh(self) -> LoadedVersion | None:
+        started = time.monotonic()  # before reading: what committed by now is read
+        info = self.store.published_version()
+        current = self._current
+        if info is None:
+            self._current = None
+        elif current is None or current.info.content_key != info.content_key:
+            self._current = LoadedVersion.load(self.store, info, previous=current)
+        else:
+            self._current = current.with_info(info)
+        self._loaded_once = True
+        self._fresh_since = started
+        return self._current
 
     def current(self) -> LoadedVersion | None:
         """The published version as last seen; loads it on first use."""
