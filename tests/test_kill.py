@@ -1,7 +1,7 @@
-"""Nothing lost when the process dies: ``gridgis import``, ``merge`` and ``publish`` killed
-with SIGKILL at several moments of their work leave the store as it was before or as
-it is after — never half of it — and valid (the audit chain holds, the GeoPackage passes
-its integrity check). A real process, a real signal; both stores."""
+"""Nothing lost when the process dies: ``gridgis import``, ``merge``, ``review apply`` and
+``publish`` killed with SIGKILL at several moments of their work leave the store as it
+was before or as it is after — never half of it — and valid (the audit chain holds, the
+GeoPackage passes its integrity check). A real process, a real signal; both stores."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
+import shapely
 import sqlalchemy as sa
 
 from gridgis.demo import run_demo
 from gridgis.samplecity.writer import read_manifest
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import DEMO, SAMPLE_DIR
+from tests.conftest import DEMO, SAMPLE_DIR, City
 
 #: When to kill, as shares of how long the same command takes when left alone (timed
 #: first, on this machine): densest around the commit, near the end of the work, with one
@@ -156,4 +157,37 @@ def test_a_publish_killed_midway_leaves_one_version_in_force(
             ).scalar()
         assert open_rows == 1  # one publication open: the version in force
         outcomes.append("after" if now.name == target else "before")
+    assert {"before", "after"} <= set(outcomes), outcomes
+
+
+def test_a_proposal_applied_killed_midway_leaves_no_half_draft(
+    store: SqlStore, settings: Settings, tmp_path: Path
+) -> None:
+    """A redraw proposal applied into a new draft: killed anywhere, the draft is absent
+    or whole, and the version it was proposed for is as it was."""
+    run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
+    city = City(store, settings, tmp_path)
+    frame = city.frame()
+    a, _ = city.neighbours(frame)
+    city.put(frame, a, shapely.buffer(city.metric(frame)[a], -5.0))  # a gap beside it
+    review = city.imported(frame)
+    ident = next(f.proposal for f in review.findings if f.type == "gap" and f.proposal)
+    reviewed = store.get_version(review.version)
+    args = ("review", "apply", "--version", review.version, "--proposal", ident)
+    alone = _timed(settings, *args, "--into", "left-alone")
+    whole = store.get_version("left-alone").grid_count
+    outcomes = []
+    for n, share in enumerate(SHARES):
+        name = f"killed-{n}"
+        code = _killed(settings, *args, "--into", name, after=share * alone)
+        assert code in (None, 0), code
+        _valid(store)
+        assert store.get_version(review.version).content_key == reviewed.content_key
+        found = {v.name: v for v in store.list_versions()}
+        if name in found:
+            outcomes.append("after")
+            assert found[name].status == "draft"
+            assert len(store.read_grids(name)) == found[name].grid_count == whole
+        else:
+            outcomes.append("before")
     assert {"before", "after"} <= set(outcomes), outcomes
