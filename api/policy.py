@@ -233,6 +233,11 @@ class AccessPolicy:
                     return session.principal, session.csrf, None
         return None, None, None
 
+    def allows(self, level: Access, principal: Principal | None) -> bool:
+        """Whether ``principal`` (``None``: anyone) may read what needs ``level``: for
+        routes that list things of several levels, and show each caller what it may open."""
+        return self._decide(level, principal) is None
+
     def _decide(self, level: Access, principal: Principal | None) -> tuple[int, str, str] | None:
         if level is Access.open or (level is Access.public and self.public_read):
             return None

@@ -133,7 +133,7 @@ def _calls(city: City) -> list[Call]:
         "/embed/search": "/embed/search?q=旌阳",
         "/tiles/{layer}.json": "/tiles/grids.json",
         "/tiles/{layer}/{z}/{x}/{y}.mvt": f"/tiles/grids/{tile}.mvt",
-        "/ogc/collections/{collectionId}": "/ogc/collections/addresses",
+        "/ogc/collections/{collectionId}": "/ogc/collections/grids",
         "/ogc/collections/{collectionId}/items": "/ogc/collections/grids/items?limit=1",
         "/ogc/collections/{collectionId}/items/{featureId}": f"/ogc/collections/grids/items/{code}",
     }
@@ -158,7 +158,8 @@ def _calls(city: City) -> list[Call]:
         for (m, p), level in EXPECTED.items()
     ]
     calls += [
-        Call("GET", "/ogc/collections/addresses/items?limit=1", VIEWER),  # the address base
+        Call("GET", "/ogc/collections/addresses", VIEWER),  # the address base
+        Call("GET", "/ogc/collections/addresses/items?limit=1", VIEWER),
         Call("GET", "/ogc/collections/addresses/items/1", VIEWER),
         Call("GET", "/api/grids?version=some-draft", VIEWER),  # not the version in force
         Call("GET", f"/api/lookup?{point}&version=some-draft", VIEWER),
@@ -264,6 +265,23 @@ def test_a_refusal_says_why_and_how_to_authenticate(
         assert away.status_code == 403 and away.json()["code"] == "origin_not_allowed"
         revoked = http.get("/api/grids", headers=who["revoked"].headers)
         assert revoked.status_code == 401 and revoked.json()["code"] == "invalid_key"
+
+
+def test_each_caller_is_listed_the_collections_it_may_open(
+    served: tuple[Server, dict[str, Who]],
+) -> None:
+    """A client lists what it can read: anonymous GDAL saw the address base with no
+    features where it should not have seen it at all."""
+    server, who = served
+    bulk = {"addresses", "department-综治"}
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for name, sees_bulk in (("anonymous", False), ("embedding", False), ("viewer", True)):
+            listed = http.get("/ogc/collections", headers=who[name].headers).json()
+            ids = {c["id"] for c in listed["collections"]}
+            assert "grids" in ids, name
+            assert (bulk <= ids) if sees_bulk else not (bulk & ids), (name, ids)
+            paths = http.get("/ogc/api", headers=who[name].headers).json()["paths"]
+            assert any("addresses" in p for p in paths) is sees_bulk, name
 
 
 def test_a_revoked_key_is_refused_within_a_second(

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.access import Access, requires
-from api.deps import ServicesDep
+from api.deps import CallerDep, ServicesDep
+from api.policy import Caller
+from api.state import Services
 from gridgis.errors import NotFoundError
 from gridgis.i18n import parse_lang
 from gridgis.jsonio import json_dumps, json_loads
@@ -28,8 +30,22 @@ from gridgis.ogc.sources import DEPARTMENT_PREFIX
 
 def _bulk_collections(params: dict[str, str]) -> Access | None:
     """The address base and the departments' own layers are data in bulk."""
-    cid = unquote(params.get("collectionId", ""))
+    return _level(unquote(params.get("collectionId", "")))
+
+
+def _level(cid: str) -> Access | None:
     return Access.viewer if cid == "addresses" or cid.startswith(DEPARTMENT_PREFIX) else None
+
+
+def _visible(services: Services, caller: Caller, specs: list[Any]) -> list[Any]:
+    """The collections this caller may read (a client lists only what it can open: an
+    anonymous GDAL saw the address base with no features, rather than no address base)."""
+    policy = services.policy
+    return [
+        entry
+        for entry in specs
+        if policy.allows(_level(entry[0].id) or Access.public, caller.principal)
+    ]
 
 
 router = APIRouter(tags=["ogc"], dependencies=[requires(Access.public)])
@@ -94,12 +110,12 @@ def conformance(request: Request) -> Response:
     responses={**_responses(media.OPENAPI), 307: {"description": "f=html: to /docs"}},
     openapi_extra=_F,
 )
-def api_definition(request: Request, services: ServicesDep) -> Response:
+def api_definition(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     """This service's OpenAPI 3.0 definition (``f=html`` goes to the interactive docs)."""
     call = _Call(request, COMMON)
     if call.fmt == "html":
         return RedirectResponse(call.urls.to("/docs"))
-    entries = services.ogc.entries()
+    entries = _visible(services, caller, services.ogc.entries())
     doc = openapi.document(request.app.openapi(), str(request.base_url), entries)
     return _json(doc, media.OPENAPI)
 
@@ -110,10 +126,11 @@ def api_definition(request: Request, services: ServicesDep) -> Response:
     responses=_JSON,
     openapi_extra=_FV,
 )
-def collections(request: Request, services: ServicesDep) -> Response:
-    """Every collection: grids, administrative and base layers, department layers."""
+def collections(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
+    """Every collection: grids, administrative and base layers, department layers (the
+    last and the address base for a viewer key or more)."""
     call = _Call(request, VERSIONED)
-    shapes = services.ogc.shapes(call.version)
+    shapes = _visible(services, caller, services.ogc.shapes(call.version))
     doc = documents.collections(call.urls, shapes, call.fmt, call.params)
     if call.fmt == "html":
         return HTMLResponse(html.collections(call.urls, doc, services.settings.timezone))
@@ -122,6 +139,7 @@ def collections(request: Request, services: ServicesDep) -> Response:
 
 @router.get(
     "/ogc/collections/{collectionId}",
+    dependencies=BULK,
     response_class=Response,
     responses=_JSON,
     openapi_extra=_FV,
