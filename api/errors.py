@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.responses import JSONResponse
 from gridgis.errors import (
+    BusyError,
     ConflictError,
     ForbiddenError,
     GridgisError,
@@ -50,6 +51,7 @@ STATUS: dict[type[GridgisError], int] = {
     UnconditionalError: 428,
     UnauthorizedError: 401,
     ForbiddenError: 403,
+    BusyError: 429,
     GridgisError: 400,
 }
 

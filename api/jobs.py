@@ -22,12 +22,15 @@ RESULTS_REL = "http://www.opengis.net/def/rel/ogc/1.0/results"
 class Jobs:
     """Queues jobs in the store and wakes this server's worker (if it runs one)."""
 
-    def __init__(self, store: SqlStore, runner: JobRunner | None) -> None:
+    def __init__(self, store: SqlStore, runner: JobRunner | None, live_per_caller: int) -> None:
         self.store = store
         self.runner = runner
+        self.live_per_caller = live_per_caller
 
     def submit(self, spec: JobSpec) -> Job:
-        job, new = self.store.submit_job(spec)
+        """Queue ``spec`` (or join the job doing the same work); 429 ``too_many_jobs``
+        when its caller already has ``GRIDGIS_JOB_LIVE_PER_CALLER`` waiting or running."""
+        job, new = self.store.submit_job(spec, self.live_per_caller)
         if new and self.runner is not None:
             self.runner.notify()
         return job
@@ -54,12 +57,21 @@ def status_document(request: Request, job: Job) -> dict[str, Any]:
 
 
 def accepted(request: Request, job: Job) -> JSONResponse:
-    """``202`` with ``Location`` (or ``200`` if the same work is already done): where the
-    job's status is, and when to look."""
+    """``202`` with ``Location``: where the job's status is, and when to look."""
     headers = {"Location": job_url(request, job)}
     if not job.done:
         headers["Retry-After"] = str(POLL_AFTER_S)
     return JSONResponse(status_document(request, job), status_code=202, headers=headers)
+
+
+def pending(request: Request, job: Job) -> JSONResponse:
+    """The answer to a request whose work is a job not (yet) successful: ``202`` while it
+    waits or runs; once it failed, its error (the same work on the same content would
+    fail again, so it is not queued again); dismissed, 409."""
+    if job.done and job.error is not None:  # failed, or dismissed (409)
+        body = {k: v for k, v in job.error.items() if k != "type"}
+        return JSONResponse(body, status_code=failure_status(job.error))
+    return accepted(request, job)
 
 
 def failure_status(error: dict[str, Any]) -> int:

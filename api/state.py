@@ -93,7 +93,7 @@ class Services:
             ogc=OgcService(store, index, caches.data, timezone=settings.timezone),
             policy=AccessPolicy(settings, credentials, published),
             credentials=credentials,
-            jobs=Jobs(store, runner),
+            jobs=Jobs(store, runner, settings.job_live_per_caller),
         )
 
     def stop(self) -> None:

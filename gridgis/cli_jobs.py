@@ -51,7 +51,7 @@ def jobs_list(
 @handled
 def jobs_show(ident: Annotated[str, typer.Argument()], as_json: JsonFlag = False) -> None:
     """One job's status, error and result."""
-    job = _store(_settings()).get_job(ident)
+    job = _store(_settings()).get_job(ident, result=True)
     body = {**job.status_info(), "result": job.result}
     if as_json:
         _emit_json(body)

@@ -75,6 +75,12 @@ class TooLargeError(GridgisError):
     code = "too_large"
 
 
+class BusyError(GridgisError):
+    """Too much asked at once by one caller; ask again later."""
+
+    code = "busy"
+
+
 class UnauthorizedError(GridgisError):
     """No credential, or one that does not check out (unknown, revoked, expired)."""
 

@@ -152,13 +152,18 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How often a running job says it is alive."
     )
     job_stale_seconds: float = Field(
-        default=30.0,
+        default=45.0,
         gt=0,
         description="A running job silent this long has lost its worker and is taken up "
         "again (with the poll below: within a minute).",
     )
     job_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often a worker looks for jobs it did not queue."
+    )
+    job_live_per_caller: int = Field(
+        default=20,
+        ge=1,
+        description="Jobs one key or account may have waiting or running (then 429).",
     )
     job_attempts: int = Field(
         default=3, ge=1, description="Workers a job may lose before it is failed."

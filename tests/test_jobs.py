@@ -119,11 +119,19 @@ def test_a_review_is_computed_once_and_kept_in_the_store_across_restarts(demo: S
 def test_a_queued_job_survives_a_restart_and_can_be_stopped_by_whom_it_is_for(
     demo: Settings, store: SqlStore
 ) -> None:
-    idle = demo.model_copy(update={"job_workers": 0})  # a server that runs no jobs
+    # A server that runs no jobs, and lets one caller have two waiting.
+    idle = demo.model_copy(update={"job_workers": 0, "job_live_per_caller": 2})
     with Server(idle) as server, server.client() as http:
         kept = http.post("/api/versions", json={"version": "留待下次"})
         stopped = http.post("/api/versions", json={"version": "不要了"})
         assert kept.status_code == stopped.status_code == 202
+        busy = http.post("/api/versions", json={"version": "第三个"})
+        assert busy.status_code == 429 and busy.json()["code"] == "too_many_jobs"
+        viewer = {"Authorization": f"Bearer {server.key('viewer', name='reader')}"}
+        review = httpx.get(f"{server.url}/api/versions/{quote(DEMO)}/review", headers=viewer)
+        assert review.status_code == 202  # shared by all who ask: only an admin stops it
+        shared = httpx.delete(server.url + review.headers["location"], headers=viewer)
+        assert shared.status_code == 403
         other = server.key("viewer", name="someone else")
         url = stopped.headers["location"]
         refused = httpx.delete(server.url + url, headers={"Authorization": f"Bearer {other}"})
@@ -137,6 +145,44 @@ def test_a_queued_job_survives_a_restart_and_can_be_stopped_by_whom_it_is_for(
         assert job_status(http, kept)["status"] == "successful"
     assert {v.name for v in store.list_versions()} >= {"留待下次"}
     assert "不要了" not in {v.name for v in store.list_versions()}
+
+
+def test_an_import_taken_up_again_never_goes_over_a_newer_one(
+    demo: Settings, store: SqlStore, tmp_path: Path
+) -> None:
+    """A job's import committed, then its worker died before saying so; meanwhile another
+    import of the layer came. Taken up again, the job finds its own import and reports
+    it, and the newer layer stays."""
+    import geopandas as gpd
+
+    from gridgis.importer.pipeline import import_layer
+
+    streets = store.read_base_layer("streets")
+    first, second = tmp_path / "streets-1.gpkg", tmp_path / "streets-2.gpkg"
+    streets.to_file(first, driver="GPKG")
+    streets.iloc[: len(streets) // 2].to_file(second, driver="GPKG")
+    started = store.list_layers()[0].imported_at  # any moment before both imports
+    own = import_layer(store, "streets", first, settings=demo, actor="job-owner")
+    assert own.status == "imported"
+    newer = import_layer(store, "streets", second, settings=demo, actor="someone")
+    again = import_layer(
+        store, "streets", first, settings=demo, actor="job-owner", resumed_since=started
+    )
+    assert again.status == "imported" and again.import_id == own.import_id
+    current = next(la for la in store.list_layers() if la.kind == "streets")
+    assert current.import_id == newer.import_id
+    assert len(store.read_base_layer("streets")) == len(gpd.read_file(second))
+
+
+def test_a_kept_result_is_keyed_on_the_rules_too(demo: Settings, store: SqlStore) -> None:
+    """A server restarted with another household band must not answer from a review
+    kept in the store under the old band."""
+    from gridgis.jobs.processes import diff_key, review_key
+
+    other = demo.model_copy(update={"min_households": 250})
+    assert review_key(store, DEMO, demo) != review_key(store, DEMO, other)
+    assert diff_key(store, DEMO, DEMO, demo) != diff_key(store, DEMO, DEMO, other)
+    assert review_key(store, DEMO, demo) == review_key(store, DEMO, demo.model_copy())
 
 
 # --- a worker dies --------------------------------------------------------------------------

@@ -150,9 +150,10 @@ def _edited(services: Services, name: str, code: str) -> bytes:
     never on the event loop: reloading the version's index takes seconds at city scale,
     and lookups and tiles must keep answering meanwhile."""
     committed = time.monotonic()
-    info = services.store.get_version(name)
-    if info.status == "published":
-        services.index.refreshed_after(committed)  # lookups answer from the edit now
-    loaded = services.index.version(info)
+    current = services.index.refreshed_after(committed)  # lookups answer from the edit now
+    if current is not None and current.info.name == name:
+        loaded = current  # the version in force, with this edit (and any after it)
+    else:
+        loaded = services.index.version(services.store.get_version(name))
     match = loaded.grids[loaded.grids["code"] == code]
     return features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.access import Access, requires
 from api.deps import CallerDep, ServicesDep
-from api.jobs import POLL_AFTER_S, failure_status, status_document
+from api.jobs import POLL_AFTER_S, pending, status_document
 from api.responses import JSONResponse
 from gridgis.credentials import Role
 from gridgis.errors import ForbiddenError, NotFoundError
@@ -43,10 +43,10 @@ def get_job(ident: str, request: Request, services: ServicesDep) -> JSONResponse
     "/jobs/{ident}/results",
     responses={404: {"description": "No such job, or it has not finished."}},
 )
-def get_results(ident: str, services: ServicesDep) -> JSONResponse:
+def get_results(ident: str, request: Request, services: ServicesDep) -> JSONResponse:
     """What a successful job made (the answer the same request would have had); a failed
     job's error, with that request's status."""
-    job = services.store.get_job(ident)
+    job = services.store.get_job(ident, result=True)
     if not job.done:
         raise NotFoundError(
             f"job {ident} is {job.status.value}; its results are not ready",
@@ -54,9 +54,7 @@ def get_results(ident: str, services: ServicesDep) -> JSONResponse:
         )
     if job.status is Status.successful:
         return JSONResponse(job.result or {})
-    error = job.error or {"error": "failed", "code": "internal_error"}
-    body = {k: v for k, v in error.items() if k != "type"}
-    return JSONResponse(body, status_code=failure_status(error))
+    return pending(request, job)
 
 
 @router.delete("/jobs/{ident}")
@@ -64,9 +62,11 @@ def dismiss_job(
     ident: str, request: Request, services: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
     """Stop a job: one waiting is dismissed at once, one running at its next step. Who
-    asked for it may, and an admin."""
+    asked for it may, and an admin; a review or diff, which every caller asking for the
+    same answer shares, only an admin."""
     job = services.store.get_job(ident)
     principal = caller.principal
-    if principal is None or (principal.role < Role.admin and principal.actor != job.actor):
+    admin = principal is not None and principal.role >= Role.admin
+    if not admin and (principal is None or principal.actor != job.actor or job.key):
         raise ForbiddenError("only who asked for a job, or an admin, may stop it")
     return JSONResponse(status_document(request, services.store.cancel_job(ident)))

@@ -61,6 +61,7 @@ def _save(files: list[UploadFile], folder: Path, max_bytes: int) -> Path:
     datasets = []
     for upload in files:
         name = PurePath((upload.filename or "").replace("\\", "/")).name
+        check_text(name, "files")
         if not name or name.startswith("."):
             raise InputError(f"unusable file name {upload.filename!r}")
         target = folder / name

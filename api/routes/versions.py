@@ -14,11 +14,12 @@ from api.bodies import Body
 from api.conditional import tagged
 from api.deps import ActorDep, CallerDep, ServicesDep, SettingsDep, StoreDep
 from api.headers import content_disposition, etag, matches
-from api.jobs import accepted
+from api.jobs import accepted, pending
 from api.responses import JSONResponse
 from api.state import Services
 from gridgis.csvsafe import spreadsheet_safe
 from gridgis.diff import MAPPING_COLUMNS, patch_lines
+from gridgis.errors import InvalidValueError
 from gridgis.export import crosswalk_frame
 from gridgis.jobs import Job, JobSpec, Status
 from gridgis.jobs.processes import diff_key, review_key
@@ -70,6 +71,10 @@ def merge_version(
 ) -> JSONResponse:
     """Merge the department layers into a draft, as a job (``gridgis merge`` over HTTP)."""
     check_target(services.store, body.version, body.replace)  # now, not after the merge
+    low = body.min_households or services.settings.min_households
+    high = body.max_households or services.settings.max_households
+    if low > high:
+        raise InvalidValueError(f"the household band {low}–{high} is empty", param="min_households")
     if body.previous is not None:
         services.store.get_version(body.previous)
     spec = JobSpec("merge", body.model_dump(), actor)
@@ -117,7 +122,7 @@ def get_review(name: str, request: Request, services: ServicesDep, caller: Calle
     finding with its type, severity, grids, where (GeoJSON), value, limit and rule. A city
     takes seconds: the first ask queues a job (``202``, ``Location``); once it is done the
     review is answered (and tagged) until the version or a base layer changes."""
-    key = review_key(services.store, name)
+    key = review_key(services.store, name, services.settings)
     spec = JobSpec("review", {"version": name}, caller.actor, key=key)
     return computed(request, services, key, spec)
 
@@ -213,13 +218,13 @@ def get_diff(
             media_type="application/jsonl",
             headers={"Content-Disposition": content_disposition(f"diff-{a}-{b}.jsonl")},
         )
-    key = diff_key(store, a, b)
+    key = diff_key(store, a, b, services.settings)
     spec = JobSpec("diff", {"a": a, "b": b}, caller.actor, key=key)
     if format == "json":
         return computed(request, services, key, spec)
-    result = finished_result(services, key, spec)
+    result = finished_result(services, spec)
     if isinstance(result, Job):
-        return accepted(request, result)
+        return pending(request, result)
     mapping = spreadsheet_safe(
         pd.DataFrame.from_records(result["mapping"], columns=MAPPING_COLUMNS)
     )
@@ -230,10 +235,13 @@ def get_diff(
     )
 
 
-def finished_result(services: Services, key: str, spec: JobSpec) -> dict[str, Any] | Job:
-    """The result of the work ``key`` names, done before; else the job doing it."""
+def finished_result(services: Services, spec: JobSpec) -> dict[str, Any] | Job:
+    """The result of the work ``spec.key`` names, done before; else the job doing it (or
+    that failed at it)."""
     job = services.jobs.submit(spec)
-    return job.result or {} if job.status is Status.successful else job
+    if job.status is not Status.successful:
+        return job
+    return services.store.get_job(job.id, result=True).result or {}
 
 
 def computed(request: Request, services: Services, key: str, spec: JobSpec) -> Response:
@@ -242,9 +250,9 @@ def computed(request: Request, services: Services, key: str, spec: JobSpec) -> R
     answers = services.caches.answers
     cached = answers.get(key)
     if cached is None and not matches(request.headers.get("if-none-match"), etag(key)):
-        result = finished_result(services, key, spec)
+        result = finished_result(services, spec)
         if isinstance(result, Job):
-            return accepted(request, result)
+            return pending(request, result)
         cached = json_bytes(result)
         answers.put(key, cached)
     return tagged(request, (key,), lambda: cached or b"", "application/json")

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,7 @@ def import_layer(
     dry_run: bool = False,
     display_name: str | None = None,
     progress: Progress | None = None,
+    resumed_since: datetime | None = None,
 ) -> ImportReport:
     """Import ``path`` as a ``kind`` layer; ``field_overrides`` maps our names to fields
     (``households``, ``name``, ``code``, … and ``source_id`` for a department's grid id).
@@ -140,6 +142,16 @@ def import_layer(
     with open_source(path, settings.max_upload_mb * 1024 * 1024, display_name) as source:
         report = ImportReport(source.name, kind, department, "dry-run" if dry_run else "imported")
         previous = store.find_import(source.sha256, kind, department)
+        if resumed_since is not None and not dry_run:
+            # A job taken up again: its earlier attempt may have imported the file before
+            # its worker died, and a newer import may have followed; never import it over.
+            earlier = store.find_import(
+                source.sha256, kind, department, by=actor, since=resumed_since
+            )
+            if earlier is not None:
+                done = _unchanged(report, earlier, started)
+                done.status = "imported"
+                return done
         if previous is not None and not dry_run:
             return _unchanged(report, previous, started)
         frame, detected = read_source(source, encoding, layer)

@@ -8,6 +8,7 @@ Processes façade later is a matter of paths.
 """
 
 from gridgis.jobs.model import (
+    DISMISSED,
     FINISHED,
     Job,
     JobCancelled,
@@ -17,4 +18,13 @@ from gridgis.jobs.model import (
     new_job_id,
 )
 
-__all__ = ["FINISHED", "Job", "JobCancelled", "JobSpec", "Status", "failure", "new_job_id"]
+__all__ = [
+    "DISMISSED",
+    "FINISHED",
+    "Job",
+    "JobCancelled",
+    "JobSpec",
+    "Status",
+    "failure",
+    "new_job_id",
+]

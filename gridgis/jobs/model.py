@@ -23,6 +23,8 @@ class Status(StrEnum):
 
 
 FINISHED = frozenset({Status.successful, Status.failed, Status.dismissed})
+#: The error a dismissed job keeps.
+DISMISSED = {"error": "stopped on request", "code": "dismissed", "type": "JobCancelled"}
 
 
 class JobCancelled(BaseException):
@@ -85,7 +87,7 @@ class Job:
             "created": stamp(self.created),
             "started": stamp(self.started),
             "finished": stamp(self.finished),
-            "updated": stamp(self.heartbeat or self.finished or self.started or self.created),
+            "updated": stamp(self.finished or self.heartbeat or self.started or self.created),
             "attempts": self.attempts,
             "inputs": self.inputs,
             "actor": self.actor,
@@ -105,7 +107,7 @@ def failure(exc: BaseException) -> dict[str, Any]:
         body["type"] = type(exc).__name__
         return body
     if isinstance(exc, JobCancelled):
-        return {"error": "stopped on request", "code": "dismissed", "type": "JobCancelled"}
+        return dict(DISMISSED)
     return {
         "error": f"the job failed unexpectedly ({type(exc).__name__}); the server log has more",
         "code": "internal_error",

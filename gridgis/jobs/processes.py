@@ -1,9 +1,9 @@
 """The work a job can do: each process reads its inputs (and an upload), reports its
 progress through the callback it is given, and returns a JSON-able result.
 
-Every process is safe to run again after its worker died part-way: an import of the same
-file finds it imported (content keys), a merge finds the draft its earlier attempt saved,
-and reviews and diffs only read.
+Every process is safe to run again after its worker died part-way: an import finds the
+import its earlier attempt made (and leaves a newer one in place), a merge the draft its
+earlier attempt saved; reviews and diffs only read.
 """
 
 from __future__ import annotations
@@ -45,15 +45,40 @@ def _layers_key(store: SqlStore) -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted((la.kind, la.name, la.content_key) for la in store.list_layers()))
 
 
-def review_key(store: SqlStore, name: str) -> str:
-    """The review's identity: the version's content and status and every layer's."""
+#: The settings a review or a diff depends on: a server restarted with another band must
+#: not answer from a result kept in the store under the old one.
+RULES = (
+    "metric_epsg",
+    "min_households",
+    "max_households",
+    "max_population",
+    "review_tolerance_m2",
+    "sliver_thinness",
+    "sliver_max_m2",
+    "min_polsby_popper",
+    "min_reock",
+    "max_off_street_share",
+    "max_officer_grids",
+    "max_officer_households",
+)
+
+
+def _rules(settings: Settings) -> tuple[object, ...]:
+    return tuple(getattr(settings, name) for name in RULES)
+
+
+def review_key(store: SqlStore, name: str, settings: Settings) -> str:
+    """The review's identity: the version's content and status, every layer's, and the
+    rules it is checked by."""
     info = store.get_version(name)
-    return repr(("review", info.content_key, info.status, _layers_key(store)))
+    return repr(("review", info.content_key, info.status, _layers_key(store), _rules(settings)))
 
 
-def diff_key(store: SqlStore, a: str, b: str) -> str:
+def diff_key(store: SqlStore, a: str, b: str, settings: Settings) -> str:
     first, second = store.get_version(a), store.get_version(b)
-    return repr(("diff", first.content_key, second.content_key, _layers_key(store)))
+    return repr(
+        ("diff", first.content_key, second.content_key, _layers_key(store), _rules(settings))
+    )
 
 
 def import_spec(actor: str, inputs: dict[str, Any], files: dict[str, bytes]) -> JobSpec:
@@ -90,6 +115,7 @@ def run_import(run: Run) -> dict[str, Any]:
             display_name=dataset.name,
             actor=run.job.actor,
             progress=run.progress,
+            resumed_since=run.job.started if run.job.attempts > 1 else None,
         )
     return report.to_dict()
 

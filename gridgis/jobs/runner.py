@@ -13,8 +13,10 @@ import os
 import socket
 import threading
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gridgis.clock import utcnow
 from gridgis.errors import GridgisError
@@ -65,7 +67,7 @@ class JobRunner:
         while not self._stopping.is_set():
             try:
                 self.drain()
-            except OperationalError:
+            except (OperationalError, PoolTimeout):
                 log.warning("jobs: the store does not answer; trying again shortly")
             except Exception:
                 log.exception("jobs: looking for work failed")
@@ -95,6 +97,8 @@ class JobRunner:
         def tick(stage: str, done: int, total: int) -> None:
             state["message"] = stage
             state["progress"] = min(max(done / total, 0.0), 1.0) if total else 0.0
+            if total and done >= total:
+                return  # the last step may follow a commit: stopping now would misreport it
             if self._stopping.is_set():
                 raise _HandBack
             if halted.is_set():
@@ -105,7 +109,7 @@ class JobRunner:
                 try:
                     progress, message = state["progress"], state["message"]
                     ours = self.store.beat_job(job.id, lease, float(progress), message)  # type: ignore[arg-type]
-                except OperationalError:
+                except (OperationalError, PoolTimeout):
                     continue  # the store is away; the next beat may reach it
                 except Exception:
                     log.exception("jobs: heartbeat of %s failed", job.id)
@@ -123,7 +127,7 @@ class JobRunner:
             self.store.release_job(job.id, lease)
             log.info("jobs: %s handed back on shutdown", job.id)
             return
-        except OperationalError:
+        except (OperationalError, PoolTimeout):
             # The store went away mid-job: nothing was committed half-way (each write is
             # one transaction); the job is taken up again once its heartbeat is stale.
             finished.set()
@@ -132,17 +136,23 @@ class JobRunner:
         except (GridgisError, JobCancelled) as exc:
             outcome = Status.dismissed if isinstance(exc, JobCancelled) else Status.failed
             finished.set()
-            self.store.finish_job(job.id, lease, outcome, error=failure(exc))
-            log.info("jobs: %s %s: %s", job.id, outcome.value, exc)
+            self._finish(job, lease, outcome, error=failure(exc))
             return
         except Exception as exc:
             finished.set()
             log.exception("jobs: %s failed", job.id)
-            self.store.finish_job(job.id, lease, Status.failed, error=failure(exc))
+            self._finish(job, lease, Status.failed, error=failure(exc))
             return
         finished.set()
-        self.store.finish_job(job.id, lease, Status.successful, result=result)
-        log.info("jobs: %s %s successful", job.process, job.id)
+        self._finish(job, lease, Status.successful, result=result)
+
+    def _finish(self, job: Job, lease: str, status: Status, **outcome: Any) -> None:
+        if self.store.finish_job(job.id, lease, status, **outcome):
+            log.info("jobs: %s %s %s", job.process, job.id, status.value)
+        else:  # taken up by another worker while this one was thought dead
+            log.warning(
+                "jobs: %s was taken up elsewhere; this attempt's outcome is dropped", job.id
+            )
 
     def _prune(self) -> None:
         now = utcnow()

@@ -217,8 +217,18 @@ class Store(ABC):
 
     # --- layers ---------------------------------------------------------------------------
     @abstractmethod
-    def find_import(self, sha256: str, kind: str, department: str | None) -> LayerInfo | None:
-        """The current layer imported from a file with this hash, if any (re-import = no-op)."""
+    def find_import(
+        self,
+        sha256: str,
+        kind: str,
+        department: str | None,
+        *,
+        by: str | None = None,
+        since: datetime | None = None,
+    ) -> LayerInfo | None:
+        """The current layer imported from a file with this hash, if any (re-import = no-op);
+        with ``by`` and ``since``, any import of it ``by`` made since then, current or not
+        (what an earlier attempt of a job did before its worker died)."""
 
     @abstractmethod
     def replace_base_layer(

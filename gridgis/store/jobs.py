@@ -15,34 +15,36 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from gridgis.clock import as_utc, utcnow
-from gridgis.errors import ConflictError, NotFoundError
-from gridgis.jobs.model import FINISHED, Job, JobSpec, Status, new_job_id
+from gridgis.errors import BusyError, ConflictError, NotFoundError
+from gridgis.jobs.model import DISMISSED, FINISHED, Job, JobSpec, Status, new_job_id
 from gridgis.store import schema as t
 
 j = t.jobs
-#: Everything but the upload, which only the worker running the job reads.
-_STATUS_COLUMNS = [c for c in j.c if c.name != "payload"]
+#: What a status needs: not the upload (only the worker reads it) nor the result (only
+#: the results route does; a city's review is megabytes).
+_STATUS_COLUMNS = [c for c in j.c if c.name not in ("payload", "result")]
 _LIVE = (Status.accepted.value, Status.running.value)
 
 
 def _job(row: Any) -> Job:
+    m = row._mapping
     return Job(
-        id=row.id,
-        process=row.process,
-        inputs=dict(row.inputs or {}),
-        status=Status(row.status),
-        progress=float(row.progress),
-        message=row.message,
-        actor=row.actor,
-        attempts=int(row.attempts),
-        created=as_utc(row.created),  # type: ignore[arg-type]
-        started=as_utc(row.started),
-        finished=as_utc(row.finished),
-        heartbeat=as_utc(row.heartbeat),
-        key=row.key,
-        cancel=bool(row.cancel),
-        result=row.result,
-        error=row.error,
+        id=m["id"],
+        process=m["process"],
+        inputs=dict(m["inputs"] or {}),
+        status=Status(m["status"]),
+        progress=float(m["progress"]),
+        message=m["message"],
+        actor=m["actor"],
+        attempts=int(m["attempts"]),
+        created=as_utc(m["created"]),  # type: ignore[arg-type]
+        started=as_utc(m["started"]),
+        finished=as_utc(m["finished"]),
+        heartbeat=as_utc(m["heartbeat"]),
+        key=m["key"],
+        cancel=bool(m["cancel"]),
+        result=m.get("result"),
+        error=m["error"],
     )
 
 
@@ -55,22 +57,33 @@ class JobStore:
 
         def _write(self) -> AbstractContextManager[sa.Connection]: ...
 
-    def submit_job(self, spec: JobSpec) -> tuple[Job, bool]:
-        """Queue a job; with a ``key`` that a live or successful job already has, that
-        job instead. Returns the job and whether it is new."""
+    def submit_job(self, spec: JobSpec, live_per_actor: int | None = None) -> tuple[Job, bool]:
+        """Queue a job; with a ``key`` that a job not dismissed already has, that job
+        instead (its answer, its progress or its error: the same work on the same
+        content ends the same way). Returns the job and whether it is new. More than
+        ``live_per_actor`` jobs waiting or running for one caller: :class:`BusyError`."""
         with self._write() as conn:
             if spec.key is not None:
                 found = conn.execute(
                     sa.select(*_STATUS_COLUMNS)
-                    .where(
-                        j.c.key == spec.key,
-                        j.c.status.in_((*_LIVE, Status.successful.value)),
-                    )
+                    .where(j.c.key == spec.key, j.c.status != Status.dismissed.value)
                     .order_by(j.c.created.desc())
                     .limit(1)
                 ).first()
                 if found is not None:
                     return _job(found), False
+            if live_per_actor is not None:
+                live = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(j)
+                    .where(j.c.actor == spec.actor, j.c.status.in_(_LIVE))
+                ).scalar_one()
+                if live >= live_per_actor:
+                    raise BusyError(
+                        f"{live} jobs of yours are waiting or running; ask again when one "
+                        "has finished",
+                        code="too_many_jobs",
+                    )
             ident = new_job_id()
             conn.execute(
                 j.insert().values(
@@ -90,9 +103,11 @@ class JobStore:
             )
         return self.get_job(ident), True
 
-    def get_job(self, ident: str) -> Job:
+    def get_job(self, ident: str, result: bool = False) -> Job:
+        """A job's status (with its result if asked: the results route)."""
+        columns = [*_STATUS_COLUMNS, j.c.result] if result else _STATUS_COLUMNS
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(*_STATUS_COLUMNS).where(j.c.id == ident)).first()
+            row = conn.execute(sa.select(*columns).where(j.c.id == ident)).first()
         if row is None:
             raise NotFoundError(f"no job {ident}", code="job_not_found")
         return _job(row)
@@ -115,14 +130,14 @@ class JobStore:
         """The oldest job waiting, or running with a silent heartbeat (its worker died),
         now held by ``worker`` under a new lease. A job whose workers died
         ``max_attempts`` times is failed instead of tried again."""
-        now = utcnow()
-        stale = now - timedelta(seconds=stale_seconds)
-        waiting = sa.or_(
-            j.c.status == Status.accepted.value,
-            sa.and_(j.c.status == Status.running.value, j.c.heartbeat < stale),
-        )
         while True:
             with self._write() as conn:
+                now = utcnow()  # once the store is ours (a GeoPackage writer may have waited)
+                stale = now - timedelta(seconds=stale_seconds)
+                waiting = sa.or_(
+                    j.c.status == Status.accepted.value,
+                    sa.and_(j.c.status == Status.running.value, j.c.heartbeat < stale),
+                )
                 row = conn.execute(
                     sa.select(j.c.id, j.c.attempts, j.c.cancel, j.c.started)
                     .where(waiting)
@@ -134,20 +149,22 @@ class JobStore:
                     return None
                 mine = j.c.id == row.id
                 if row.cancel or row.attempts >= max_attempts:
-                    error = (
-                        {"error": "stopped on request", "code": "dismissed"}
-                        if row.cancel
-                        else {
-                            "error": f"its worker stopped {row.attempts} times; not tried again",
-                            "code": "worker_lost",
-                            "type": "InternalError",
-                        }
-                    )
+                    lost = {
+                        "error": f"its worker stopped {row.attempts} times; not tried again",
+                        "code": "worker_lost",
+                        "type": "InternalError",
+                    }
                     status = Status.dismissed if row.cancel else Status.failed
                     conn.execute(
                         j.update()
                         .where(mine)
-                        .values(status=status.value, error=error, finished=now, lease=None)
+                        .values(
+                            status=status.value,
+                            error=DISMISSED if row.cancel else lost,
+                            finished=now,
+                            lease=None,
+                            payload=None,
+                        )
                     )
                     continue
                 lease = new_job_id()
@@ -188,7 +205,8 @@ class JobStore:
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> bool:
-        """The job's outcome, written once, by the lease that ran it."""
+        """The job's outcome, written once, by the lease that ran it (``False``: the job
+        was taken up by another worker meanwhile, whose outcome stands)."""
         assert status in FINISHED
         values: dict[str, Any] = {
             "status": status.value,
@@ -200,40 +218,38 @@ class JobStore:
         }
         if status is Status.successful:
             values["progress"] = 1.0
+        held = (j.c.id == ident, j.c.lease == lease, j.c.status == Status.running.value)
         with self._write() as conn:
-            return bool(
-                conn.execute(
-                    j.update().where(j.c.id == ident, j.c.lease == lease).values(**values)
-                ).rowcount
-            )
+            return bool(conn.execute(j.update().where(*held).values(**values)).rowcount)
 
     def cancel_job(self, ident: str) -> Job:
         """Dismiss a waiting job now; ask a running one to stop at its next step."""
         with self._write() as conn:
-            row = conn.execute(sa.select(j.c.status).where(j.c.id == ident)).first()
-            if row is None:
-                raise NotFoundError(f"no job {ident}", code="job_not_found")
-            if Status(row.status) in FINISHED:
-                raise ConflictError(f"job {ident} has finished ({row.status})", code="job_finished")
-            values: dict[str, Any] = {"cancel": True}
-            if row.status == Status.accepted.value:
-                error = {"error": "stopped on request", "code": "dismissed"}
-                values.update(
-                    status=Status.dismissed.value, finished=utcnow(), error=error, payload=None
+            waiting = conn.execute(
+                j.update()
+                .where(j.c.id == ident, j.c.status == Status.accepted.value)
+                .values(
+                    status=Status.dismissed.value,
+                    cancel=True,
+                    finished=utcnow(),
+                    error=DISMISSED,
+                    payload=None,
                 )
-            conn.execute(j.update().where(j.c.id == ident).values(**values))
-        return self.get_job(ident)
-
-    def prune_jobs(self, before: datetime) -> int:
-        """Forget jobs that finished before ``before``; a result asked again is redone."""
-        with self._write() as conn:
-            return int(
-                conn.execute(
-                    j.delete().where(
-                        j.c.status.in_([s.value for s in FINISHED]), j.c.finished < before
-                    )
+            ).rowcount
+            running = (
+                waiting
+                or conn.execute(
+                    j.update()
+                    .where(j.c.id == ident, j.c.status == Status.running.value)
+                    .values(cancel=True)
                 ).rowcount
             )
+            if not running:
+                status = conn.execute(sa.select(j.c.status).where(j.c.id == ident)).scalar()
+                if status is None:
+                    raise NotFoundError(f"no job {ident}", code="job_not_found")
+                raise ConflictError(f"job {ident} has finished ({status})", code="job_finished")
+        return self.get_job(ident)
 
     def release_job(self, ident: str, lease: str) -> None:
         """Hand a job back untouched (its worker is stopping): the next worker starts it
@@ -251,4 +267,15 @@ class JobStore:
                     progress=0.0,
                     message=None,
                 )
+            )
+
+    def prune_jobs(self, before: datetime) -> int:
+        """Forget jobs that finished before ``before``; a result asked again is redone."""
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    j.delete().where(
+                        j.c.status.in_([s.value for s in FINISHED]), j.c.finished < before
+                    )
+                ).rowcount
             )

@@ -271,13 +271,12 @@ class SqlStore(CredentialStore, JobStore, Store):
             ).scalar_one()
         )
 
-    def _layer_query(self) -> sa.Select[Any]:
+    def _layer_query(self, current: bool = True) -> sa.Select[Any]:
         li, d = t.layer_imports, t.departments
-        return (
-            sa.select(li, d.c.name.label("department"))
-            .select_from(li.outerjoin(d, li.c.department_id == d.c.id))
-            .where(li.c.is_current.is_(True))
+        query = sa.select(li, d.c.name.label("department")).select_from(
+            li.outerjoin(d, li.c.department_id == d.c.id)
         )
+        return query.where(li.c.is_current.is_(True)) if current else query
 
     @staticmethod
     def _layer_info(row: sa.Row[Any]) -> LayerInfo:
@@ -300,9 +299,21 @@ class SqlStore(CredentialStore, JobStore, Store):
             fields=tuple(m["fields"] or ()),
         )
 
-    def find_import(self, sha256: str, kind: str, department: str | None) -> LayerInfo | None:
+    def find_import(
+        self,
+        sha256: str,
+        kind: str,
+        department: str | None,
+        *,
+        by: str | None = None,
+        since: datetime | None = None,
+    ) -> LayerInfo | None:
         li = t.layer_imports
-        query = self._layer_query().where(li.c.source_sha256 == sha256, li.c.kind == kind)
+        query = self._layer_query(current=since is None)
+        query = query.where(li.c.source_sha256 == sha256, li.c.kind == kind)
+        if since is not None:
+            query = query.where(li.c.imported_at >= since, li.c.imported_by == (by or ""))
+            query = query.order_by(li.c.imported_at.desc())
         if department is not None:
             query = query.where(t.departments.c.name == department)
         with self.engine.connect() as conn:
