@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -183,6 +184,28 @@ def test_a_kept_result_is_keyed_on_the_rules_too(demo: Settings, store: SqlStore
     assert review_key(store, DEMO, demo) != review_key(store, DEMO, other)
     assert diff_key(store, DEMO, DEMO, demo) != diff_key(store, DEMO, DEMO, other)
     assert review_key(store, DEMO, demo) == review_key(store, DEMO, demo.model_copy())
+
+
+def test_the_same_work_asked_at_once_is_queued_once(store: SqlStore) -> None:
+    """Eight first asks for one review at the same moment (eight request threads, or
+    eight servers): one job, which all of them join."""
+    from gridgis.jobs import JobSpec
+
+    gate = threading.Barrier(8)
+    got: list[tuple[str, bool]] = []
+
+    def ask() -> None:
+        gate.wait()
+        job, new = store.submit_job(JobSpec("review", {"version": DEMO}, "test", key="k"))
+        got.append((job.id, new))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({ident for ident, _ in got}) == 1
+    assert sum(new for _, new in got) == 1
 
 
 # --- a worker dies --------------------------------------------------------------------------

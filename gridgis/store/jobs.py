@@ -62,6 +62,14 @@ class JobStore:
         instead (its answer, its progress or its error: the same work on the same
         content ends the same way). Returns the job and whether it is new. More than
         ``live_per_actor`` jobs waiting or running for one caller: :class:`BusyError`."""
+        try:
+            return self._submit(spec, live_per_actor)
+        except sa.exc.IntegrityError:
+            if spec.key is None:
+                raise
+            return self._submit(spec, live_per_actor)  # queued meanwhile: join that one
+
+    def _submit(self, spec: JobSpec, live_per_actor: int | None) -> tuple[Job, bool]:
         with self._write() as conn:
             if spec.key is not None:
                 found = conn.execute(

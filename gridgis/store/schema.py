@@ -354,7 +354,15 @@ jobs = sa.Table(
     sa.Column("error", OrderedJSON),
     sa.Column("payload", sa.LargeBinary),
     sa.Index("ix_jobs_status", "status", "created"),
-    sa.Index("ix_jobs_key", "key"),
+    # One job per piece of work: two first asks at once (PostgreSQL reads committed rows
+    # only) cannot both queue it.
+    sa.Index(
+        "ux_jobs_key",
+        "key",
+        unique=True,
+        postgresql_where=sa.text("status <> 'dismissed'"),
+        sqlite_where=sa.text("status <> 'dismissed'"),
+    ),
 )
 
 # Geometry columns and their GeoPackage geometry type, for registration and GiST indexes.

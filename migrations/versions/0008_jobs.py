@@ -44,10 +44,13 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary),
     )
     op.create_index("ix_jobs_status", "jobs", ["status", "created"])
-    op.create_index("ix_jobs_key", "jobs", ["key"])
+    live = sa.text("status <> 'dismissed'")
+    op.create_index(
+        "ux_jobs_key", "jobs", ["key"], unique=True, postgresql_where=live, sqlite_where=live
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_jobs_key", "jobs")
+    op.drop_index("ux_jobs_key", "jobs")
     op.drop_index("ix_jobs_status", "jobs")
     op.drop_table("jobs")
