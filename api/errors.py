@@ -85,14 +85,6 @@ def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def gridgis_error_body(exc: GridgisError) -> dict[str, Any]:
-    # What else the error knows (the findings a publish was refused for, where a retired
-    # grid went), as the library attached it.
-    return error_body(
-        exc.message, exc.code, param=exc.param, source=exc.source, **(exc.extra or {})
-    )
-
-
 def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if p not in ("query", "body", "path"))
 
@@ -102,7 +94,7 @@ def install(app: FastAPI) -> None:
     async def _gridgis(_request: Request, exc: GridgisError) -> JSONResponse:
         # A stale edit says what the grid's ETag is now (OGC API Features Part 4).
         headers = {"ETag": exc.current} if isinstance(exc, StaleError) else None
-        return JSONResponse(gridgis_error_body(exc), status_code=status_of(exc), headers=headers)
+        return JSONResponse(exc.to_dict(), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _store_away(_request: Request, exc: OperationalError) -> JSONResponse:

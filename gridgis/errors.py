@@ -35,6 +35,14 @@ class GridgisError(Exception):
             self.code = code
         super().__init__(f"{source}: {message}" if source else message)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The one error shape, ``{"error", "code", "param", "source", …extra}`` (what is
+        ``None`` left out): what the API answers and what a failed job keeps."""
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        more = {"param": self.param, "source": self.source, **(self.extra or {})}
+        body.update({k: v for k, v in more.items() if v is not None})
+        return body
+
 
 class InputError(GridgisError):
     """A file, field or value that cannot be used as given."""

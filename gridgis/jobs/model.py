@@ -104,9 +104,7 @@ def failure(exc: BaseException) -> dict[str, Any]:
     """How a job's error is kept: the library's own message, code and fields, and the
     error's class (the API maps it to the status the same request would have had)."""
     if isinstance(exc, GridgisError):
-        body: dict[str, Any] = {"error": exc.message, "code": exc.code}
-        extra = {"param": exc.param, "source": exc.source, **(exc.extra or {})}
-        body.update({k: v for k, v in extra.items() if v is not None})
+        body = exc.to_dict()
         # The nearest class of gridgis.errors (the API maps those to statuses).
         body["type"] = next(c.__name__ for c in type(exc).__mro__ if c.__module__ == ERRORS_MODULE)
         return body
