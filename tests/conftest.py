@@ -209,17 +209,33 @@ class Server:
 JOB_DONE = ("successful", "failed", "dismissed")
 
 
-def job_status(http: httpx.Client, accepted: httpx.Response, timeout: float = 300) -> Any:
-    """Follow a ``202``'s ``Location`` until its job is done; the job's last status."""
+def job_statuses(http: httpx.Client, accepted: httpx.Response, timeout: float = 300) -> Any:
+    """Follow a ``202``'s ``Location`` until its job is done; every status seen."""
     assert accepted.status_code == 202, accepted.text
     location = accepted.headers["location"]
+    seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = http.get(location).json()
-        if status["status"] in JOB_DONE:
-            return status
+        seen.append(http.get(location).json())
+        if seen[-1]["status"] in JOB_DONE:
+            return seen
         time.sleep(0.05)
     raise AssertionError(f"job {location} did not finish in {timeout} s")
+
+
+def job_status(http: httpx.Client, accepted: httpx.Response, timeout: float = 300) -> Any:
+    """The last status of a ``202``'s job, once it is done."""
+    return job_statuses(http, accepted, timeout)[-1]
+
+
+def gridgis_env(settings: Settings, **more: str) -> dict[str, str]:
+    """The environment a ``gridgis`` process needs to open the store of ``settings``."""
+    return {
+        **os.environ,
+        "GRIDGIS_DATA_DIR": str(settings.data_dir),
+        "GRIDGIS_DATABASE_URL": settings.database_url or "",
+        **more,
+    }
 
 
 def job_results(http: httpx.Client, accepted: httpx.Response) -> httpx.Response:

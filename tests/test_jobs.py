@@ -6,7 +6,6 @@ stores."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -25,7 +23,15 @@ from gridgis.credentials import issue_key
 from gridgis.demo import run_demo
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import DEMO, SAMPLE_DIR, Server, free_port, job_status
+from tests.conftest import (
+    DEMO,
+    SAMPLE_DIR,
+    Server,
+    free_port,
+    gridgis_env,
+    job_status,
+    job_statuses,
+)
 
 #: How soon the issue says a dead worker's job must be taken up again.
 TAKEN_UP_WITHIN_S = 60.0
@@ -35,18 +41,6 @@ TAKEN_UP_WITHIN_S = 60.0
 def demo(store: SqlStore, settings: Settings) -> Settings:
     run_demo(store, settings, SAMPLE_DIR, version_name=DEMO)
     return settings
-
-
-def _poll(http: httpx.Client, location: str) -> list[dict[str, Any]]:
-    """Every status document seen until the job is done."""
-    seen = []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        seen.append(http.get(location).json())
-        if seen[-1]["status"] in ("successful", "failed", "dismissed"):
-            return seen
-        time.sleep(0.05)
-    raise AssertionError(f"{location} did not finish")
 
 
 def test_a_merge_over_http_is_a_job_with_progress_and_results(
@@ -60,7 +54,7 @@ def test_a_merge_over_http_is_a_job_with_progress_and_results(
         assert location == f"/api/jobs/{status['jobID']}"
         assert status["processID"] == "merge" and status["status"] in ("accepted", "running")
         assert queued.headers["retry-after"] == "1"
-        seen = _poll(http, location)
+        seen = job_statuses(http, queued)
         assert seen[-1]["status"] == "successful", seen[-1]
         progress = [s["progress"] for s in seen]
         assert progress == sorted(progress) and progress[-1] == 100
@@ -213,14 +207,9 @@ def test_the_same_work_asked_at_once_is_queued_once(store: SqlStore) -> None:
 def _served(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """``gridgis serve`` in its own process (as deployed), killed when done."""
     exe = Path(sys.executable).with_name("gridgis")
-    env = {
-        **os.environ,
-        "GRIDGIS_DATA_DIR": str(settings.data_dir),
-        "GRIDGIS_DATABASE_URL": settings.database_url or "",
-    }
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port)],
-        env=env,
+        env=gridgis_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

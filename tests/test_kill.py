@@ -5,7 +5,6 @@ GeoPackage passes its integrity check). A real process, a real signal; both stor
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from gridgis.demo import run_demo
 from gridgis.samplecity.writer import read_manifest
 from gridgis.settings import Settings
 from gridgis.store import SqlStore
-from tests.conftest import DEMO, SAMPLE_DIR, City
+from tests.conftest import DEMO, SAMPLE_DIR, City, gridgis_env
 
 #: When to kill, as shares of how long the same command takes when left alone (timed
 #: first, on this machine): densest around the commit, near the end of the work, with one
@@ -36,22 +35,13 @@ def _timed(settings: Settings, *args: str) -> float:
     return time.monotonic() - started
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GRIDGIS_DATA_DIR": str(settings.data_dir),
-        "GRIDGIS_DATABASE_URL": settings.database_url or "",
-        "GRIDGIS_ACTOR": "killed",
-    }
-
-
 def _killed(settings: Settings, *args: str, after: float) -> int | None:
     """Run ``gridgis ARGS`` and SIGKILL it after ``after`` seconds; its exit code if it
     finished first."""
     exe = Path(sys.executable).with_name("gridgis")
     proc = subprocess.Popen(
         [str(exe), *args],
-        env=_env(settings),
+        env=gridgis_env(settings, GRIDGIS_ACTOR="killed"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
