@@ -142,3 +142,17 @@ def test_grids_read_back_with_their_attributes(store: SqlStore) -> None:
     assert grids.crs.to_epsg() == 4490
     assert grids.geometry.geom_type.unique().tolist() == ["MultiPolygon"]
     assert grids["officer_name"].tolist() == ["李四", "李四"]
+
+
+def test_one_grid_reads_as_it_reads_among_the_others(demo_store: SqlStore) -> None:
+    """An edit answers with its grid read alone: the same row, joined names included."""
+    version = demo_store.published_version()
+    assert version is not None
+    every = demo_store.read_grids(version.name)
+    code = str(every["code"].iloc[7])
+    alone = demo_store.read_grids(version.name, code)
+    assert len(alone) == 1
+    pd.testing.assert_frame_equal(
+        alone.reset_index(drop=True), every[every["code"] == code].reset_index(drop=True)
+    )
+    assert demo_store.read_grids(version.name, "no-such-code").empty

@@ -146,14 +146,15 @@ async def patch_grid(
 
 
 def _edited(services: Services, name: str, code: str) -> bytes:
-    """The grid as edited, from the index lookups now answer from. In the threadpool,
-    never on the event loop: reloading the version's index takes seconds at city scale,
-    and lookups and tiles must keep answering meanwhile."""
+    """The grid as edited. In the threadpool, never on the event loop: reloading the
+    published index takes a moment at city scale, and lookups and tiles must keep
+    answering meanwhile. A draft's grid is read alone from the store: loading the whole
+    draft's index (seconds at city scale) to answer one grid was work in the wrong place."""
     committed = time.monotonic()
     current = services.index.refreshed_after(committed)  # lookups answer from the edit now
     if current is not None and current.info.name == name:
-        loaded = current  # the version in force, with this edit (and any after it)
+        # The version in force, with this edit (and any after it).
+        match = current.grids[current.grids["code"] == code]
     else:
-        loaded = services.index.version(services.store.get_version(name))
-    match = loaded.grids[loaded.grids["code"] == code]
+        match = services.store.read_grids(name, code)
     return features(match.iloc[:1], list(GRID_PROPERTIES))[0].encode()

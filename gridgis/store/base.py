@@ -318,8 +318,9 @@ class Store(ABC):
         """When the first version ever published came into force."""
 
     @abstractmethod
-    def read_grids(self, version: str) -> gpd.GeoDataFrame:
-        """Grids of a version, in code order, with :data:`GRID_PROPERTIES` and geometry."""
+    def read_grids(self, version: str, code: str | None = None) -> gpd.GeoDataFrame:
+        """Grids of a version (or its grids of one code), in code order, with
+        :data:`GRID_PROPERTIES` and geometry."""
 
     @abstractmethod
     def versions_with_grid(self, code: str) -> list[VersionInfo]:

@@ -724,7 +724,7 @@ class SqlStore(CredentialStore, JobStore, Store):
             first = sa.select(pub.c.valid_from).order_by(pub.c.valid_from).limit(1)
             return as_utc(conn.execute(first).scalar())
 
-    def read_grids(self, version: str) -> gpd.GeoDataFrame:
+    def read_grids(self, version: str, code: str | None = None) -> gpd.GeoDataFrame:
         g, c, s = t.grids, t.communities, t.subdistricts
         joined = {
             "community_name": c.c.name,
@@ -741,6 +741,8 @@ class SqlStore(CredentialStore, JobStore, Store):
             )
             .order_by(g.c.code, g.c.id)  # repeated codes in a stable order too
         )
+        if code is not None:
+            query = query.where(g.c.code == code)
         with self.engine.connect() as conn:
             info = self._get_version(conn, version)
             return self._read_frame(conn, query.where(g.c.version_id == info.id))
